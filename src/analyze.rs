@@ -1,0 +1,121 @@
+//! The offline pipeline for one input: capture -> decode -> flow -> proto -> classify, with
+//! each settled connection handed to the caller as soon as it is known.
+
+use crate::capture::{open_reader, CaptureFormat};
+use crate::decode::{decode, Decoded};
+use crate::flow::{FlowStats, FlowTable, Limits};
+use crate::proto::facts::Seen;
+use crate::record::Connection;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// What happened to one input.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FileSummary {
+    pub path: String,
+    pub format: Option<CaptureFormat>,
+    pub compression: Option<&'static str>,
+    pub frames: u64,
+    pub tcp_segments: u64,
+    /// IP packets that are not TCP (or are IP fragments).
+    pub other_ip: u64,
+    /// Frames that are not IP, or of a link type this tool does not read.
+    pub not_ip: u64,
+    /// Frames too short or malformed to reach the TCP header.
+    pub malformed: u64,
+    pub connections: u64,
+    /// Connection count per verdict code.
+    pub verdicts: BTreeMap<&'static str, u64>,
+    pub flow_stats: FlowStats,
+    /// Why reading stopped early; every connection settled before it is still reported.
+    pub error: Option<String>,
+}
+
+/// Sums over files, for the summary line and the JSON `totals`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    pub files: usize,
+    pub files_with_errors: usize,
+    pub frames: u64,
+    pub connections: u64,
+    pub failures: u64,
+    pub verdicts: BTreeMap<&'static str, u64>,
+}
+
+pub fn totals(files: &[FileSummary]) -> Totals {
+    let mut t = Totals { files: files.len(), ..Default::default() };
+    for f in files {
+        t.files_with_errors += f.error.is_some() as usize;
+        t.frames += f.frames;
+        t.connections += f.connections;
+        for (code, n) in &f.verdicts {
+            *t.verdicts.entry(code).or_default() += n;
+        }
+    }
+    t.failures = t
+        .verdicts
+        .iter()
+        .filter(|(code, _)| !matches!(**code, "ok" | "ok_resumed" | "incomplete_capture" | "not_tls"))
+        .map(|(_, n)| n)
+        .sum();
+    t
+}
+
+/// Runs the whole pipeline over one input. `emit` receives each connection once settled;
+/// an error while reading ends this input only, after settling every connection seen so far.
+pub fn analyze_reader(
+    label: &str,
+    input: Box<dyn Read + Send>,
+    limits: &Limits,
+    emit: &mut dyn FnMut(Connection),
+) -> FileSummary {
+    let mut summary = FileSummary { path: label.to_string(), ..Default::default() };
+    let mut source = match open_reader(input) {
+        Ok((source, format, compression)) => {
+            summary.format = Some(format);
+            summary.compression = compression;
+            source
+        }
+        Err(e) => {
+            summary.error = Some(e.to_string());
+            return summary;
+        }
+    };
+    let mut table = FlowTable::new(limits.clone());
+    let mut settle = |conn: Connection, summary: &mut FileSummary| {
+        summary.connections += 1;
+        *summary.verdicts.entry(conn.verdict.code).or_default() += 1;
+        emit(conn);
+    };
+    loop {
+        let frame = match source.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e) => {
+                summary.error = Some(e.to_string());
+                break;
+            }
+        };
+        summary.frames += 1;
+        match decode(&frame) {
+            Decoded::Tcp(seg) => {
+                summary.tcp_segments += 1;
+                table.on_segment(&seg, Seen { frame: frame.index, ts: frame.ts });
+                for flow in table.take_finished() {
+                    settle(Connection::from_flow(flow, label), &mut summary);
+                }
+            }
+            Decoded::OtherIp => summary.other_ip += 1,
+            Decoded::NotIp => summary.not_ip += 1,
+            Decoded::Malformed => summary.malformed += 1,
+        }
+    }
+    table.finish_all();
+    let finished: Vec<_> = table.take_finished().collect();
+    for flow in finished {
+        settle(Connection::from_flow(flow, label), &mut summary);
+    }
+    summary.flow_stats = table.stats.clone();
+    summary
+}

@@ -1,0 +1,573 @@
+//! From a connection's facts to a verdict: a stable code, the side at fault, a confidence,
+//! the evidence frames, a one-line explanation naming the actual values, and a remediation
+//! hint. A pure function: the same facts always give the same verdict.
+
+use crate::proto::facts::{Alert, Certificate, Role, TlsFacts};
+use crate::record::Connection;
+use serde::Serialize;
+use tls_parser::{TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
+
+/// Who has to change something.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fault {
+    #[default]
+    None,
+    Client,
+    Server,
+    Network,
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// An explicit alert or TCP fact.
+    #[default]
+    Certain,
+    /// Inferred (from other connections or from record sizes).
+    Likely,
+    Possible,
+}
+
+/// A frame that backs the verdict, with what it shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub frame: u64,
+    pub what: String,
+}
+
+/// A weakness reported even on a successful handshake.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Risk {
+    pub code: &'static str,
+    pub explanation: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Verdict {
+    pub code: &'static str,
+    pub side: Fault,
+    pub confidence: Confidence,
+    pub evidence: Vec<Evidence>,
+    pub explanation: String,
+    pub hint: String,
+    pub risks: Vec<Risk>,
+}
+
+impl Verdict {
+    fn new(code: &'static str, side: Fault, confidence: Confidence) -> Self {
+        Verdict { code, side, confidence, ..Default::default() }
+    }
+    fn because(mut self, explanation: impl Into<String>) -> Self {
+        self.explanation = explanation.into();
+        self
+    }
+    fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = hint.into();
+        self
+    }
+    fn frame(mut self, frame: Option<u64>, what: impl Into<String>) -> Self {
+        if let Some(frame) = frame {
+            self.evidence.push(Evidence { frame, what: what.into() });
+        }
+        self
+    }
+    /// True for every code that means the handshake worked.
+    pub fn is_ok(&self) -> bool {
+        matches!(self.code, "ok" | "ok_resumed")
+    }
+    /// True for every code that is a failure (not ok, not "cannot tell", not "not TLS").
+    pub fn is_failure(&self) -> bool {
+        !self.is_ok() && !matches!(self.code, "incomplete_capture" | "not_tls" | "")
+    }
+}
+
+fn secs(nanos: i64) -> String {
+    format!("{:.1} s", nanos as f64 / 1e9)
+}
+
+/// The verdict for one connection.
+pub fn classify(c: &Connection) -> Verdict {
+    let mut verdict = match &c.tls {
+        None => tcp_verdict(c),
+        Some(_) if c.not_tls => not_tls_verdict(c),
+        Some(tls) => tls_verdict(c, tls),
+    };
+    if let Some(tls) = &c.tls {
+        verdict.risks = risks(c, tls);
+    }
+    verdict
+}
+
+/// A connection that carried no payload: the TCP story is the whole story.
+fn tcp_verdict(c: &Connection) -> Verdict {
+    let t = &c.tcp;
+    let reset = t.server_rst.or(t.client_rst);
+    match (t.syn, t.syn_ack, t.established) {
+        (Some(syn), None, _) if t.server_rst.is_some() => Verdict::new("connection_refused", Fault::Server, Confidence::Certain)
+            .because(format!("{} answered the SYN with a reset: nothing listens on that port (or a firewall rejects it)", c.server))
+            .hint("Start the service on that port, check the port number the client uses, or the firewall rules that reject it.")
+            .frame(Some(syn.frame), "SYN")
+            .frame(t.server_rst.map(|s| s.frame), "RST from the server"),
+        (Some(syn), None, _) => {
+            let last = t.last_syn.unwrap_or(syn);
+            let span = secs(last.ts - syn.ts);
+            let confidence = if t.syn_count > 1 { Confidence::Certain } else { Confidence::Possible };
+            Verdict::new("syn_timeout", Fault::Network, confidence)
+                .because(format!("{} SYN(s) to {} over {span}, never answered", t.syn_count, c.server))
+                .hint("A firewall drops the SYNs, the server is down, or its accept backlog is full; capture on the server side to tell which.")
+                .frame(Some(syn.frame), "first SYN")
+                .frame((t.syn_count > 1).then_some(last.frame), "last SYN retransmission")
+        }
+        (Some(_), Some(syn_ack), None) => Verdict::new("tcp_handshake_incomplete", Fault::Network, Confidence::Likely)
+            .because(format!("{} sent a SYN-ACK that the client never acknowledged", c.server))
+            .hint("Look for asymmetric routing or a firewall dropping the SYN-ACK on its way back to the client.")
+            .frame(Some(syn_ack.frame), "SYN-ACK"),
+        (_, _, Some(_)) | (None, _, _) if reset.is_some() && t.syn.is_some() => {
+            let who = if t.server_rst.is_some() { "server" } else { "client" };
+            Verdict::new("reset_before_client_hello", if t.server_rst.is_some() { Fault::Server } else { Fault::Client }, Confidence::Certain)
+                .because(format!("the TCP connection opened, then the {who} reset it before any ClientHello"))
+                .hint("The listener accepted and dropped the connection: an overloaded or wrong service on the port, or a client that gave up.")
+                .frame(t.established.map(|s| s.frame), "connection established")
+                .frame(reset.map(|s| s.frame), "RST")
+        }
+        (Some(_), _, Some(_)) if t.client_fin.or(t.server_fin).is_some() => {
+            let fin = t.server_fin.or(t.client_fin);
+            Verdict::new("closed_before_client_hello", Fault::Unknown, Confidence::Certain)
+                .because("the TCP connection opened and closed without any ClientHello")
+                .hint("The client connected and gave up, or the service on the port closed it at once.")
+                .frame(fin.map(|s| s.frame), "FIN")
+        }
+        _ => Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Certain)
+            .because(if t.syn.is_none() {
+                "the capture holds no SYN and no payload of this connection"
+            } else {
+                "the connection carried no payload before the capture ended"
+            })
+            .hint("Capture longer, or from the start of the connection."),
+    }
+}
+
+fn not_tls_verdict(c: &Connection) -> Verdict {
+    let facts = c.tls.as_ref().and_then(|t| t.non_tls.as_ref());
+    let (sender, frame, preview) = match facts {
+        Some(n) => (n.sender, Some(n.frame), n.preview.as_str()),
+        None => (Role::Client, None, ""),
+    };
+    if c.tcp.midstream {
+        return Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Possible)
+            .because("the capture began mid-connection, so the stream could not be lined up with TLS records")
+            .hint("Capture from the start of the connection.");
+    }
+    let has_client_hello = c.tls.as_ref().is_some_and(|t| t.client_hello.is_some());
+    if sender == Role::Server && has_client_hello {
+        return Verdict::new("server_not_tls", Fault::Server, Confidence::Certain)
+            .because(format!("the server answered the ClientHello with bytes that are not TLS: \"{preview}\""))
+            .hint("Another service holds the port (HTTP on 443, say): check which process listens there and its TLS binding.")
+            .frame(frame, "non-TLS answer");
+    }
+    Verdict::new("not_tls", Fault::None, Confidence::Certain)
+        .because(format!("the {sender:?} spoke something other than TLS: \"{preview}\"").to_lowercase())
+        .frame(frame, "first payload")
+}
+
+fn alert_what(a: &Alert) -> String {
+    match (&a.level, &a.description) {
+        (Some(l), Some(d)) => format!("{l} alert {d} from the {:?}", a.sender).to_lowercase(),
+        _ => format!("encrypted alert from the {:?}", a.sender).to_lowercase(),
+    }
+}
+
+fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
+    let t = &c.tcp;
+    let Some(ch) = &tls.client_hello else {
+        return Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Certain)
+            .because(if t.midstream {
+                "the capture began after the ClientHello"
+            } else {
+                "TLS records without a ClientHello in the capture"
+            })
+            .hint("Capture from the start of the connection.")
+            .frame(t.first_gap_frame, "gap in the captured bytes");
+    };
+    let fatal = tls.first_fatal_alert();
+    let sh = tls.server_hello.as_ref();
+    let sni = ch.sni.as_deref().unwrap_or("(no SNI)");
+
+    if let Some(alert) = fatal {
+        return alert_verdict(c, tls, alert);
+    }
+    if tls.handshake_complete.is_some() {
+        let code = if tls.resumed { "ok_resumed" } else { "ok" };
+        let sh = sh.expect("complete implies a ServerHello");
+        return Verdict::new(code, Fault::None, Confidence::Certain)
+            .because(format!(
+                "{} {} with {}{}",
+                sh.version,
+                sh.cipher_suite,
+                sni,
+                if tls.resumed { ", session resumed" } else { "" }
+            ))
+            .frame(Some(ch.frame), "ClientHello")
+            .frame(Some(sh.frame), "ServerHello")
+            .frame(tls.handshake_complete, "both Finished seen");
+    }
+    let gap = tls.client.gap.or(tls.server.gap);
+    if gap.is_some() || t.truncated_segments > 0 {
+        return Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Certain)
+            .because(
+                "bytes of the handshake are missing from the capture (lost by the capture or cut by its snap length)",
+            )
+            .hint("Capture again with a full snap length (tcpdump -s 0) and without drops.")
+            .frame(gap.or(t.first_gap_frame), "first missing bytes")
+            .frame(Some(ch.frame), "ClientHello");
+    }
+    let reset = match (t.client_rst, t.server_rst) {
+        (_, Some(r)) => Some((r, Role::Server)),
+        (Some(r), None) => Some((r, Role::Client)),
+        _ => None,
+    };
+    let fin = t.server_fin.map(|f| (f, Role::Server)).or(t.client_fin.map(|f| (f, Role::Client)));
+    let Some(sh) = sh else {
+        let offered = format!("{} offering {} suites up to {}", c.client, ch.cipher_suites.len(), ch.max_version);
+        return match (reset, fin) {
+            (Some((rst, who)), _) => {
+                let after = secs(rst.ts - c.start);
+                Verdict::new("rst_without_server_hello", fault_of(who), Confidence::Certain)
+                    .because(format!("ClientHello ({offered}, SNI {sni}) answered by a reset from the {} after {after}, no ServerHello", role_name(who)))
+                    .hint("The server (or a device in front of it) refused the ClientHello without an alert: compare the versions and suites it accepts with the ones offered.")
+                    .frame(Some(ch.frame), "ClientHello")
+                    .frame(Some(rst.frame), format!("RST from the {}", role_name(who)))
+            }
+            (None, Some((f, who))) => Verdict::new("closed_without_server_hello", fault_of(who), Confidence::Certain)
+                .because(format!("ClientHello ({offered}, SNI {sni}) answered by a close from the {}, no ServerHello", role_name(who)))
+                .hint("The server closed the connection on the ClientHello: compare the versions and suites it accepts with the ones offered.")
+                .frame(Some(ch.frame), "ClientHello")
+                .frame(Some(f.frame), format!("FIN from the {}", role_name(who))),
+            (None, None) => Verdict::new("no_server_hello", Fault::Server, Confidence::Likely)
+                .because(format!("ClientHello ({offered}, SNI {sni}) got no answer before the {}", end_words(c)))
+                .hint("The server did not answer: check that a TLS service listens on the port and is not overloaded.")
+                .frame(Some(ch.frame), "ClientHello"),
+        };
+    };
+    // ServerHello seen, handshake not complete, no plaintext fatal alert.
+    let enc_alert = tls.alerts.iter().find(|a| a.encrypted);
+    if let Some(a) = enc_alert {
+        return Verdict::new("fatal_alert", fault_of(a.sender), Confidence::Likely)
+            .because(format!("{} after the {} ServerHello; its content is encrypted", alert_what(a), sh.version))
+            .hint("Capture with a key log (SSLKEYLOGFILE) to read the alert, or look at the sender's logs.")
+            .frame(Some(a.frame), alert_what(a));
+    }
+    let is13 = sh.version == "TLS1.3";
+    if is13 && tls.client.finished.is_none() {
+        if let Some(first) = tls.client.encrypted_records.iter().find(|r| r.content_type == 23) {
+            return Verdict::new("aborted_after_server_hello", Fault::Client, Confidence::Likely)
+                .because(format!(
+                    "the client answered the server's encrypted flight with one alert-sized record ({} bytes) and no Finished: most likely it rejected the certificate",
+                    first.length
+                ))
+                .hint("Check the server certificate against the client's trust store and name; capture with SSLKEYLOGFILE to read the alert.")
+                .frame(Some(first.frame), "alert-sized encrypted record from the client");
+        }
+    }
+    if let Some((end, who)) = reset.or(fin) {
+        let after_kex = tls.client_key_exchange.is_some() || tls.client.change_cipher_spec.is_some();
+        if after_kex {
+            return failed_after_key_exchange(
+                c,
+                tls,
+                Some(end.frame),
+                &format!("{} from the {}", if reset.is_some() { "reset" } else { "close" }, role_name(who)),
+            );
+        }
+        return Verdict::new("fatal_alert", fault_of(who), Confidence::Possible)
+            .because(format!(
+                "the {} ended the connection after the {} ServerHello without an alert",
+                role_name(who),
+                sh.version
+            ))
+            .hint("Look at the logs of that side for the reason it gave up.")
+            .frame(Some(sh.frame), "ServerHello")
+            .frame(Some(end.frame), "connection ended");
+    }
+    Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Possible)
+        .because(format!("the handshake was still in progress when the {}", end_words(c)))
+        .hint("Capture longer.")
+        .frame(Some(sh.frame), "ServerHello")
+}
+
+fn end_words(c: &Connection) -> &'static str {
+    match c.tcp.ended_by {
+        crate::flow::EndReason::IdleTimeout => "connection went idle",
+        _ => "capture ended",
+    }
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Client => "client",
+        Role::Server => "server",
+    }
+}
+
+fn fault_of(r: Role) -> Fault {
+    match r {
+        Role::Client => Fault::Client,
+        Role::Server => Fault::Server,
+    }
+}
+
+fn is_dhe(suite_id: u16) -> bool {
+    matches!(TlsCipherSuite::from_id(suite_id).map(|s| s.kx), Some(TlsCipherKx::Dhe))
+}
+
+fn failed_after_key_exchange(c: &Connection, tls: &TlsFacts, frame: Option<u64>, what: &str) -> Verdict {
+    let sh = tls.server_hello.as_ref();
+    let suite = sh.map(|s| s.cipher_suite.as_str()).unwrap_or("?");
+    let mut explanation = format!("the handshake failed after the key exchange ({what}) with {suite}");
+    let mut hint = String::from("Both sides agreed on parameters but disagree on the keys: check for a device that alters the traffic, and the peers' logs.");
+    if sh.is_some_and(|s| is_dhe(s.cipher_suite_id)) {
+        let ems = sh.is_some_and(|s| s.extended_master_secret);
+        explanation.push_str(if ems {
+            "; the suite is DHE: the DHE leading-zero bug between Windows versions fits"
+        } else {
+            "; the suite is DHE without Extended Master Secret: the DHE leading-zero bug and a peer without RFC 7627 support both fit"
+        });
+        hint = "Prefer ECDHE suites over DHE on the server (or disable DHE), and enable Extended Master Secret on both sides.".into();
+    }
+    let _ = c;
+    Verdict::new("failed_after_key_exchange", Fault::Unknown, Confidence::Likely)
+        .because(explanation)
+        .hint(hint)
+        .frame(tls.client_key_exchange, "ClientKeyExchange")
+        .frame(frame, what.to_string())
+}
+
+fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
+    let ch = tls.client_hello.as_ref().expect("alert verdicts need a ClientHello");
+    let desc = alert.description.as_deref().unwrap_or("");
+    let sh = tls.server_hello.as_ref();
+    let what = alert_what(alert);
+    let base = |code, side, expl: String, hint: &str| {
+        Verdict::new(code, side, Confidence::Certain)
+            .because(expl)
+            .hint(hint)
+            .frame(Some(ch.frame), "ClientHello")
+            .frame(sh.map(|s| s.frame), "ServerHello")
+            .frame(Some(alert.frame), what.clone())
+    };
+    match (desc, alert.sender, sh) {
+        ("protocol_version", _, _) => base(
+            "protocol_mismatch",
+            if alert.sender == Role::Server { Fault::Client } else { Fault::Server },
+            format!(
+                "no common TLS version: the client offered {} (up to {}){}, and the {} refused with protocol_version",
+                versions_offered(ch),
+                ch.max_version,
+                sh.map(|s| format!(", the server chose {}", s.version)).unwrap_or_default(),
+                role_name(alert.sender)
+            ),
+            "Enable a common TLS version: TLS 1.2 in the client (its driver or framework settings) or on the server.",
+        ),
+        ("handshake_failure" | "insufficient_security", Role::Server, None) => base(
+            "cipher_mismatch",
+            Fault::Unknown,
+            format!(
+                "the server refused the ClientHello with {desc}: none of the client's {} suites ({}) is acceptable to it",
+                ch.cipher_suites.len(),
+                abbreviated(&ch.cipher_suites)
+            ),
+            "Enable a cipher suite both sides share: add one of the client's suites on the server, or a server suite to the client.",
+        ),
+        ("certificate_required", Role::Server, _) | ("handshake_failure" | "bad_certificate", Role::Server, Some(_))
+            if tls.certificate_request.is_some() =>
+        {
+            let sent = tls.client_certificates.as_ref().map(|c| c.certificates.len()).unwrap_or(0);
+            base(
+                "client_certificate_required",
+                Fault::Client,
+                if sent == 0 {
+                    format!("the server asked for a client certificate, the client sent none, and the server refused with {desc}")
+                } else {
+                    format!("the server asked for a client certificate and refused the one sent with {desc}")
+                },
+                "Give the client a certificate the server trusts (with clientAuth EKU), or stop requiring one on the server.",
+            )
+            .frame(tls.certificate_request, "CertificateRequest")
+        }
+        (
+            "bad_certificate" | "unsupported_certificate" | "certificate_revoked" | "certificate_expired"
+            | "certificate_unknown" | "unknown_ca" | "access_denied",
+            Role::Client,
+            _,
+        ) => {
+            let problems = tls
+                .server_certificates
+                .as_ref()
+                .and_then(|chain| chain.certificates.first())
+                .map(|leaf| certificate_problems(leaf, ch.sni.as_deref(), c.start / 1_000_000_000))
+                .unwrap_or_default();
+            let found = if problems.is_empty() {
+                String::new()
+            } else {
+                format!("; the certificate in the capture: {}", problems.join(", "))
+            };
+            base(
+                "certificate_rejected",
+                Fault::Server,
+                format!("the client rejected the server's certificate with {desc}{found}"),
+                "Install a certificate the client trusts: valid now, naming the host the client uses, with serverAuth EKU, SHA-256 or better, from a CA in the client's store (intermediates included).",
+            )
+            .frame(tls.server_certificates.as_ref().map(|c| c.frame), "Certificate")
+        }
+        ("bad_record_mac" | "decrypt_error" | "decryption_failed", _, Some(_)) => {
+            failed_after_key_exchange(c, tls, Some(alert.frame), &what)
+        }
+        _ => base(
+            "fatal_alert",
+            fault_of(alert.sender),
+            format!("the {} ended the handshake with the fatal alert {}", role_name(alert.sender), if desc.is_empty() { "(encrypted)" } else { desc }),
+            "Look up the alert in the sender's logs (Schannel event 36887 on Windows carries the same number).",
+        ),
+    }
+}
+
+fn versions_offered(ch: &crate::proto::facts::ClientHello) -> String {
+    if ch.supported_versions.is_empty() {
+        ch.legacy_version.clone()
+    } else {
+        ch.supported_versions.join(", ")
+    }
+}
+
+fn abbreviated(list: &[String]) -> String {
+    let shown: Vec<&str> = list.iter().filter(|s| *s != "GREASE").take(4).map(String::as_str).collect();
+    let more = list.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// What is wrong with a server certificate by itself, at the time of the capture.
+pub fn certificate_problems(cert: &Certificate, sni: Option<&str>, now_secs: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    if cert.parse_error.is_some() {
+        out.push("certificate could not be parsed".to_string());
+        return out;
+    }
+    if now_secs > cert.not_after_unix {
+        out.push(format!("expired on {}", cert.not_after));
+    }
+    if now_secs < cert.not_before_unix {
+        out.push(format!("not valid before {}", cert.not_before));
+    }
+    if let Some(name) = sni {
+        if !name_matches(cert, name) {
+            out.push(format!("does not name {name} (names: {})", cert_names(cert).join(", ")));
+        }
+    }
+    if !cert.extended_key_usage.is_empty()
+        && !cert.extended_key_usage.iter().any(|e| e == "serverAuth" || e == "anyExtendedKeyUsage")
+    {
+        out.push(format!("extended key usage without serverAuth ({})", cert.extended_key_usage.join(", ")));
+    }
+    let sig = cert.signature_algorithm.to_ascii_lowercase();
+    if sig.contains("md5") || sig.contains("sha1") {
+        out.push(format!("signed with {}", cert.signature_algorithm));
+    }
+    if cert.self_signed {
+        out.push("self-signed".into());
+    }
+    if cert.key_type == "RSA" && cert.key_bits.is_some_and(|b| b < 2048) {
+        out.push(format!("RSA key of {} bits", cert.key_bits.unwrap_or(0)));
+    }
+    out
+}
+
+fn cert_names(cert: &Certificate) -> Vec<String> {
+    if !cert.san.is_empty() {
+        return cert.san.clone();
+    }
+    common_name(&cert.subject).into_iter().collect()
+}
+
+fn common_name(subject: &str) -> Option<String> {
+    subject.split(", ").find_map(|part| part.strip_prefix("CN=")).map(str::to_string)
+}
+
+/// RFC 6125 matching: subjectAltName DNS names (CN only when there are none), one leading
+/// wildcard label.
+pub fn name_matches(cert: &Certificate, host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    cert_names(cert).iter().any(|pattern| {
+        let pattern = pattern.to_ascii_lowercase();
+        match pattern.strip_prefix("*.") {
+            Some(suffix) => host.split_once('.').is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
+            None => pattern == host,
+        }
+    })
+}
+
+fn risks(c: &Connection, tls: &TlsFacts) -> Vec<Risk> {
+    let mut out = Vec::new();
+    let Some(sh) = &tls.server_hello else {
+        return out;
+    };
+    if matches!(sh.version.as_str(), "SSL2.0" | "SSL3.0" | "TLS1.0" | "TLS1.1") {
+        out.push(Risk { code: "deprecated_protocol", explanation: format!("{} was negotiated", sh.version) });
+    }
+    if let Some(suite) = TlsCipherSuite::from_id(sh.cipher_suite_id) {
+        let weak = matches!(
+            suite.enc,
+            TlsCipherEnc::Rc4 | TlsCipherEnc::TripleDes | TlsCipherEnc::Des | TlsCipherEnc::Null | TlsCipherEnc::Rc2
+        ) || suite.name.contains("EXPORT")
+            || suite.name.contains("_anon_");
+        if weak {
+            out.push(Risk { code: "weak_cipher", explanation: format!("{} was negotiated", suite.name) });
+        }
+    }
+    let tls12_or_older = messages_rank(sh.version_id) < messages_rank(0x0304);
+    if tls12_or_older && !sh.extended_master_secret {
+        if is_dhe(sh.cipher_suite_id) {
+            out.push(Risk {
+                code: "dhe_without_ems",
+                explanation: format!("{} without Extended Master Secret (RFC 7627)", sh.cipher_suite),
+            });
+        }
+        if tls.resumed {
+            out.push(Risk {
+                code: "resumption_without_ems",
+                explanation: "session resumed without Extended Master Secret (RFC 7627 triple handshake)".into(),
+            });
+        }
+    }
+    if let Some(leaf) = tls.server_certificates.as_ref().and_then(|ch| ch.certificates.first()) {
+        let now = c.start / 1_000_000_000;
+        let sig = leaf.signature_algorithm.to_ascii_lowercase();
+        if sig.contains("md5")
+            || sig.contains("sha1")
+            || (leaf.key_type == "RSA" && leaf.key_bits.is_some_and(|b| b < 2048))
+        {
+            out.push(Risk {
+                code: "weak_certificate",
+                explanation: format!(
+                    "{}, {} {} bits",
+                    leaf.signature_algorithm,
+                    leaf.key_type,
+                    leaf.key_bits.unwrap_or(0)
+                ),
+            });
+        }
+        if leaf.parse_error.is_none() && now <= leaf.not_after_unix && leaf.not_after_unix - now < 30 * 86_400 {
+            out.push(Risk { code: "certificate_expiring_soon", explanation: format!("expires on {}", leaf.not_after) });
+        }
+    }
+    out
+}
+
+fn messages_rank(v: u16) -> u32 {
+    crate::proto::messages::version_rank(v)
+}

@@ -1,0 +1,355 @@
+//! The connection table: one entry per TCP connection, keyed by the canonical 5-tuple.
+//!
+//! Tracks each side's TCP facts (SYN, SYN-ACK, FIN, RST, who sent what and when) and
+//! reassembles a side's bytes only while the stream analyzer still wants them. Memory is
+//! bounded by [`Limits`]; every drop is counted in [`FlowStats`]. The clock is the packet
+//! timestamp, so the same file always gives the same output.
+
+mod stream;
+
+use crate::capture::Nanos;
+use crate::decode::TcpSegment;
+use crate::proto::facts::Seen;
+use crate::proto::tls::{Status, TlsAnalyzer};
+use crate::proto::Side;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use std::net::IpAddr;
+use stream::Stream;
+
+/// Every bound on memory and time, with its default. Change them with the command-line flags
+/// the README lists.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Connections tracked at once; a new one beyond this is dropped and counted.
+    pub max_flows: usize,
+    /// Out-of-order segments held per side while waiting for the missing bytes.
+    pub max_out_of_order_segments: usize,
+    /// Bytes held per side in out-of-order segments.
+    pub max_out_of_order_bytes: usize,
+    /// A connection silent for this long (packet time) is settled and reported.
+    pub idle_timeout: Nanos,
+    /// Largest handshake message reassembled (certificate chains are the big ones).
+    pub max_handshake_message: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_flows: 200_000,
+            max_out_of_order_segments: 64,
+            max_out_of_order_bytes: 256 * 1024,
+            idle_timeout: 300 * 1_000_000_000,
+            max_handshake_message: 256 * 1024,
+        }
+    }
+}
+
+/// Canonical connection key: endpoint 0 is the lower (address, port) pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub addr: [IpAddr; 2],
+    pub port: [u16; 2],
+}
+
+impl FlowKey {
+    /// The key of a segment and the side that sent it.
+    pub fn of(seg: &TcpSegment<'_>) -> (FlowKey, Side) {
+        if (seg.src, seg.sport) <= (seg.dst, seg.dport) {
+            (FlowKey { addr: [seg.src, seg.dst], port: [seg.sport, seg.dport] }, 0)
+        } else {
+            (FlowKey { addr: [seg.dst, seg.src], port: [seg.dport, seg.sport] }, 1)
+        }
+    }
+
+    /// `ip:port`, with brackets for IPv6.
+    pub fn endpoint(&self, side: Side) -> String {
+        match self.addr[side] {
+            IpAddr::V4(a) => format!("{a}:{}", self.port[side]),
+            IpAddr::V6(a) => format!("[{a}]:{}", self.port[side]),
+        }
+    }
+}
+
+/// Why a connection's record was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    Reset,
+    Closed,
+    IdleTimeout,
+    EndOfCapture,
+}
+
+/// TCP-level facts of one connection, per canonical side where it matters.
+#[derive(Clone, Debug, Default)]
+pub struct TcpFacts {
+    /// The side that sent the first SYN.
+    pub opener: Option<Side>,
+    pub syn: Option<Seen>,
+    pub last_syn: Option<Seen>,
+    pub syn_count: u32,
+    pub syn_ack: Option<Seen>,
+    pub syn_ack_count: u32,
+    /// The opener's first ACK after the SYN-ACK: the three-way handshake completed.
+    pub established: Option<Seen>,
+    pub fin: [Option<Seen>; 2],
+    pub rst: [Option<Seen>; 2],
+    pub retransmissions: u32,
+    pub out_of_order: u32,
+    pub overlaps: u32,
+    /// Holes in the captured bytes (lost by the capture or beyond the reordering limits).
+    pub gaps: u32,
+    pub first_gap_frame: Option<u64>,
+    /// Segments whose payload the snap length cut.
+    pub truncated_segments: u32,
+    /// Payload was seen without a SYN from that side: the capture began mid-connection.
+    pub midstream: bool,
+}
+
+/// One TCP connection.
+pub struct Flow {
+    pub key: FlowKey,
+    /// Order of creation in this run, for deterministic output.
+    pub id: u64,
+    pub first: Seen,
+    pub last: Seen,
+    pub packets: u64,
+    pub tcp: TcpFacts,
+    pub tls: TlsAnalyzer,
+    pub end: EndReason,
+    streams: [Stream; 2],
+}
+
+impl Flow {
+    fn new(key: FlowKey, id: u64, seen: Seen, limits: &Limits) -> Self {
+        Flow {
+            key,
+            id,
+            first: seen,
+            last: seen,
+            packets: 0,
+            tcp: TcpFacts::default(),
+            tls: TlsAnalyzer::new(limits.max_handshake_message),
+            end: EndReason::EndOfCapture,
+            streams: Default::default(),
+        }
+    }
+
+    /// The side that acts as client: the ClientHello's sender, else the SYN's, else the
+    /// SYN-ACK's receiver, else the side with the higher (ephemeral-looking) port.
+    pub fn client_side(&self) -> Side {
+        if let Some(side) = self.tls.client_side().or(self.tcp.opener) {
+            return side;
+        }
+        if let Some(server) = self.streams.iter().position(|s| s.sent_syn_ack) {
+            return 1 - server;
+        }
+        if self.key.port[0] >= self.key.port[1] {
+            0
+        } else {
+            1
+        }
+    }
+
+    fn on_segment(&mut self, side: Side, seg: &TcpSegment<'_>, seen: Seen, limits: &Limits) {
+        self.last = seen;
+        self.packets += 1;
+        let flags = seg.flags;
+        let tcp = &mut self.tcp;
+        if flags.syn {
+            if flags.ack {
+                tcp.syn_ack.get_or_insert(seen);
+                tcp.syn_ack_count += 1;
+                self.streams[side].sent_syn_ack = true;
+            } else {
+                tcp.syn.get_or_insert(seen);
+                tcp.last_syn = Some(seen);
+                tcp.syn_count += 1;
+                tcp.opener.get_or_insert(side);
+                self.tls.set_client_hint(side);
+            }
+            self.streams[side].on_syn(seg.seq);
+        } else if flags.ack && tcp.established.is_none() && tcp.syn_ack.is_some() && tcp.opener == Some(side) {
+            tcp.established = Some(seen);
+        }
+        if flags.rst {
+            tcp.rst[side].get_or_insert(seen);
+        }
+        if flags.fin {
+            tcp.fin[side].get_or_insert(seen);
+        }
+        if seg.wire_len > 0 && self.tls.wants(side) {
+            let data_seq = if flags.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+            self.streams[side].on_payload(side, data_seq, seg, seen, limits, &mut self.tcp, &mut self.tls);
+            if !matches!(self.tls.status(), Status::Waiting | Status::Active) {
+                // Outcome known: from now on a packet costs a table lookup.
+                self.streams = Default::default();
+            }
+        }
+    }
+
+    /// Declares the bytes still awaited as missing: the connection is over.
+    fn close(&mut self, end: EndReason) {
+        self.end = end;
+        for side in 0..2 {
+            if self.streams[side].has_pending() {
+                self.tcp.gaps += 1;
+                self.tls.on_gap(side, self.last.frame);
+            }
+        }
+        self.streams = Default::default();
+    }
+
+    fn finished_by_tcp(&self) -> Option<EndReason> {
+        if self.tcp.rst.iter().any(Option::is_some) {
+            Some(EndReason::Reset)
+        } else if self.tcp.fin.iter().all(Option::is_some) {
+            Some(EndReason::Closed)
+        } else {
+            None
+        }
+    }
+}
+
+/// Counters of what the table did besides following connections.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FlowStats {
+    pub connections: u64,
+    /// New connections not tracked because `max_flows` were already live.
+    pub connections_dropped: u64,
+    /// Connections settled by the idle timeout.
+    pub idle_timeouts: u64,
+    /// Segments of a connection already reported (other than a new SYN).
+    pub late_segments: u64,
+}
+
+enum Entry {
+    Live(Box<Flow>),
+    /// Reported; kept briefly so stray segments do not open a phantom connection.
+    Closed {
+        last: Nanos,
+    },
+}
+
+/// The connection table. Finished connections are handed out through [`FlowTable::take_finished`].
+pub struct FlowTable {
+    map: FxHashMap<FlowKey, Entry>,
+    limits: Limits,
+    live: usize,
+    next_id: u64,
+    last_sweep: Nanos,
+    // Boxed so a flow moves from the table to this list without copying its facts.
+    #[allow(clippy::vec_box)]
+    finished: Vec<Box<Flow>>,
+    pub stats: FlowStats,
+}
+
+impl FlowTable {
+    pub fn new(limits: Limits) -> Self {
+        FlowTable {
+            map: FxHashMap::default(),
+            limits,
+            live: 0,
+            next_id: 0,
+            last_sweep: Nanos::MIN,
+            finished: Vec::new(),
+            stats: FlowStats::default(),
+        }
+    }
+
+    pub fn on_segment(&mut self, seg: &TcpSegment<'_>, seen: Seen) {
+        self.maybe_sweep(seen.ts);
+        let (key, side) = FlowKey::of(seg);
+        let entry = match self.map.get_mut(&key) {
+            Some(Entry::Live(flow)) => flow,
+            Some(Entry::Closed { last }) if !seg.flags.syn || seg.flags.ack => {
+                *last = seen.ts;
+                self.stats.late_segments += 1;
+                return;
+            }
+            _ => {
+                if self.live >= self.limits.max_flows {
+                    self.stats.connections_dropped += 1;
+                    return;
+                }
+                self.live += 1;
+                self.stats.connections += 1;
+                self.next_id += 1;
+                let flow = Box::new(Flow::new(key, self.next_id, seen, &self.limits));
+                self.map.insert(key, Entry::Live(flow));
+                match self.map.get_mut(&key) {
+                    Some(Entry::Live(flow)) => flow,
+                    _ => unreachable!("just inserted"),
+                }
+            }
+        };
+        entry.on_segment(side, seg, seen, &self.limits);
+        if let Some(end) = entry.finished_by_tcp() {
+            self.retire(key, end, seen.ts);
+        }
+    }
+
+    fn retire(&mut self, key: FlowKey, end: EndReason, now: Nanos) {
+        if let Some(Entry::Live(mut flow)) = self.map.insert(key, Entry::Closed { last: now }) {
+            flow.close(end);
+            self.live -= 1;
+            self.finished.push(flow);
+        }
+    }
+
+    /// Settles idle connections and forgets old tombstones, a few times per idle period.
+    fn maybe_sweep(&mut self, now: Nanos) {
+        let interval = (self.limits.idle_timeout / 4).max(1_000_000_000);
+        if self.last_sweep == Nanos::MIN {
+            self.last_sweep = now;
+            return;
+        }
+        if now - self.last_sweep < interval {
+            return;
+        }
+        self.last_sweep = now;
+        let timeout = self.limits.idle_timeout;
+        let mut expired = Vec::new();
+        self.map.retain(|key, entry| match entry {
+            Entry::Closed { last } => now - *last < timeout,
+            Entry::Live(flow) => {
+                if now - flow.last.ts >= timeout {
+                    expired.push(*key);
+                }
+                true
+            }
+        });
+        expired.sort_by_key(|k| match &self.map[k] {
+            Entry::Live(f) => f.id,
+            Entry::Closed { .. } => 0,
+        });
+        for key in expired {
+            self.stats.idle_timeouts += 1;
+            self.retire(key, EndReason::IdleTimeout, now);
+        }
+    }
+
+    /// Connections finished since the last call, in the order they finished.
+    pub fn take_finished(&mut self) -> std::vec::Drain<'_, Box<Flow>> {
+        self.finished.drain(..)
+    }
+
+    /// End of input: every connection still open is settled, in order of creation.
+    pub fn finish_all(&mut self) {
+        let mut rest: Vec<Box<Flow>> = self
+            .map
+            .drain()
+            .filter_map(|(_, e)| match e {
+                Entry::Live(f) => Some(f),
+                Entry::Closed { .. } => None,
+            })
+            .collect();
+        rest.sort_by_key(|f| f.id);
+        for mut flow in rest {
+            flow.close(EndReason::EndOfCapture);
+            self.finished.push(flow);
+        }
+        self.live = 0;
+    }
+}

@@ -1,0 +1,17 @@
+//! tlsdiag: reads network captures and tells, for every TCP connection, whether its TLS
+//! handshake worked and, if not, why.
+//!
+//! The pipeline runs one way, one stage per module (see DESIGN.md):
+//! [`capture`] -> [`decode`] -> [`flow`] -> [`proto`] -> [`classify`] -> [`report`].
+//! [`analyze`] wires the stages together for one input.
+
+pub mod analyze;
+pub mod capture;
+pub mod classify;
+pub mod decode;
+pub mod flow;
+pub mod names;
+pub mod proto;
+pub mod record;
+pub mod report;
+pub mod time;

@@ -1,0 +1,126 @@
+//! Command line: parses arguments, opens the inputs, runs the pipeline, sets the exit code.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::fs::File;
+use std::io::{self, BufWriter, Read};
+use std::process::ExitCode;
+use tlsdiag::analyze::analyze_reader;
+use tlsdiag::flow::Limits;
+use tlsdiag::report::{reporter, Format};
+
+/// Exit code when `--fail-on-failure` is given and a handshake failure was found.
+const EXIT_FAILURE_FOUND: u8 = 1;
+/// Exit code when an input could not be read (wholly or partly) or the arguments are wrong.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "tlsdiag", version, about = "Diagnose TLS handshakes in network captures")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse capture files (pcap, pcapng; gzip or zstd compressed); `-` reads stdin.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files; `-` for standard input.
+    #[arg(required = true)]
+    files: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Also show connections that are not TLS.
+    #[arg(long)]
+    all: bool,
+    /// Exit with code 1 when a handshake failure was found.
+    #[arg(long)]
+    fail_on_failure: bool,
+    /// Connections tracked at once.
+    #[arg(long, default_value_t = Limits::default().max_flows)]
+    max_flows: usize,
+    /// Seconds of packet time after which a silent connection is settled.
+    #[arg(long, default_value_t = Limits::default().idle_timeout / 1_000_000_000)]
+    idle_timeout: i64,
+    /// Out-of-order segments held per connection side.
+    #[arg(long, default_value_t = Limits::default().max_out_of_order_segments)]
+    max_out_of_order: usize,
+    /// Largest TLS handshake message reassembled, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_handshake_message)]
+    max_handshake_message: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tlsdiag: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let Command::Analyze(args) = cli.command;
+    let limits = Limits {
+        max_flows: args.max_flows,
+        idle_timeout: args.idle_timeout.saturating_mul(1_000_000_000),
+        max_out_of_order_segments: args.max_out_of_order,
+        max_handshake_message: args.max_handshake_message,
+        ..Limits::default()
+    };
+    let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
+    let mut report = reporter(args.format, Box::new(stdout), args.all);
+    let mut files = Vec::new();
+    let mut write_error = None;
+    for path in &args.files {
+        let input: Box<dyn Read + Send> = if path == "-" {
+            Box::new(io::stdin())
+        } else {
+            match File::open(path) {
+                Ok(f) => Box::new(f),
+                Err(e) => {
+                    eprintln!("tlsdiag: {path}: {e}");
+                    files.push(tlsdiag::analyze::FileSummary {
+                        path: path.clone(),
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    });
+                    continue;
+                }
+            }
+        };
+        let summary = analyze_reader(path, input, &limits, &mut |conn| {
+            if write_error.is_none() {
+                write_error = report.connection(conn).err();
+            }
+        });
+        if let Some(err) = &summary.error {
+            eprintln!("tlsdiag: {path}: {err}");
+        }
+        files.push(summary);
+    }
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    report.finish(&files)?;
+    let totals = tlsdiag::analyze::totals(&files);
+    Ok(if totals.files_with_errors > 0 {
+        EXIT_ERROR
+    } else if args.fail_on_failure && totals.failures > 0 {
+        EXIT_FAILURE_FOUND
+    } else {
+        0
+    })
+}

@@ -1,0 +1,217 @@
+//! What the TLS analyzer learned about one connection: plain data, serialised as the `tls`
+//! object of the JSON schema. Names are resolved here (IANA, RFC) so every consumer prints the
+//! same thing.
+
+use crate::capture::Nanos;
+use serde::Serialize;
+
+/// Where and when something was seen: the frame Wireshark shows it in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Seen {
+    pub frame: u64,
+    #[serde(serialize_with = "crate::report::ser_ts")]
+    pub ts: Nanos,
+}
+
+/// Which end of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Client,
+    Server,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClientHello {
+    pub frame: u64,
+    /// The version field of the ClientHello body.
+    pub legacy_version: String,
+    /// supported_versions (TLS 1.3 style), GREASE removed; empty when the extension is absent.
+    pub supported_versions: Vec<String>,
+    /// The highest version offered, taking supported_versions into account.
+    pub max_version: String,
+    pub cipher_suites: Vec<String>,
+    #[serde(skip)]
+    pub cipher_suite_ids: Vec<u16>,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    pub supported_groups: Vec<String>,
+    pub signature_algorithms: Vec<String>,
+    pub key_share_groups: Vec<String>,
+    /// Every extension in the order sent.
+    pub extensions: Vec<String>,
+    pub extended_master_secret: bool,
+    /// Hex of the legacy session id (empty when none).
+    pub session_id: String,
+    /// The client sent a non-empty session ticket (RFC 5077).
+    pub session_ticket: bool,
+    /// The client offered a TLS 1.3 pre-shared key (resumption).
+    pub psk: bool,
+    pub early_data: bool,
+    /// Sent in the SSLv2-compatible record format.
+    pub sslv2_format: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ServerHello {
+    pub frame: u64,
+    pub legacy_version: String,
+    /// The negotiated version (supported_versions when present, else legacy_version).
+    pub version: String,
+    pub cipher_suite: String,
+    #[serde(skip)]
+    pub cipher_suite_id: u16,
+    #[serde(skip)]
+    pub version_id: u16,
+    pub extensions: Vec<String>,
+    pub extended_master_secret: bool,
+    pub alpn: Option<String>,
+    pub key_share_group: Option<String>,
+    pub session_id: String,
+    /// The server accepted a TLS 1.3 pre-shared key.
+    pub psk_accepted: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HelloRetryRequest {
+    pub frame: u64,
+    pub cipher_suite: String,
+    pub selected_group: Option<String>,
+}
+
+/// One X.509 certificate of a chain.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Certificate {
+    pub subject: String,
+    pub issuer: String,
+    /// DNS names and IP addresses of subjectAltName.
+    pub san: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    #[serde(skip)]
+    pub not_before_unix: i64,
+    #[serde(skip)]
+    pub not_after_unix: i64,
+    pub signature_algorithm: String,
+    pub key_type: String,
+    pub key_bits: Option<u32>,
+    /// Extended key usages by name (`serverAuth`, `clientAuth`, ...); empty when absent.
+    pub extended_key_usage: Vec<String>,
+    pub self_signed: bool,
+    pub is_ca: bool,
+    /// Set when the DER could not be parsed; the other fields are then empty.
+    pub parse_error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CertificateChain {
+    pub frame: u64,
+    pub certificates: Vec<Certificate>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ServerKeyExchange {
+    pub frame: u64,
+    /// Named group of an ECDHE exchange.
+    pub group: Option<String>,
+    /// Size of the DH prime of a DHE exchange, in bits.
+    pub dh_prime_bits: Option<u32>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Alert {
+    pub frame: u64,
+    #[serde(serialize_with = "crate::report::ser_ts")]
+    pub ts: Nanos,
+    pub sender: Role,
+    /// `warning` / `fatal`; absent for an encrypted alert.
+    pub level: Option<String>,
+    /// snake_case RFC name; absent for an encrypted alert.
+    pub description: Option<String>,
+    #[serde(skip)]
+    pub code: Option<u8>,
+    pub encrypted: bool,
+}
+
+impl Alert {
+    pub fn is_fatal(&self) -> bool {
+        self.level.as_deref() == Some("fatal")
+    }
+}
+
+/// Size and frame of an encrypted record, kept for the first few records of each side.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RecordSeen {
+    pub frame: u64,
+    pub content_type: u8,
+    pub length: u16,
+}
+
+/// Per-side observations after the hellos.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SideFacts {
+    pub change_cipher_spec: Option<u64>,
+    /// First encrypted handshake record (Finished in TLS 1.2) or first encrypted TLS 1.3 record.
+    pub finished: Option<u64>,
+    pub application_data: Option<u64>,
+    /// First encrypted records, in order (at most [`MAX_RECORDS_KEPT`]).
+    pub encrypted_records: Vec<RecordSeen>,
+    /// A gap in the captured bytes of this side before the handshake was over.
+    pub gap: Option<u64>,
+    /// Plaintext handshake messages by name and frame, in order.
+    pub messages: Vec<(String, u64)>,
+}
+
+pub const MAX_RECORDS_KEPT: usize = 6;
+
+/// The first bytes of a side that does not speak TLS (an HTTP answer on a TLS port, say).
+#[derive(Clone, Debug, Serialize)]
+pub struct NonTls {
+    pub sender: Role,
+    pub frame: u64,
+    /// Up to 64 bytes, non-printable ones shown as `.`.
+    pub preview: String,
+}
+
+/// Everything the TLS analyzer learned about one connection.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TlsFacts {
+    pub client_hello: Option<ClientHello>,
+    pub hello_retry_request: Option<HelloRetryRequest>,
+    pub server_hello: Option<ServerHello>,
+    pub server_certificates: Option<CertificateChain>,
+    pub server_key_exchange: Option<ServerKeyExchange>,
+    pub certificate_request: Option<u64>,
+    pub client_certificates: Option<CertificateChain>,
+    pub client_key_exchange: Option<u64>,
+    pub new_session_ticket: Option<u64>,
+    pub alerts: Vec<Alert>,
+    pub client: SideFacts,
+    pub server: SideFacts,
+    /// Frame where both Finished messages had been seen.
+    pub handshake_complete: Option<u64>,
+    /// An abbreviated handshake (session id, ticket or PSK resumption).
+    pub resumed: bool,
+    /// Set when a side's first bytes were not TLS.
+    pub non_tls: Option<NonTls>,
+    /// Problems decoding this connection (malformed records or messages, limits reached).
+    pub errors: Vec<String>,
+}
+
+impl TlsFacts {
+    pub fn side(&self, role: Role) -> &SideFacts {
+        match role {
+            Role::Client => &self.client,
+            Role::Server => &self.server,
+        }
+    }
+    pub fn side_mut(&mut self, role: Role) -> &mut SideFacts {
+        match role {
+            Role::Client => &mut self.client,
+            Role::Server => &mut self.server,
+        }
+    }
+    pub fn first_fatal_alert(&self) -> Option<&Alert> {
+        self.alerts.iter().find(|a| a.is_fatal())
+    }
+}

@@ -1,0 +1,247 @@
+//! Handshake messages to facts. tls-parser reads the message grammar; this module walks the
+//! extension list itself (type, length) so that one malformed extension costs only itself.
+
+use super::facts::{CertificateChain, ClientHello, HelloRetryRequest, ServerHello, ServerKeyExchange};
+use super::x509::certificate_facts;
+use crate::names;
+use tls_parser::{
+    parse_tls_client_hello_extension, parse_tls_server_hello_extension, TlsCipherKx, TlsCipherSuite, TlsExtension,
+    TlsMessageHandshake,
+};
+
+/// The ServerHello.random value that marks a HelloRetryRequest (RFC 8446, 4.1.3).
+const HRR_RANDOM: [u8; 32] = [
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11,
+    0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+];
+
+/// Splits an extension block into (type, whole extension bytes including its header).
+fn raw_extensions(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        if data.len() < 4 {
+            return None;
+        }
+        let ty = u16::from_be_bytes([data[0], data[1]]);
+        let len = u16::from_be_bytes([data[2], data[3]]) as usize;
+        if data.len() < 4 + len {
+            return None;
+        }
+        let (ext, rest) = data.split_at(4 + len);
+        data = rest;
+        Some((ty, ext))
+    })
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Parses the key_share extension's list of groups (client form: a vector of entries).
+fn key_share_groups(body: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    if body.len() < 2 {
+        return out;
+    }
+    let mut rest = &body[2..];
+    while rest.len() >= 4 {
+        let group = u16::from_be_bytes([rest[0], rest[1]]);
+        let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
+        if !names::is_grease(group) {
+            out.push(names::group(group));
+        }
+        if rest.len() < 4 + len {
+            break;
+        }
+        rest = &rest[4 + len..];
+    }
+    out
+}
+
+pub fn client_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ClientHello> {
+    let TlsMessageHandshake::ClientHello(ch) = msg else {
+        return None;
+    };
+    let mut out = ClientHello {
+        frame,
+        legacy_version: names::version(ch.version.0),
+        cipher_suite_ids: ch.ciphers.iter().map(|c| c.0).collect(),
+        cipher_suites: ch.ciphers.iter().map(|c| names::cipher_suite(c.0)).collect(),
+        session_id: ch.session_id.map(hex).unwrap_or_default(),
+        ..Default::default()
+    };
+    let mut max_version = ch.version.0;
+    for (ty, raw) in raw_extensions(ch.ext.unwrap_or_default()) {
+        out.extensions.push(names::extension(ty));
+        let body = &raw[4..];
+        match ty {
+            23 => out.extended_master_secret = true,
+            35 => out.session_ticket = !body.is_empty(),
+            41 => out.psk = true,
+            42 => out.early_data = true,
+            51 => out.key_share_groups = key_share_groups(body),
+            _ => {}
+        }
+        let Ok((_, ext)) = parse_tls_client_hello_extension(raw) else {
+            continue;
+        };
+        match ext {
+            TlsExtension::SNI(list) => out.sni = list.first().map(|(_, name)| text(name)),
+            TlsExtension::ALPN(list) => out.alpn = list.iter().map(|p| text(p)).collect(),
+            TlsExtension::EllipticCurves(groups) => {
+                out.supported_groups = groups.iter().map(|g| names::group(g.0)).collect()
+            }
+            TlsExtension::SignatureAlgorithms(algs) => {
+                out.signature_algorithms = algs.iter().map(|a| names::signature_scheme(*a)).collect()
+            }
+            TlsExtension::SupportedVersions(versions) => {
+                let real: Vec<u16> = versions.iter().map(|v| v.0).filter(|v| !names::is_grease(*v)).collect();
+                if let Some(&top) = real.iter().max_by_key(|v| version_rank(**v)) {
+                    max_version = top;
+                }
+                out.supported_versions = real.into_iter().map(names::version).collect();
+            }
+            _ => {}
+        }
+    }
+    out.max_version = names::version(max_version);
+    Some(out)
+}
+
+/// Orders versions so that TLS 1.3 drafts sort just below TLS 1.3 and above TLS 1.2.
+pub fn version_rank(v: u16) -> u32 {
+    match v {
+        0x7f00..=0x7fff => 0x0003_0380 + (v & 0xff) as u32,
+        0x0304 => 0x0003_0400,
+        _ => (v as u32) << 8,
+    }
+}
+
+/// A ServerHello, or a HelloRetryRequest (a ServerHello with the special random).
+pub enum ServerHelloKind {
+    Hello(ServerHello),
+    Retry(HelloRetryRequest),
+}
+
+pub fn server_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ServerHelloKind> {
+    let (legacy, random, session_id, cipher, ext) = match msg {
+        TlsMessageHandshake::ServerHello(sh) => (sh.version.0, sh.random, sh.session_id, sh.cipher.0, sh.ext),
+        TlsMessageHandshake::ServerHelloV13Draft18(sh) => (sh.version.0, &[][..], None, sh.cipher.0, sh.ext),
+        _ => return None,
+    };
+    let mut out = ServerHello {
+        frame,
+        legacy_version: names::version(legacy),
+        cipher_suite: names::cipher_suite(cipher),
+        cipher_suite_id: cipher,
+        session_id: session_id.map(hex).unwrap_or_default(),
+        ..Default::default()
+    };
+    let mut version = legacy;
+    let mut selected_group = None;
+    for (ty, raw) in raw_extensions(ext.unwrap_or_default()) {
+        out.extensions.push(names::extension(ty));
+        let body = &raw[4..];
+        match ty {
+            23 => out.extended_master_secret = true,
+            41 => out.psk_accepted = true,
+            43 if body.len() == 2 => version = u16::from_be_bytes([body[0], body[1]]),
+            // ServerHello key_share holds one entry; a HelloRetryRequest only the group.
+            51 if body.len() >= 2 => selected_group = Some(names::group(u16::from_be_bytes([body[0], body[1]]))),
+            _ => {}
+        }
+        if let Ok((_, TlsExtension::ALPN(list))) = parse_tls_server_hello_extension(raw) {
+            out.alpn = list.first().map(|p| text(p));
+        }
+    }
+    if random == HRR_RANDOM {
+        return Some(ServerHelloKind::Retry(HelloRetryRequest {
+            frame,
+            cipher_suite: out.cipher_suite,
+            selected_group,
+        }));
+    }
+    out.key_share_group = selected_group;
+    out.version_id = version;
+    out.version = names::version(version);
+    Some(ServerHelloKind::Hello(out))
+}
+
+pub fn certificate_chain(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<CertificateChain> {
+    let TlsMessageHandshake::Certificate(c) = msg else {
+        return None;
+    };
+    Some(CertificateChain { frame, certificates: c.cert_chain.iter().map(|raw| certificate_facts(raw.data)).collect() })
+}
+
+/// Reads the group (ECDHE) or the prime size (DHE) from ServerKeyExchange parameters; which
+/// one depends on the suite the ServerHello chose.
+pub fn server_key_exchange(params: &[u8], suite: u16, frame: u64) -> ServerKeyExchange {
+    let mut out = ServerKeyExchange { frame, ..Default::default() };
+    match TlsCipherSuite::from_id(suite).map(|s| s.kx) {
+        // ECParameters: curve_type 3 (named_curve), then the group.
+        Some(TlsCipherKx::Ecdhe) | Some(TlsCipherKx::Aecdh) if params.len() >= 3 && params[0] == 3 => {
+            out.group = Some(names::group(u16::from_be_bytes([params[1], params[2]])));
+        }
+        // ServerDHParams: dh_p as a 2-byte length and the prime.
+        Some(TlsCipherKx::Dhe) | Some(TlsCipherKx::Dh) if params.len() >= 2 => {
+            let len = u16::from_be_bytes([params[0], params[1]]) as usize;
+            if let Some(p) = params.get(2..2 + len) {
+                let significant = p.iter().position(|b| *b != 0).map(|i| &p[i..]).unwrap_or(&[]);
+                let bits = significant.first().map(|b| 8 - b.leading_zeros()).unwrap_or(0);
+                out.dh_prime_bits = Some((significant.len().saturating_sub(1) * 8) as u32 + bits);
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The name Wireshark uses for a handshake message type, for evidence lists.
+pub fn handshake_name(ty: u8) -> &'static str {
+    match ty {
+        0 => "HelloRequest",
+        1 => "ClientHello",
+        2 => "ServerHello",
+        4 => "NewSessionTicket",
+        5 => "EndOfEarlyData",
+        8 => "EncryptedExtensions",
+        11 => "Certificate",
+        12 => "ServerKeyExchange",
+        13 => "CertificateRequest",
+        14 => "ServerHelloDone",
+        15 => "CertificateVerify",
+        16 => "ClientKeyExchange",
+        20 => "Finished",
+        22 => "CertificateStatus",
+        24 => "KeyUpdate",
+        _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dh_prime_size_ignores_leading_zero_bytes() {
+        // DHE suite TLS_DHE_RSA_WITH_AES_128_GCM_SHA256; a 2-byte prime 0x00 0x01 0xff has 9 bits.
+        let params = [0x00, 0x03, 0x00, 0x01, 0xff];
+        assert_eq!(server_key_exchange(&params, 0x009e, 1).dh_prime_bits, Some(9));
+    }
+
+    #[test]
+    fn ecdhe_group_is_named() {
+        let params = [0x03, 0x00, 0x1d, 0x20];
+        assert_eq!(server_key_exchange(&params, 0xc02f, 1).group.as_deref(), Some("x25519"));
+    }
+
+    #[test]
+    fn truncated_extension_list_stops_without_panic() {
+        let exts: Vec<_> = raw_extensions(&[0x00, 0x00, 0x00, 0x05, 0x01]).collect();
+        assert!(exts.is_empty());
+    }
+}

@@ -1,0 +1,423 @@
+//! The TLS stream analyzer: record reassembly with a size cap, handshake message reassembly,
+//! and a handshake state machine of our own (tls-parser's rejects the TLS 1.3 compatibility
+//! ChangeCipherSpec). It decides once per side whether the bytes are TLS at all.
+
+use super::facts::{Alert, NonTls, RecordSeen, Role, Seen, TlsFacts, MAX_RECORDS_KEPT};
+use super::messages::{self, handshake_name, ServerHelloKind};
+use super::Side;
+use crate::names;
+use tls_parser::{parse_tls_message_handshake, TlsMessage};
+
+/// Largest TLSCiphertext fragment allowed by RFC 5246 (2^14 + 2048).
+const MAX_RECORD_BODY: usize = 16384 + 2048;
+/// Plaintext handshake messages kept in the evidence list per side.
+const MAX_MESSAGES_KEPT: usize = 24;
+/// An encrypted TLS 1.3 record no longer than this is the size of an alert, not of a Finished.
+const TLS13_ALERT_SIZED: u16 = 24;
+/// A handshake takes a dozen records at most; past this many without an outcome (a capture that
+/// starts after the handshake, a peer looping) nothing more will be learned.
+const MAX_RECORDS_BEFORE_OUTCOME: u32 = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// No byte seen yet.
+    Waiting,
+    /// TLS records are flowing and the outcome is still open.
+    Active,
+    /// Outcome known (completed and confirmed, fatal alert, or nothing more to learn).
+    Done,
+    /// The connection does not carry TLS.
+    NotTls,
+}
+
+#[derive(Default)]
+struct Direction {
+    /// Bytes of a record not yet complete.
+    record: Vec<u8>,
+    /// Bytes of a handshake message spread over several records.
+    handshake: Vec<u8>,
+    /// After ChangeCipherSpec (TLS 1.2) or ServerHello (TLS 1.3 server): records are opaque.
+    encrypted: bool,
+    /// At least one valid record was seen from this side.
+    valid: bool,
+    /// Nothing more is read from this side (garbage, gap, or limit).
+    stopped: bool,
+}
+
+pub struct TlsAnalyzer {
+    dirs: [Direction; 2],
+    client: Option<Side>,
+    tls13: bool,
+    status: Status,
+    max_handshake_message: usize,
+    /// Records seen on both sides, to give up on a connection whose handshake never ends.
+    records: u32,
+    pub facts: TlsFacts,
+}
+
+impl TlsAnalyzer {
+    pub fn new(max_handshake_message: usize) -> Self {
+        TlsAnalyzer {
+            dirs: Default::default(),
+            client: None,
+            tls13: false,
+            status: Status::Waiting,
+            max_handshake_message,
+            records: 0,
+            facts: TlsFacts::default(),
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The side that sent the ClientHello, if known.
+    pub fn client_side(&self) -> Option<Side> {
+        self.client
+    }
+
+    /// Tells which side opened the TCP connection; a ClientHello overrides it.
+    pub fn set_client_hint(&mut self, side: Side) {
+        self.client.get_or_insert(side);
+    }
+
+    /// True while this side's bytes may still change the outcome.
+    pub fn wants(&self, side: Side) -> bool {
+        matches!(self.status, Status::Waiting | Status::Active) && !self.dirs[side].stopped
+    }
+
+    fn role(&self, side: Side) -> Role {
+        match self.client {
+            Some(c) if c != side => Role::Server,
+            _ => Role::Client,
+        }
+    }
+
+    /// Bytes of this side's stream are missing from the capture.
+    pub fn on_gap(&mut self, side: Side, frame: u64) {
+        if !self.wants(side) {
+            return;
+        }
+        let role = self.role(side);
+        self.facts.side_mut(role).gap.get_or_insert(frame);
+        let dir = &mut self.dirs[side];
+        dir.stopped = true;
+        dir.record = Vec::new();
+        dir.handshake = Vec::new();
+        self.settle_if_both_stopped();
+    }
+
+    /// The next in-order bytes of this side's stream.
+    pub fn on_data(&mut self, side: Side, data: &[u8], seen: Seen) {
+        if !self.wants(side) || data.is_empty() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.dirs[side].record);
+        buf.extend_from_slice(data);
+        let mut pos = 0;
+        while self.wants(side) {
+            let rest = &buf[pos..];
+            if rest.len() < 5 {
+                break;
+            }
+            if !self.dirs[side].valid && rest[0] & 0x80 != 0 {
+                // SSLv2-format record: 2-byte length with the high bit set.
+                let len = (((rest[0] & 0x7f) as usize) << 8) | rest[1] as usize;
+                if rest.len() < 2 + len {
+                    break;
+                }
+                self.on_sslv2(side, &rest[2..2 + len], seen);
+                pos += 2 + len;
+                continue;
+            }
+            let (ctype, major, len) = (rest[0], rest[1], u16::from_be_bytes([rest[3], rest[4]]) as usize);
+            if !(20..=24).contains(&ctype) || major != 3 || len > MAX_RECORD_BODY {
+                self.on_garbage(side, rest, seen);
+                break;
+            }
+            if rest.len() < 5 + len {
+                break;
+            }
+            self.dirs[side].valid = true;
+            if self.status == Status::Waiting {
+                self.status = Status::Active;
+            }
+            let body = &rest[5..5 + len];
+            self.on_record(side, ctype, body, seen);
+            pos += 5 + len;
+        }
+        if self.wants(side) {
+            buf.drain(..pos);
+            self.dirs[side].record = buf;
+        }
+    }
+
+    /// Bytes that are not a TLS record header.
+    fn on_garbage(&mut self, side: Side, bytes: &[u8], seen: Seen) {
+        let role = self.role(side);
+        if self.status == Status::Waiting || !self.dirs[side].valid {
+            // The first bytes of a side: this side does not speak TLS.
+            let printable: String = bytes
+                .iter()
+                .take(64)
+                .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+                .collect();
+            self.facts.non_tls.get_or_insert(NonTls { sender: role, frame: seen.frame, preview: printable });
+            if self.status == Status::Waiting {
+                self.status = Status::NotTls;
+                return;
+            }
+        } else {
+            self.facts.errors.push(format!("{role:?} sent bytes that are not a TLS record in frame {}", seen.frame));
+        }
+        self.dirs[side].stopped = true;
+        self.settle_if_both_stopped();
+    }
+
+    fn settle_if_both_stopped(&mut self) {
+        if self.dirs.iter().all(|d| d.stopped) {
+            self.status = Status::Done;
+        }
+    }
+
+    fn on_sslv2(&mut self, side: Side, body: &[u8], seen: Seen) {
+        self.dirs[side].valid = true;
+        self.status = Status::Active;
+        match body.first() {
+            // CLIENT-HELLO: version, cipher-specs length, session-id length, challenge length.
+            Some(1) if body.len() >= 9 => {
+                self.client = Some(side);
+                let version = u16::from_be_bytes([body[1], body[2]]);
+                let specs_len = u16::from_be_bytes([body[3], body[4]]) as usize;
+                let specs = body.get(9..9 + specs_len).unwrap_or(&[]);
+                // Three-byte specs with a zero first byte are TLS suites; the rest are SSLv2 kinds.
+                let ids: Vec<u16> =
+                    specs.chunks_exact(3).filter(|c| c[0] == 0).map(|c| u16::from_be_bytes([c[1], c[2]])).collect();
+                self.facts.client_hello = Some(super::facts::ClientHello {
+                    frame: seen.frame,
+                    legacy_version: names::version(version),
+                    max_version: names::version(version),
+                    cipher_suites: ids.iter().map(|&i| names::cipher_suite(i)).collect(),
+                    cipher_suite_ids: ids,
+                    sslv2_format: true,
+                    ..Default::default()
+                });
+                self.push_message(Role::Client, "ClientHello", seen.frame);
+            }
+            // SERVER-HELLO: the server speaks SSL 2.0 itself.
+            Some(4) => {
+                self.facts.server_hello = Some(super::facts::ServerHello {
+                    frame: seen.frame,
+                    legacy_version: names::version(2),
+                    version: names::version(2),
+                    version_id: 2,
+                    cipher_suite: "SSL2".into(),
+                    ..Default::default()
+                });
+                self.push_message(Role::Server, "ServerHello", seen.frame);
+                self.status = Status::Done;
+            }
+            _ => self.on_garbage(side, body, seen),
+        }
+    }
+
+    fn push_message(&mut self, role: Role, name: &str, frame: u64) {
+        let list = &mut self.facts.side_mut(role).messages;
+        if list.len() < MAX_MESSAGES_KEPT {
+            list.push((name.to_string(), frame));
+        }
+    }
+
+    fn on_record(&mut self, side: Side, ctype: u8, body: &[u8], seen: Seen) {
+        let role = self.role(side);
+        let completed_before = self.facts.handshake_complete.is_some();
+        match ctype {
+            20 => {
+                self.facts.side_mut(role).change_cipher_spec.get_or_insert(seen.frame);
+                // In TLS 1.3 this is the compatibility CCS and changes nothing.
+                if !self.tls13 {
+                    self.dirs[side].encrypted = true;
+                    // A server CCS before any Certificate means the session was resumed.
+                    if role == Role::Server
+                        && self.facts.server_certificates.is_none()
+                        && self.facts.server_key_exchange.is_none()
+                        && self.facts.server_hello.is_some()
+                    {
+                        self.facts.resumed = true;
+                    }
+                }
+            }
+            21 => {
+                let encrypted = self.dirs[side].encrypted || body.len() != 2;
+                self.facts.alerts.push(Alert {
+                    frame: seen.frame,
+                    ts: seen.ts,
+                    sender: role,
+                    level: (!encrypted).then(|| names::alert_level(body[0])),
+                    description: (!encrypted).then(|| names::alert(body[1])),
+                    code: (!encrypted).then_some(body[1]),
+                    encrypted,
+                });
+                self.note_encrypted_record(side, ctype, body.len(), seen);
+                if !encrypted && body[0] == 2 {
+                    self.status = Status::Done;
+                }
+            }
+            22 if self.dirs[side].encrypted => {
+                self.note_encrypted_record(side, ctype, body.len(), seen);
+                self.facts.side_mut(role).finished.get_or_insert(seen.frame);
+                self.check_completion(seen.frame);
+            }
+            22 => self.on_handshake_fragment(side, body, seen),
+            23 => {
+                self.note_encrypted_record(side, ctype, body.len(), seen);
+                if self.tls13 && self.facts.handshake_complete.is_none() {
+                    let facts = self.facts.side_mut(role);
+                    match role {
+                        // The server's encrypted flight starts right after its ServerHello.
+                        Role::Server => {
+                            facts.finished.get_or_insert(seen.frame);
+                        }
+                        // The client's first encrypted record larger than an alert is its Finished
+                        // (or its certificate flight).
+                        Role::Client if body.len() > TLS13_ALERT_SIZED as usize => {
+                            facts.finished.get_or_insert(seen.frame);
+                        }
+                        Role::Client => {}
+                    }
+                    self.check_completion(seen.frame);
+                } else {
+                    self.facts.side_mut(role).application_data.get_or_insert(seen.frame);
+                    if self.facts.client_hello.is_none() && self.facts.server_hello.is_none() {
+                        // Application data before any hello: the capture began after the handshake.
+                        self.status = Status::Done;
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.records += 1;
+        if self.records > MAX_RECORDS_BEFORE_OUTCOME && self.status == Status::Active {
+            self.facts.errors.push(format!("no handshake outcome after {MAX_RECORDS_BEFORE_OUTCOME} records"));
+            self.status = Status::Done;
+        }
+        if completed_before {
+            // One record after both Finished messages confirms (or refutes, as an alert) the outcome.
+            self.status = Status::Done;
+        }
+    }
+
+    /// Keeps the size of an opaque record (application data type, or any type after this side's
+    /// keys changed): record sizes are the only evidence an encrypted handshake leaves.
+    fn note_encrypted_record(&mut self, side: Side, content_type: u8, len: usize, seen: Seen) {
+        if !self.dirs[side].encrypted && content_type != 23 {
+            return;
+        }
+        let role = self.role(side);
+        let list = &mut self.facts.side_mut(role).encrypted_records;
+        if list.len() < MAX_RECORDS_KEPT {
+            list.push(RecordSeen { frame: seen.frame, content_type, length: len as u16 });
+        }
+    }
+
+    fn check_completion(&mut self, frame: u64) {
+        if self.facts.handshake_complete.is_none()
+            && self.facts.server_hello.is_some()
+            && self.facts.client.finished.is_some()
+            && self.facts.server.finished.is_some()
+        {
+            self.facts.handshake_complete = Some(frame);
+        }
+    }
+
+    fn on_handshake_fragment(&mut self, side: Side, body: &[u8], seen: Seen) {
+        let mut hs = std::mem::take(&mut self.dirs[side].handshake);
+        hs.extend_from_slice(body);
+        let mut pos = 0;
+        while hs.len() - pos >= 4 && !self.dirs[side].stopped {
+            let len = u32::from_be_bytes([0, hs[pos + 1], hs[pos + 2], hs[pos + 3]]) as usize;
+            if len > self.max_handshake_message {
+                let role = self.role(side);
+                self.facts.errors.push(format!(
+                    "{role:?} handshake message of {len} bytes in frame {} exceeds the {}-byte limit",
+                    seen.frame, self.max_handshake_message
+                ));
+                self.dirs[side].stopped = true;
+                self.settle_if_both_stopped();
+                return;
+            }
+            if hs.len() - pos < 4 + len {
+                break;
+            }
+            self.on_handshake_message(side, &hs[pos..pos + 4 + len], seen);
+            pos += 4 + len;
+        }
+        if self.wants(side) {
+            hs.drain(..pos);
+            self.dirs[side].handshake = hs;
+        }
+    }
+
+    fn on_handshake_message(&mut self, side: Side, raw: &[u8], seen: Seen) {
+        let ty = raw[0];
+        if ty == 1 && self.facts.client_hello.is_none() {
+            self.client = Some(side);
+        } else if ty == 2 && self.client.is_none() {
+            self.client = Some(1 - side);
+        }
+        let role = self.role(side);
+        self.push_message(role, handshake_name(ty), seen.frame);
+        let msg = match parse_tls_message_handshake(raw) {
+            Ok((_, TlsMessage::Handshake(msg))) => msg,
+            _ => {
+                self.facts.errors.push(format!(
+                    "malformed {} from the {role:?} in frame {}",
+                    handshake_name(ty),
+                    seen.frame
+                ));
+                return;
+            }
+        };
+        match ty {
+            1 if self.facts.client_hello.is_none() => {
+                self.facts.client_hello = messages::client_hello(&msg, seen.frame)
+            }
+            2 => match messages::server_hello(&msg, seen.frame) {
+                Some(ServerHelloKind::Retry(hrr)) => self.facts.hello_retry_request = Some(hrr),
+                Some(ServerHelloKind::Hello(sh)) => {
+                    self.tls13 = messages::version_rank(sh.version_id) >= messages::version_rank(0x7f00);
+                    if self.tls13 {
+                        self.dirs[side].encrypted = true;
+                        self.facts.resumed = sh.psk_accepted;
+                    } else if !sh.session_id.is_empty()
+                        && self.facts.client_hello.as_ref().is_some_and(|ch| ch.session_id == sh.session_id)
+                    {
+                        self.facts.resumed = true;
+                    }
+                    self.facts.server_hello = Some(sh);
+                }
+                None => {}
+            },
+            11 => {
+                let chain = messages::certificate_chain(&msg, seen.frame);
+                match role {
+                    Role::Server => self.facts.server_certificates = chain,
+                    Role::Client => self.facts.client_certificates = chain,
+                }
+            }
+            12 => {
+                if let (tls_parser::TlsMessageHandshake::ServerKeyExchange(ske), Some(sh)) =
+                    (&msg, &self.facts.server_hello)
+                {
+                    self.facts.server_key_exchange =
+                        Some(messages::server_key_exchange(ske.parameters, sh.cipher_suite_id, seen.frame));
+                }
+            }
+            13 => self.facts.certificate_request = Some(seen.frame),
+            16 => self.facts.client_key_exchange = Some(seen.frame),
+            4 => self.facts.new_session_ticket = Some(seen.frame),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The per-connection output record: a flow's TCP and TLS facts in client/server terms, with
+//! its verdict. This is the `connections[]` object of the JSON schema (see the README).
+
+use crate::capture::Nanos;
+use crate::classify::{classify, Verdict};
+use crate::flow::{EndReason, Flow};
+use crate::proto::facts::{Seen, TlsFacts};
+use crate::proto::tls::Status;
+use serde::Serialize;
+
+/// Version of the JSON schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TcpRecord {
+    pub syn: Option<Seen>,
+    /// SYNs sent by the client, retransmissions included.
+    pub syn_count: u32,
+    pub last_syn: Option<Seen>,
+    pub syn_ack: Option<Seen>,
+    pub established: Option<Seen>,
+    pub client_fin: Option<Seen>,
+    pub server_fin: Option<Seen>,
+    pub client_rst: Option<Seen>,
+    pub server_rst: Option<Seen>,
+    pub retransmissions: u32,
+    pub out_of_order: u32,
+    pub overlaps: u32,
+    pub gaps: u32,
+    pub first_gap_frame: Option<u64>,
+    pub truncated_segments: u32,
+    /// The capture began after the connection opened.
+    pub midstream: bool,
+    pub ended_by: EndReason,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Connection {
+    pub schema_version: u32,
+    pub file: String,
+    /// `ip:port` of the side that opened the connection / sent the ClientHello.
+    pub client: String,
+    pub server: String,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    #[serde(serialize_with = "crate::report::ser_ts")]
+    pub start: Nanos,
+    #[serde(serialize_with = "crate::report::ser_ts")]
+    pub end: Nanos,
+    pub packets: u64,
+    pub tcp: TcpRecord,
+    /// Absent when the connection carried no payload at all.
+    pub tls: Option<TlsFacts>,
+    /// True when the payload was not TLS.
+    pub not_tls: bool,
+    pub verdict: Verdict,
+}
+
+impl Connection {
+    pub fn from_flow(flow: Box<Flow>, file: &str) -> Connection {
+        let client = flow.client_side();
+        let server = 1 - client;
+        let t = &flow.tcp;
+        let tcp = TcpRecord {
+            syn: t.syn,
+            syn_count: t.syn_count,
+            last_syn: t.last_syn,
+            syn_ack: t.syn_ack,
+            established: t.established,
+            client_fin: t.fin[client],
+            server_fin: t.fin[server],
+            client_rst: t.rst[client],
+            server_rst: t.rst[server],
+            retransmissions: t.retransmissions,
+            out_of_order: t.out_of_order,
+            overlaps: t.overlaps,
+            gaps: t.gaps,
+            first_gap_frame: t.first_gap_frame,
+            truncated_segments: t.truncated_segments,
+            midstream: t.midstream,
+            ended_by: flow.end,
+        };
+        let status = flow.tls.status();
+        let not_tls = status == Status::NotTls;
+        let tls = (status != Status::Waiting).then(|| flow.tls.facts.clone());
+        let mut conn = Connection {
+            schema_version: SCHEMA_VERSION,
+            file: file.to_string(),
+            client: flow.key.endpoint(client),
+            server: flow.key.endpoint(server),
+            first_frame: flow.first.frame,
+            last_frame: flow.last.frame,
+            start: flow.first.ts,
+            end: flow.last.ts,
+            packets: flow.packets,
+            tcp,
+            tls,
+            not_tls,
+            verdict: Verdict::default(),
+        };
+        conn.verdict = classify(&conn);
+        conn
+    }
+}

@@ -1,0 +1,74 @@
+//! `--format json` (one document) and `--format ndjson` (one object per connection, written
+//! as soon as the connection is settled).
+
+use super::{is_shown, Reporter};
+use crate::analyze::{totals, FileSummary};
+use crate::record::{Connection, SCHEMA_VERSION};
+use serde::Serialize;
+use std::io::{self, Write};
+
+pub struct NdjsonReporter {
+    out: Box<dyn Write>,
+    all: bool,
+}
+
+impl NdjsonReporter {
+    pub fn new(out: Box<dyn Write>, all: bool) -> Self {
+        NdjsonReporter { out, all }
+    }
+}
+
+impl Reporter for NdjsonReporter {
+    fn connection(&mut self, conn: Connection) -> io::Result<()> {
+        if is_shown(&conn, self.all) {
+            serde_json::to_writer(&mut self.out, &conn)?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+    fn finish(&mut self, _files: &[FileSummary]) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+pub struct JsonReporter {
+    out: Box<dyn Write>,
+    all: bool,
+    connections: Vec<Connection>,
+}
+
+impl JsonReporter {
+    pub fn new(out: Box<dyn Write>, all: bool) -> Self {
+        JsonReporter { out, all, connections: Vec::new() }
+    }
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema_version: u32,
+    tool: &'static str,
+    files: &'a [FileSummary],
+    totals: crate::analyze::Totals,
+    connections: &'a [Connection],
+}
+
+impl Reporter for JsonReporter {
+    fn connection(&mut self, conn: Connection) -> io::Result<()> {
+        if is_shown(&conn, self.all) {
+            self.connections.push(conn);
+        }
+        Ok(())
+    }
+    fn finish(&mut self, files: &[FileSummary]) -> io::Result<()> {
+        let doc = Document {
+            schema_version: SCHEMA_VERSION,
+            tool: concat!("tlsdiag ", env!("CARGO_PKG_VERSION")),
+            files,
+            totals: totals(files),
+            connections: &self.connections,
+        };
+        serde_json::to_writer_pretty(&mut self.out, &doc)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}

@@ -1,0 +1,109 @@
+//! The default human-readable output: a table of connections, then each failure with its
+//! explanation, hint and frames, then counts per verdict.
+
+use super::{is_shown, Reporter};
+use crate::analyze::{totals, FileSummary};
+use crate::record::Connection;
+use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
+use std::io::{self, Write};
+
+pub struct TableReporter {
+    out: Box<dyn Write>,
+    all: bool,
+    connections: Vec<Connection>,
+}
+
+impl TableReporter {
+    pub fn new(out: Box<dyn Write>, all: bool) -> Self {
+        TableReporter { out, all, connections: Vec::new() }
+    }
+}
+
+fn frame(f: Option<u64>) -> String {
+    f.map(|f| f.to_string()).unwrap_or_else(|| "-".into())
+}
+
+impl Reporter for TableReporter {
+    fn connection(&mut self, conn: Connection) -> io::Result<()> {
+        if is_shown(&conn, self.all) {
+            self.connections.push(conn);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, files: &[FileSummary]) -> io::Result<()> {
+        let multi_file = files.len() > 1;
+        let mut table = Table::new();
+        table.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
+        let mut header =
+            vec!["#", "client", "server", "SNI", "version", "cipher suite", "verdict", "frames CH/SH/alert"];
+        if multi_file {
+            header.insert(1, "file");
+        }
+        table.set_header(header);
+        for (i, c) in self.connections.iter().enumerate() {
+            let tls = c.tls.as_ref();
+            let ch = tls.and_then(|t| t.client_hello.as_ref());
+            let sh = tls.and_then(|t| t.server_hello.as_ref());
+            let alert = tls.and_then(|t| t.alerts.first());
+            let mut row = vec![
+                (i + 1).to_string(),
+                c.client.clone(),
+                c.server.clone(),
+                ch.and_then(|h| h.sni.clone()).unwrap_or_else(|| "-".into()),
+                sh.map(|s| s.version.clone())
+                    .or_else(|| ch.map(|h| format!("({})", h.max_version)))
+                    .unwrap_or_else(|| "-".into()),
+                sh.map(|s| s.cipher_suite.clone()).unwrap_or_else(|| "-".into()),
+                c.verdict.code.to_string(),
+                format!(
+                    "{}/{}/{}",
+                    frame(ch.map(|h| h.frame)),
+                    frame(sh.map(|s| s.frame)),
+                    frame(alert.map(|a| a.frame))
+                ),
+            ];
+            if multi_file {
+                row.insert(1, c.file.clone());
+            }
+            table.add_row(row);
+        }
+        writeln!(self.out, "{table}")?;
+
+        let failures: Vec<(usize, &Connection)> = self
+            .connections
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.verdict.is_failure() || !c.verdict.risks.is_empty())
+            .collect();
+        for (i, c) in failures {
+            let v = &c.verdict;
+            writeln!(
+                self.out,
+                "\n#{} {} -> {}: {} ({:?}, {:?} at fault)",
+                i + 1,
+                c.client,
+                c.server,
+                v.code,
+                v.confidence,
+                v.side
+            )?;
+            if v.is_failure() {
+                writeln!(self.out, "  why:    {}", v.explanation)?;
+                writeln!(self.out, "  fix:    {}", v.hint)?;
+                let frames: Vec<String> = v.evidence.iter().map(|e| format!("{} ({})", e.frame, e.what)).collect();
+                writeln!(self.out, "  frames: {}", frames.join(", "))?;
+            }
+            for r in &v.risks {
+                writeln!(self.out, "  risk:   {}: {}", r.code, r.explanation)?;
+            }
+        }
+
+        let t = totals(files);
+        writeln!(self.out, "\n{} connection(s) in {} file(s), {} frame(s)", t.connections, files.len(), t.frames)?;
+        for (code, n) in &t.verdicts {
+            writeln!(self.out, "  {code:<28} {n}")?;
+        }
+        self.out.flush()
+    }
+}
