@@ -112,7 +112,7 @@ fn tcp_verdict(c: &Connection) -> Verdict {
             .frame(t.server_rst.map(|s| s.frame), "RST from the server"),
         (Some(syn), None, _) => {
             let last = t.last_syn.unwrap_or(syn);
-            let span = secs(last.ts - syn.ts);
+            let span = secs(last.ts.saturating_sub(syn.ts));
             let confidence = if t.syn_count > 1 { Confidence::Certain } else { Confidence::Possible };
             Verdict::new("syn_timeout", Fault::Network, confidence)
                 .because(format!("{} SYN(s) to {} over {span}, never answered", t.syn_count, c.server))
@@ -159,13 +159,6 @@ fn not_tls_verdict(c: &Connection) -> Verdict {
         return Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Possible)
             .because("the capture began mid-connection, so the stream could not be lined up with TLS records")
             .hint("Capture from the start of the connection.");
-    }
-    let has_client_hello = c.tls.as_ref().is_some_and(|t| t.client_hello.is_some());
-    if sender == Role::Server && has_client_hello {
-        return Verdict::new("server_not_tls", Fault::Server, Confidence::Certain)
-            .because(format!("the server answered the ClientHello with bytes that are not TLS: \"{preview}\""))
-            .hint("Another service holds the port (HTTP on 443, say): check which process listens there and its TLS binding.")
-            .frame(frame, "non-TLS answer");
     }
     Verdict::new("not_tls", Fault::None, Confidence::Certain)
         .because(format!("the {sender:?} spoke something other than TLS: \"{preview}\"").to_lowercase())
@@ -230,10 +223,17 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     };
     let fin = t.server_fin.map(|f| (f, Role::Server)).or(t.client_fin.map(|f| (f, Role::Client)));
     let Some(sh) = sh else {
+        if let Some(answer) = tls.non_tls.as_ref().filter(|n| n.sender == Role::Server && !tls.starttls) {
+            return Verdict::new("server_not_tls", Fault::Server, Confidence::Certain)
+                .because(format!("the server answered the ClientHello with bytes that are not TLS: \"{}\"", answer.preview))
+                .hint("Another service holds the port (plain HTTP on 443, say): check which process listens there and its TLS binding.")
+                .frame(Some(ch.frame), "ClientHello")
+                .frame(Some(answer.frame), "non-TLS answer");
+        }
         let offered = format!("{} offering {} suites up to {}", c.client, ch.cipher_suites.len(), ch.max_version);
         return match (reset, fin) {
             (Some((rst, who)), _) => {
-                let after = secs(rst.ts - c.start);
+                let after = secs(rst.ts.saturating_sub(c.start));
                 Verdict::new("rst_without_server_hello", fault_of(who), Confidence::Certain)
                     .because(format!("ClientHello ({offered}, SNI {sni}) answered by a reset from the {} after {after}, no ServerHello", role_name(who)))
                     .hint("The server (or a device in front of it) refused the ClientHello without an alert: compare the versions and suites it accepts with the ones offered.")
@@ -561,7 +561,10 @@ fn risks(c: &Connection, tls: &TlsFacts) -> Vec<Risk> {
                 ),
             });
         }
-        if leaf.parse_error.is_none() && now <= leaf.not_after_unix && leaf.not_after_unix - now < 30 * 86_400 {
+        if leaf.parse_error.is_none()
+            && now <= leaf.not_after_unix
+            && leaf.not_after_unix.saturating_sub(now) < 30 * 86_400
+        {
             out.push(Risk { code: "certificate_expiring_soon", explanation: format!("expires on {}", leaf.not_after) });
         }
     }

@@ -45,20 +45,43 @@ pub enum Decoded<'a> {
     Malformed,
 }
 
+/// How many tunnel layers are unwrapped before a frame is given up on.
+const MAX_TUNNEL_DEPTH: usize = 4;
+
 /// Decodes one frame. Never panics, never allocates.
 pub fn decode<'a>(frame: &Frame<'a>) -> Decoded<'a> {
+    let Some(mut packet) = slice_link(frame) else {
+        return Decoded::Malformed;
+    };
+    // Tunnels (IP in IP, VXLAN, Geneve, GTP-U): the connection is the innermost one.
+    for _ in 0..MAX_TUNNEL_DEPTH {
+        match inner_packet(&packet) {
+            Some(inner) => packet = inner,
+            None => break,
+        }
+    }
+    segment(&packet, frame.caplen < frame.orig_len)
+}
+
+/// Slices the link layer by link type, down to whatever etherparse can read.
+fn slice_link<'a>(frame: &Frame<'a>) -> Option<LaxSlicedPacket<'a>> {
     let data = frame.data;
-    let sliced = match frame.link_type {
-        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data).ok(),
+    match frame.link_type {
+        LinkType::ETHERNET => {
+            let packet = LaxSlicedPacket::from_ethernet(data).ok()?;
+            if packet.net.is_none() {
+                if let Some(inner) = pppoe_payload(data) {
+                    return Some(inner);
+                }
+            }
+            Some(packet)
+        }
         LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => {
             LaxSlicedPacket::from_ip(data).ok()
         }
         LinkType::NULL | LinkType::LOOP => {
-            if data.len() < 4 {
-                return Decoded::Malformed;
-            }
+            let raw: [u8; 4] = data.get(..4)?.try_into().ok()?;
             // The address family is in the writer's byte order (NULL) or big-endian (LOOP).
-            let raw = [data[0], data[1], data[2], data[3]];
             let family = if frame.link_type == LinkType::LOOP {
                 u32::from_be_bytes(raw)
             } else if u32::from_le_bytes(raw) < 0x100 {
@@ -66,30 +89,103 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Decoded<'a> {
             } else {
                 u32::from_be_bytes(raw)
             };
-            match family {
-                2 => Some(LaxSlicedPacket::from_ether_type(EtherType::IPV4, &data[4..])),
+            let ether_type = match family {
+                2 => EtherType::IPV4,
                 // AF_INET6 differs per BSD: 24 (NetBSD, OpenBSD), 28 (FreeBSD), 30 (macOS).
-                24 | 28 | 30 => Some(LaxSlicedPacket::from_ether_type(EtherType::IPV6, &data[4..])),
-                _ => return Decoded::NotIp,
-            }
+                24 | 28 | 30 => EtherType::IPV6,
+                _ => EtherType(0),
+            };
+            Some(LaxSlicedPacket::from_ether_type(ether_type, &data[4..]))
         }
         LinkType::LINUX_SLL => {
-            if data.len() < 16 {
-                return Decoded::Malformed;
-            }
-            Some(LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([data[14], data[15]])), &data[16..]))
+            let ether_type = u16::from_be_bytes([*data.get(14)?, *data.get(15)?]);
+            Some(LaxSlicedPacket::from_ether_type(EtherType(ether_type), &data[16..]))
         }
         LinkType::LINUX_SLL2 => {
-            if data.len() < 20 {
-                return Decoded::Malformed;
-            }
-            Some(LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([data[0], data[1]])), &data[20..]))
+            let ether_type = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
+            Some(LaxSlicedPacket::from_ether_type(EtherType(ether_type), data.get(20..)?))
         }
-        _ => return Decoded::NotIp,
+        _ => Some(LaxSlicedPacket::from_ether_type(EtherType(0), &[])),
+    }
+}
+
+/// PPPoE session frames (behind any VLAN tags) carrying IPv4 or IPv6.
+fn pppoe_payload(data: &[u8]) -> Option<LaxSlicedPacket<'_>> {
+    let mut at = 12;
+    loop {
+        let ether_type = u16::from_be_bytes([*data.get(at)?, *data.get(at + 1)?]);
+        match ether_type {
+            0x8100 | 0x88a8 | 0x9100 => at += 4,
+            0x8864 => break,
+            _ => return None,
+        }
+    }
+    // Ethertype (2), PPPoE header (6), PPP protocol (2).
+    let ip_type = match u16::from_be_bytes([*data.get(at + 8)?, *data.get(at + 9)?]) {
+        0x0021 => EtherType::IPV4,
+        0x0057 => EtherType::IPV6,
+        _ => return None,
     };
-    let Some(packet) = sliced else {
-        return Decoded::Malformed;
-    };
+    Some(LaxSlicedPacket::from_ether_type(ip_type, data.get(at + 10..)?))
+}
+
+/// The packet carried inside a tunnel, if this one is a tunnel this tool unwraps.
+fn inner_packet<'a>(packet: &LaxSlicedPacket<'a>) -> Option<LaxSlicedPacket<'a>> {
+    let ip_payload = packet.net.as_ref()?.ip_payload_ref()?;
+    if ip_payload.fragmented {
+        return None;
+    }
+    match ip_payload.ip_number {
+        etherparse::IpNumber::IPV4 | etherparse::IpNumber::IPV6 => LaxSlicedPacket::from_ip(ip_payload.payload).ok(),
+        etherparse::IpNumber::UDP => {
+            let Some(TransportSlice::Udp(udp)) = &packet.transport else { return None };
+            let body = udp.payload();
+            match (udp.source_port(), udp.destination_port()) {
+                // VXLAN: 8-byte header, then Ethernet.
+                (_, 4789) | (4789, _) => LaxSlicedPacket::from_ethernet(body.get(8..)?).ok(),
+                // Geneve: 8-byte header plus options, protocol type names the payload.
+                (_, 6081) | (6081, _) => {
+                    let options = (*body.first()? as usize & 0x3f) * 4;
+                    let protocol = u16::from_be_bytes([*body.get(2)?, *body.get(3)?]);
+                    let inner = body.get(8 + options..)?;
+                    if protocol == 0x6558 {
+                        LaxSlicedPacket::from_ethernet(inner).ok()
+                    } else {
+                        Some(LaxSlicedPacket::from_ether_type(EtherType(protocol), inner))
+                    }
+                }
+                // GTP-U: 8-byte header, 4 more when any of E, S, PN is set, then extension headers.
+                (_, 2152) | (2152, _) => {
+                    let flags = *body.first()?;
+                    if *body.get(1)? != 0xff {
+                        return None; // not a T-PDU
+                    }
+                    let mut at = 8;
+                    if flags & 0x07 != 0 {
+                        at = 12;
+                        let mut next_ext = *body.get(11)?;
+                        while flags & 0x04 != 0 && next_ext != 0 {
+                            let len = *body.get(at)? as usize * 4;
+                            if len == 0 {
+                                return None;
+                            }
+                            next_ext = *body.get(at + len - 1)?;
+                            at += len;
+                        }
+                    }
+                    LaxSlicedPacket::from_ip(body.get(at..)?).ok()
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The TCP segment of a sliced packet. `frame_cut` says the snap length cut the frame: only
+/// then is the IP length trusted over the captured bytes (senders with segmentation offload
+/// write lengths that the frame does not have).
+fn segment<'a>(packet: &LaxSlicedPacket<'a>, frame_cut: bool) -> Decoded<'a> {
     let (src, dst, ip_payload) = match &packet.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
@@ -111,7 +207,7 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Decoded<'a> {
     };
     let payload = tcp.payload();
     // With a cut frame the IP header still tells how long the segment was on the wire.
-    let wire_len = if ip_payload.incomplete {
+    let wire_len = if frame_cut && ip_payload.incomplete {
         match &packet.net {
             Some(LaxNetSlice::Ipv4(v4)) => {
                 let h = v4.header();

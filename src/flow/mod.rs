@@ -199,6 +199,7 @@ impl Flow {
             }
         }
         self.streams = Default::default();
+        self.tls.finish();
     }
 
     fn finished_by_tcp(&self) -> Option<EndReason> {
@@ -239,6 +240,7 @@ pub struct FlowTable {
     live: usize,
     next_id: u64,
     last_sweep: Nanos,
+    previous_ts: Nanos,
     // Boxed so a flow moves from the table to this list without copying its facts.
     #[allow(clippy::vec_box)]
     finished: Vec<Box<Flow>>,
@@ -253,6 +255,7 @@ impl FlowTable {
             live: 0,
             next_id: 0,
             last_sweep: Nanos::MIN,
+            previous_ts: Nanos::MIN,
             finished: Vec::new(),
             stats: FlowStats::default(),
         }
@@ -301,20 +304,24 @@ impl FlowTable {
     /// Settles idle connections and forgets old tombstones, a few times per idle period.
     fn maybe_sweep(&mut self, now: Nanos) {
         let interval = (self.limits.idle_timeout / 4).max(1_000_000_000);
-        if self.last_sweep == Nanos::MIN {
+        let previous = std::mem::replace(&mut self.previous_ts, now);
+        // A jump of the packet clock (interfaces of a pcapng with different time bases, a
+        // capture resumed later) says nothing about idleness: expire nothing across it.
+        let clock_jumped = now < previous || now.saturating_sub(previous) > self.limits.idle_timeout;
+        if self.last_sweep == Nanos::MIN || clock_jumped {
             self.last_sweep = now;
             return;
         }
-        if now - self.last_sweep < interval {
+        if now.saturating_sub(self.last_sweep) < interval {
             return;
         }
         self.last_sweep = now;
         let timeout = self.limits.idle_timeout;
         let mut expired = Vec::new();
         self.map.retain(|key, entry| match entry {
-            Entry::Closed { last } => now - *last < timeout,
+            Entry::Closed { last } => now.saturating_sub(*last) < timeout,
             Entry::Live(flow) => {
-                if now - flow.last.ts >= timeout {
+                if now.saturating_sub(flow.last.ts) >= timeout {
                     expired.push(*key);
                 }
                 true

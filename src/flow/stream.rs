@@ -7,6 +7,10 @@ use crate::proto::facts::Seen;
 use crate::proto::tls::TlsAnalyzer;
 use crate::proto::Side;
 
+/// Farther than the first data segment can be from the SYN (1 MiB: initial windows are 64 KiB
+/// at most); two random ISNs are this close only once in 2000 pairs.
+const RESYNC_DISTANCE: u32 = 1 << 20;
+
 /// Wrap-aware distance from `b` to `a` (positive when `a` is after `b`).
 fn seq_diff(a: u32, b: u32) -> i32 {
     a.wrapping_sub(b) as i32
@@ -52,6 +56,13 @@ impl Stream {
         tls: &mut TlsAnalyzer,
     ) {
         let next = match self.next {
+            // The first data far from where the SYN put it: the capture holds SYNs of several
+            // sequence spaces (retried SYN-ACKs with new ISNs, a middlebox rewriting them). The
+            // data decides which one is real.
+            Some(n) if !self.delivered_any && seq_diff(seq, n).unsigned_abs() > RESYNC_DISTANCE => {
+                self.next = Some(seq);
+                seq
+            }
             Some(n) => n,
             None => {
                 tcp.midstream = true;

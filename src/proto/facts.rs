@@ -192,8 +192,11 @@ pub struct TlsFacts {
     pub handshake_complete: Option<u64>,
     /// An abbreviated handshake (session id, ticket or PSK resumption).
     pub resumed: bool,
-    /// Set when a side's first bytes were not TLS.
+    /// The first bytes of a side that did not begin with TLS (plaintext before STARTTLS, or a
+    /// service that does not speak TLS at all).
     pub non_tls: Option<NonTls>,
+    /// TLS began after a plaintext exchange (STARTTLS and similar upgrades).
+    pub starttls: bool,
     /// Problems decoding this connection (malformed records or messages, limits reached).
     pub errors: Vec<String>,
 }

@@ -170,6 +170,28 @@ pub fn server_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ServerH
     Some(ServerHelloKind::Hello(out))
 }
 
+/// A ServerHello of TLS 1.3 drafts 14 to 21 (version, random, suite, extensions), which
+/// tls-parser does not read.
+pub fn draft_server_hello(body: &[u8], frame: u64) -> Option<ServerHello> {
+    let version = u16::from_be_bytes([*body.first()?, *body.get(1)?]);
+    if !(0x7f0e..=0x7f15).contains(&version) {
+        return None;
+    }
+    let cipher = u16::from_be_bytes([*body.get(34)?, *body.get(35)?]);
+    let ext_len = u16::from_be_bytes([*body.get(36)?, *body.get(37)?]) as usize;
+    let ext = body.get(38..38 + ext_len)?;
+    Some(ServerHello {
+        frame,
+        legacy_version: names::version(version),
+        version: names::version(version),
+        version_id: version,
+        cipher_suite: names::cipher_suite(cipher),
+        cipher_suite_id: cipher,
+        extensions: raw_extensions(ext).map(|(ty, _)| names::extension(ty)).collect(),
+        ..Default::default()
+    })
+}
+
 pub fn certificate_chain(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<CertificateChain> {
     let TlsMessageHandshake::Certificate(c) = msg else {
         return None;

@@ -8,6 +8,8 @@ use super::Side;
 use crate::names;
 use tls_parser::{parse_tls_message_handshake, TlsMessage};
 
+/// Plaintext read from a side before giving up on finding a TLS hello in it.
+const MAX_PLAINTEXT_PREFIX: usize = 16 * 1024;
 /// Largest TLSCiphertext fragment allowed by RFC 5246 (2^14 + 2048).
 const MAX_RECORD_BODY: usize = 16384 + 2048;
 /// Plaintext handshake messages kept in the evidence list per side.
@@ -133,8 +135,26 @@ impl TlsAnalyzer {
             }
             let (ctype, major, len) = (rest[0], rest[1], u16::from_be_bytes([rest[3], rest[4]]) as usize);
             if !(20..=24).contains(&ctype) || major != 3 || len > MAX_RECORD_BODY {
-                self.on_garbage(side, rest, seen);
-                break;
+                if self.dirs[side].valid {
+                    self.on_garbage(side, rest, seen);
+                    break;
+                }
+                // Not TLS (yet): a protocol that upgrades to TLS (STARTTLS, MySQL, PostgreSQL,
+                // an HTTP CONNECT) sends plaintext first. Look for where a hello starts.
+                self.note_plaintext(side, rest, seen);
+                match find_hello(rest) {
+                    Some(offset) => {
+                        self.facts.starttls = true;
+                        pos += offset;
+                        continue;
+                    }
+                    None if buf.len() - 5 > MAX_PLAINTEXT_PREFIX => {
+                        self.on_garbage(side, rest, seen);
+                        break;
+                    }
+                    // Keep the tail: a hello may start in the bytes still to come.
+                    None => break,
+                }
             }
             if rest.len() < 5 + len {
                 break;
@@ -153,26 +173,37 @@ impl TlsAnalyzer {
         }
     }
 
-    /// Bytes that are not a TLS record header.
+    /// Keeps the first bytes of a side that did not start with TLS, as evidence.
+    fn note_plaintext(&mut self, side: Side, bytes: &[u8], seen: Seen) {
+        if self.facts.non_tls.is_some() {
+            return;
+        }
+        let preview: String =
+            bytes.iter().take(64).map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
+        self.facts.non_tls = Some(NonTls { sender: self.role(side), frame: seen.frame, preview });
+    }
+
+    /// Bytes that are not TLS where TLS was expected: the side is given up.
     fn on_garbage(&mut self, side: Side, bytes: &[u8], seen: Seen) {
-        let role = self.role(side);
-        if self.status == Status::Waiting || !self.dirs[side].valid {
-            // The first bytes of a side: this side does not speak TLS.
-            let printable: String = bytes
-                .iter()
-                .take(64)
-                .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
-                .collect();
-            self.facts.non_tls.get_or_insert(NonTls { sender: role, frame: seen.frame, preview: printable });
+        if self.dirs[side].valid {
+            let role = self.role(side);
+            self.facts.errors.push(format!("{role:?} sent bytes that are not a TLS record in frame {}", seen.frame));
+        } else {
+            self.note_plaintext(side, bytes, seen);
             if self.status == Status::Waiting {
                 self.status = Status::NotTls;
                 return;
             }
-        } else {
-            self.facts.errors.push(format!("{role:?} sent bytes that are not a TLS record in frame {}", seen.frame));
         }
         self.dirs[side].stopped = true;
         self.settle_if_both_stopped();
+    }
+
+    /// The connection is over: a side that only ever sent plaintext makes it not TLS.
+    pub fn finish(&mut self) {
+        if self.status == Status::Waiting && self.facts.non_tls.is_some() {
+            self.status = Status::NotTls;
+        }
     }
 
     fn settle_if_both_stopped(&mut self) {
@@ -370,6 +401,14 @@ impl TlsAnalyzer {
         self.push_message(role, handshake_name(ty), seen.frame);
         let msg = match parse_tls_message_handshake(raw) {
             Ok((_, TlsMessage::Handshake(msg))) => msg,
+            // tls-parser reads only draft 18 of the TLS 1.3 drafts' ServerHello layout.
+            _ if ty == 2 && messages::draft_server_hello(&raw[4..], seen.frame).is_some() => {
+                let sh = messages::draft_server_hello(&raw[4..], seen.frame).expect("checked");
+                self.tls13 = true;
+                self.dirs[side].encrypted = true;
+                self.facts.server_hello = Some(sh);
+                return;
+            }
             _ => {
                 self.facts.errors.push(format!(
                     "malformed {} from the {role:?} in frame {}",
@@ -384,7 +423,11 @@ impl TlsAnalyzer {
                 self.facts.client_hello = messages::client_hello(&msg, seen.frame)
             }
             2 => match messages::server_hello(&msg, seen.frame) {
-                Some(ServerHelloKind::Retry(hrr)) => self.facts.hello_retry_request = Some(hrr),
+                Some(ServerHelloKind::Retry(hrr)) => {
+                    // Only TLS 1.3 retries; the server's CCS that may follow is the compatibility one.
+                    self.tls13 = true;
+                    self.facts.hello_retry_request = Some(hrr);
+                }
                 Some(ServerHelloKind::Hello(sh)) => {
                     self.tls13 = messages::version_rank(sh.version_id) >= messages::version_rank(0x7f00);
                     if self.tls13 {
@@ -419,5 +462,27 @@ impl TlsAnalyzer {
             4 => self.facts.new_session_ticket = Some(seen.frame),
             _ => {}
         }
+    }
+}
+
+/// Offset of the first plausible TLS handshake record holding a ClientHello or ServerHello.
+fn find_hello(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(6).position(|w| {
+        let len = u16::from_be_bytes([w[3], w[4]]) as usize;
+        w[0] == 22 && w[1] == 3 && w[2] <= 4 && (4..=MAX_RECORD_BODY).contains(&len) && (w[5] == 1 || w[5] == 2)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_hello_after_a_plaintext_prologue() {
+        let mut data = b"220 ready for TLS\r\n".to_vec();
+        let at = data.len();
+        data.extend_from_slice(&[22, 3, 1, 0, 50, 1, 0, 0, 46]);
+        assert_eq!(find_hello(&data), Some(at));
+        assert_eq!(find_hello(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), None);
     }
 }

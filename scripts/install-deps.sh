@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and testing tlsdiag needs on Debian: tshark (the reference the tests
+# compare decoded fields with), tcpdump, iproute2 and OpenSSL (to make real test captures),
+# libpcap-dev (live capture). Skips apt entirely when everything is already there.
+set -euo pipefail
+packages=(tshark tcpdump iproute2 openssl libpcap-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer no instead of prompting.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo_cmd debconf-set-selections
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup)" >&2; exit 1; }

@@ -1,0 +1,229 @@
+//! Decoded handshake facts agree with tshark's on the same files: for every connection with a
+//! ClientHello, the frames of the first ClientHello and ServerHello, the negotiated version and
+//! suite, the SNI, and every plaintext alert (frame and name).
+//!
+//! Runs tshark itself (the test setup installs it); skips with a message when it is missing.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+#[derive(Debug, Default, PartialEq)]
+struct Expected {
+    client_hello: Option<u64>,
+    server_hello: Option<u64>,
+    version: Option<String>,
+    cipher: Option<String>,
+    sni: Option<String>,
+    alerts: Vec<(u64, String)>,
+}
+
+fn endpoint(ip: &str, port: &str) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+fn parse_hex(s: &str) -> u16 {
+    u16::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex")
+}
+
+/// tshark's view: per connection (sorted endpoint pair), what the first handshake showed.
+fn tshark_view(path: &Path, tls_ports: &[u16]) -> BTreeMap<(String, String), Expected> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(path);
+    for p in tls_ports {
+        cmd.args(["-d", &format!("tcp.port=={p},tls")]);
+    }
+    cmd.args(["-Y", "tcp && (tls.handshake.type==1 || tls.handshake.type==2 || tls.alert_message)", "-T", "fields"]);
+    cmd.args(["-E", "separator=/t", "-E", "aggregator=,", "-E", "occurrence=a"]);
+    for f in [
+        "frame.number",
+        // The columns show the innermost addresses of a tunnelled packet.
+        "_ws.col.Source",
+        "tcp.srcport",
+        "_ws.col.Destination",
+        "tcp.dstport",
+        "tls.handshake.type",
+        "tls.handshake.version",
+        "tls.handshake.extensions.supported_version",
+        "tls.handshake.ciphersuite",
+        "tls.handshake.extensions_server_name",
+        "tls.alert_message.level",
+        "tls.alert_message.desc",
+        "tls.handshake.random",
+    ] {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("run tshark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut view: BTreeMap<(String, String), Expected> = BTreeMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 13 {
+            continue;
+        }
+        let frame: u64 = f[0].parse().unwrap();
+        // Tunnelled packets carry several TCP ports too; the innermost is the last one.
+        let src = endpoint(f[1], f[2].rsplit(',').next().unwrap());
+        let dst = endpoint(f[3], f[4].rsplit(',').next().unwrap());
+        let key = if src < dst { (src, dst) } else { (dst, src) };
+        let e = view.entry(key).or_default();
+        let types: Vec<&str> = f[5].split(',').filter(|s| !s.is_empty()).collect();
+        if types.contains(&"1") && e.client_hello.is_none() {
+            e.client_hello = Some(frame);
+            e.sni = Some(f[9].to_string()).filter(|s| !s.is_empty());
+        }
+        // A HelloRetryRequest is a ServerHello with a fixed random (RFC 8446, 4.1.3); the
+        // negotiation goes on, so it is not the ServerHello compared here. SSLv2 hellos carry
+        // no version field in tshark's output and are left out as well.
+        let retry = f[12].contains("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c");
+        if types.contains(&"2") && e.server_hello.is_none() && !retry && !f[6].is_empty() {
+            e.server_hello = Some(frame);
+            let version = f[7].split(',').find(|s| !s.is_empty()).or_else(|| f[6].split(',').next_back()).unwrap();
+            e.version = Some(tlsdiag::names::version(parse_hex(version)));
+            // In a frame holding only a ServerHello, the suite field is the chosen one.
+            let suites: Vec<&str> = f[8].split(',').filter(|s| !s.is_empty()).collect();
+            if !types.contains(&"1") {
+                e.cipher = suites.last().map(|s| tlsdiag::names::cipher_suite(parse_hex(s)));
+            }
+        }
+        let levels: Vec<&str> = f[10].split(',').filter(|s| !s.is_empty()).collect();
+        for (i, d) in f[11].split(',').filter(|s| !s.is_empty()).enumerate() {
+            if levels.get(i).is_some() {
+                e.alerts.push((frame, tlsdiag::names::alert(d.parse().unwrap())));
+            }
+        }
+    }
+    view
+}
+
+fn tlsdiag_view(path: &Path) -> BTreeMap<(String, String), Expected> {
+    // A truncated capture exits with 2 but still reports every connection before the cut.
+    let run = tlsdiag(&["analyze", "--format", "ndjson", "--all", path.to_str().unwrap()]);
+    assert!(run.code == 0 || run.code == 2, "tlsdiag failed on {}: {}", path.display(), run.stderr);
+    let mut view = BTreeMap::new();
+    for line in run.stdout.lines() {
+        let c: Value = serde_json::from_str(line).expect("valid NDJSON line");
+        let tls = &c["tls"];
+        let ch = &tls["client_hello"];
+        if ch.is_null() {
+            continue;
+        }
+        let (a, b) = (c["client"].as_str().unwrap().to_string(), c["server"].as_str().unwrap().to_string());
+        let key = if a < b { (a, b) } else { (b, a) };
+        let sh = &tls["server_hello"];
+        let s = |v: &Value| v.as_str().map(str::to_string);
+        let alerts = tls["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| !a["encrypted"].as_bool().unwrap())
+            .map(|a| (a["frame"].as_u64().unwrap(), a["description"].as_str().unwrap().to_string()))
+            .collect();
+        view.insert(
+            key,
+            Expected {
+                client_hello: ch["frame"].as_u64(),
+                server_hello: sh["frame"].as_u64(),
+                version: s(&sh["version"]),
+                cipher: s(&sh["cipher_suite"]),
+                sni: s(&ch["sni"]),
+                alerts,
+            },
+        );
+    }
+    view
+}
+
+/// Captures where tshark misses a ServerHello that tlsdiag reads, each checked by hand in
+/// Wireshark: tshark then shows no ServerHello, tlsdiag shows one, and everything else agrees.
+const TSHARK_MISSES_SERVER_HELLO: &[(&str, &str)] = &[
+    ("ndpi--teams.pcap", "server flight reordered behind a lost segment; tshark does not reassemble it"),
+    ("ndpi--tls_multiple_synack_different_seq.pcapng", "two SYN-ACKs with different ISNs; the data follows the second"),
+    ("ndpi--KakaoTalk_chat.pcap", "two SYN-ACKs with different ISNs; the data follows the second"),
+    ("suricata-verify--tls-subjectaltname.pcap", "port reuse after a reset confuses tshark's sequence analysis"),
+];
+
+/// Captures left out of the comparison, with the reason.
+const NOT_COMPARED: &[(&str, &str)] = &[
+    ("mercury--capture2.pcap", "every frame twice in two sequence spaces: either copy is the ServerHello"),
+    ("mercury--tls_sgt.pcap", "Cisco SGT (EtherType 0x8909) framing is not decoded"),
+    ("libpcap--pcap-invalid-version-1.pcap", "corrupt on purpose: tests/errors.rs"),
+    ("libpcap--shb-option-too-long.pcapng", "corrupt on purpose: tests/errors.rs"),
+    ("pcap-parser--err-eof.bin", "not a capture file"),
+];
+
+/// Differences between the two views of one file, as text.
+fn compare(path: &Path, name: &str) -> Vec<String> {
+    let theirs = tshark_view(path, &[]);
+    let ours = tlsdiag_view(path);
+    let tshark_misses = TSHARK_MISSES_SERVER_HELLO.iter().any(|(n, _)| *n == name);
+    let mut problems = Vec::new();
+    for (key, expected) in &theirs {
+        if expected.client_hello.is_none() {
+            continue; // tshark saw only a ServerHello or alert: a capture cut before the hello
+        }
+        let Some(got) = ours.get(key) else {
+            problems.push(format!("{name}: no connection {key:?} in tlsdiag output"));
+            continue;
+        };
+        let mut got_cmp = Expected { alerts: got.alerts.clone(), sni: got.sni.clone(), ..Default::default() };
+        got_cmp.client_hello = got.client_hello;
+        // SSLv2 server hellos have no TLS fields in tshark; tshark-missed ServerHellos are listed.
+        let compare_server =
+            !(got.version.as_deref() == Some("SSL2.0") || (tshark_misses && expected.server_hello.is_none()));
+        if compare_server {
+            got_cmp.server_hello = got.server_hello;
+            got_cmp.version = got.version.clone();
+            got_cmp.cipher = got.cipher.clone();
+        }
+        if &got_cmp != expected {
+            problems.push(format!("{name}: connection {key:?}\n  tlsdiag {got_cmp:?}\n  tshark  {expected:?}"));
+        }
+    }
+    problems
+}
+
+fn corpus_files_with_client_hellos() -> Vec<String> {
+    let manifest = std::fs::read_to_string(corpus("MANIFEST.tsv")).expect("../shared/corpus/MANIFEST.tsv");
+    let header: Vec<&str> = manifest.lines().next().unwrap().split('\t').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (file, format, hellos) = (column("file"), column("format"), column("client_hellos"));
+    manifest
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|f| f[hellos] != "0" && !f[format].starts_with("netmon") && !f[format].contains("lz4"))
+        .map(|f| f[file].to_string())
+        .filter(|name| !NOT_COMPARED.iter().any(|(n, _)| n == name))
+        .collect()
+}
+
+/// Every public capture of ../shared/corpus that holds a ClientHello.
+#[test]
+fn whole_corpus_agrees_with_tshark() {
+    if !has_tshark() {
+        eprintln!("tshark not installed: skipped (scripts/install-deps.sh installs it)");
+        return;
+    }
+    let files = corpus_files_with_client_hellos();
+    assert!(files.len() > 100, "the corpus lists {} captures with a ClientHello", files.len());
+    let mut problems = Vec::new();
+    for name in &files {
+        problems.extend(compare(&corpus(name), name));
+    }
+    assert!(
+        problems.is_empty(),
+        "{} differences in {} captures:\n{}",
+        problems.len(),
+        files.len(),
+        problems.join("\n")
+    );
+}
