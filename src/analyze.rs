@@ -97,7 +97,6 @@ pub fn analyze_reader(
                 break;
             }
         };
-        summary.frames += 1;
         match decode(&frame) {
             Decoded::Tcp(seg) => {
                 summary.tcp_segments += 1;
@@ -111,6 +110,7 @@ pub fn analyze_reader(
             Decoded::Malformed => summary.malformed += 1,
         }
     }
+    summary.frames = source.frames_read();
     table.finish_all();
     let finished: Vec<_> = table.take_finished().collect();
     for flow in finished {

@@ -56,6 +56,8 @@ pub struct Frame<'a> {
 pub trait PacketSource {
     /// The next frame, `Ok(None)` at a clean end of input.
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError>;
+    /// Frames numbered so far, including records Wireshark numbers without a packet in them.
+    fn frames_read(&self) -> u64;
 }
 
 /// Why a capture could not be read any further.

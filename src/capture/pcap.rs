@@ -50,6 +50,10 @@ impl<R: Read> PcapReader<R> {
 }
 
 impl<R: Read> PacketSource for PcapReader<R> {
+    fn frames_read(&self) -> u64 {
+        self.frames
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         self.buf.consume(std::mem::take(&mut self.pending));
         let available = self.buf.fill(RECORD_HEADER_LEN)?;

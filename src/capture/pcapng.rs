@@ -12,6 +12,10 @@ const IDB: u32 = 1;
 const OPB: u32 = 2;
 const SPB: u32 = 3;
 const EPB: u32 = 6;
+/// Blocks that Wireshark numbers as frames although they carry no packet: Custom Blocks
+/// (copyable and not) and systemd Journal Export blocks. Counting them keeps frame numbers equal
+/// to Wireshark's.
+const NUMBERED_NON_PACKETS: [u32; 3] = [0x0000_0BAD, 0x4000_0BAD, 0x0000_0009];
 const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 /// A block longer than this is taken as corruption: packets are bounded by the pcap limit
 /// and no other block a capture needs comes near it.
@@ -174,6 +178,10 @@ fn options(mut data: &[u8], be: bool) -> impl Iterator<Item = (u16, &[u8])> {
 }
 
 impl<R: Read> PacketSource for PcapNgReader<R> {
+    fn frames_read(&self) -> u64 {
+        self.frames
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         self.buf.consume(std::mem::take(&mut self.pending));
         loop {
@@ -217,6 +225,10 @@ impl<R: Read> PacketSource for PcapNgReader<R> {
                     let orig_len = read_u32(&body[0..4], be);
                     let caplen = orig_len.min((body.len() - 4) as u32);
                     Some((0, 0, caplen, orig_len, 8 + 4))
+                }
+                t if NUMBERED_NON_PACKETS.contains(&t) => {
+                    self.frames += 1;
+                    None
                 }
                 _ => None,
             };

@@ -1,0 +1,96 @@
+//! Bad input: a clear error naming the file, frame and offset; everything before it kept;
+//! other files go on; exit code 2.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn ndjson(stdout: &str) -> Vec<Value> {
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn truncated_capture_names_frame_and_offset_and_keeps_earlier_connections() {
+    // tshark reads 9 whole frames of this file and stops in the 10th, which starts at
+    // byte 5035 (24-byte header plus the first nine records).
+    let path = corpus("zeek--tls--tls1.2.truncated-file.pcap");
+    let run = tlsdiag(&["analyze", "--format", "ndjson", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("zeek--tls--tls1.2.truncated-file.pcap"), "{}", run.stderr);
+    assert!(run.stderr.contains("frame 10") && run.stderr.contains("byte offset 5035"), "{}", run.stderr);
+    let conns = ndjson(&run.stdout);
+    assert_eq!(conns.len(), 1);
+    // tshark shows the ClientHello in frame 4, the ServerHello in 5 and the Certificate in 8,
+    // all before the cut.
+    assert_eq!(conns[0]["tls"]["client_hello"]["frame"], 4);
+    assert_eq!(conns[0]["tls"]["server_hello"]["frame"], 5);
+    assert_eq!(conns[0]["tls"]["server_certificates"]["frame"], 8);
+}
+
+#[test]
+fn one_bad_file_does_not_stop_the_others() {
+    let good = corpus("flowtest--tls_cipher_error.pcap");
+    let bad = corpus("libpcap--shb-option-too-long.pcapng");
+    let missing = repo().join("tests/no-such-file.pcap");
+    let run = tlsdiag(&[
+        "analyze",
+        "--format",
+        "ndjson",
+        bad.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("libpcap--shb-option-too-long.pcapng: corrupt capture"), "{}", run.stderr);
+    assert!(run.stderr.contains("no-such-file.pcap"), "{}", run.stderr);
+    let conns = ndjson(&run.stdout);
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0]["verdict"]["code"], "cipher_mismatch");
+}
+
+#[test]
+fn not_a_capture_is_refused_by_content() {
+    let run = tlsdiag(&["analyze", repo().join("Cargo.toml").to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not a capture file"), "{}", run.stderr);
+}
+
+#[test]
+fn invalid_pcap_version_is_corrupt_at_offset_4() {
+    let run = tlsdiag(&["analyze", corpus("libpcap--pcap-invalid-version-1.pcap").to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("byte offset 4") && run.stderr.contains("major version 1"), "{}", run.stderr);
+}
+
+#[test]
+fn stdin_gives_the_same_connections_as_the_file() {
+    let path = corpus("ndpi--tls_ech.pcapng.gz");
+    let from_file = tlsdiag(&["analyze", "--format", "ndjson", path.to_str().unwrap()]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args(["analyze", "--format", "ndjson", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(&path).unwrap()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let a: Vec<Value> = ndjson(&from_file.stdout);
+    let b: Vec<Value> = ndjson(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(a.len(), 1);
+    assert_eq!(b[0]["file"], "-");
+    assert_eq!(a[0]["verdict"], b[0]["verdict"]);
+    assert_eq!(a[0]["tls"], b[0]["tls"]);
+}
+
+#[test]
+fn empty_pcap_has_no_connections_and_no_error() {
+    let run = tlsdiag(&["analyze", "--format", "json", corpus("zeek--empty.pcap").to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["totals"]["connections"], 0);
+    assert_eq!(doc["files"][0]["format"], "pcap");
+}
