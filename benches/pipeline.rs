@@ -1,1 +1,42 @@
-fn main() {}
+//! Throughput of the whole offline pipeline (read, decode, flow table, TLS, verdicts) on real
+//! captures held in memory, in bytes per second. Run with `cargo bench`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::io::Cursor;
+use std::path::PathBuf;
+use tlsdiag::analyze::analyze_reader;
+use tlsdiag::flow::Limits;
+
+fn capture(relative: &str) -> Option<Vec<u8>> {
+    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)).ok()
+}
+
+fn pipeline(c: &mut Criterion) {
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("analyze");
+    for (name, path) in [
+        ("sample", "samples/handshakes.pcap"),
+        // 2.8 MB of real browsing: many TLS connections with bulk data after the handshake.
+        ("pcapplusplus-tls2", "../shared/corpus/pcapplusplus--tls2.pcap"),
+        ("mercury-capture2", "../shared/corpus/mercury--capture2.pcap"),
+    ] {
+        let Some(bytes) = capture(path) else {
+            eprintln!("{path} not found: skipped");
+            continue;
+        };
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut connections = 0u64;
+                let summary =
+                    analyze_reader(name, Box::new(Cursor::new(bytes.clone())), &limits, &mut |_| connections += 1);
+                assert!(summary.error.is_none());
+                connections
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, pipeline);
+criterion_main!(benches);

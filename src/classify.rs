@@ -19,6 +19,18 @@ pub enum Fault {
     Unknown,
 }
 
+impl Fault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::None => "none",
+            Fault::Client => "client",
+            Fault::Server => "server",
+            Fault::Network => "network",
+            Fault::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
@@ -28,6 +40,16 @@ pub enum Confidence {
     /// Inferred (from other connections or from record sizes).
     Likely,
     Possible,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Certain => "certain",
+            Confidence::Likely => "likely",
+            Confidence::Possible => "possible",
+        }
+    }
 }
 
 /// A frame that backs the verdict, with what it shows.

@@ -158,8 +158,15 @@ pub struct SideFacts {
     pub encrypted_records: Vec<RecordSeen>,
     /// A gap in the captured bytes of this side before the handshake was over.
     pub gap: Option<u64>,
-    /// Plaintext handshake messages by name and frame, in order.
-    pub messages: Vec<(String, u64)>,
+    /// Plaintext handshake messages in order, each with the frame Wireshark shows it in.
+    pub messages: Vec<MessageSeen>,
+}
+
+/// A plaintext handshake message and its frame.
+#[derive(Clone, Debug, Serialize)]
+pub struct MessageSeen {
+    pub message: &'static str,
+    pub frame: u64,
 }
 
 pub const MAX_RECORDS_KEPT: usize = 6;

@@ -2,7 +2,7 @@
 //! and a handshake state machine of our own (tls-parser's rejects the TLS 1.3 compatibility
 //! ChangeCipherSpec). It decides once per side whether the bytes are TLS at all.
 
-use super::facts::{Alert, NonTls, RecordSeen, Role, Seen, TlsFacts, MAX_RECORDS_KEPT};
+use super::facts::{Alert, MessageSeen, NonTls, RecordSeen, Role, Seen, TlsFacts, MAX_RECORDS_KEPT};
 use super::messages::{self, handshake_name, ServerHelloKind};
 use super::Side;
 use crate::names;
@@ -253,10 +253,10 @@ impl TlsAnalyzer {
         }
     }
 
-    fn push_message(&mut self, role: Role, name: &str, frame: u64) {
+    fn push_message(&mut self, role: Role, message: &'static str, frame: u64) {
         let list = &mut self.facts.side_mut(role).messages;
         if list.len() < MAX_MESSAGES_KEPT {
-            list.push((name.to_string(), frame));
+            list.push(MessageSeen { message, frame });
         }
     }
 

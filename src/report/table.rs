@@ -36,7 +36,7 @@ impl Reporter for TableReporter {
         let mut table = Table::new();
         table.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
         let mut header =
-            vec!["#", "client", "server", "SNI", "version", "cipher suite", "verdict", "frames CH/SH/alert"];
+            vec!["#", "client", "server", "SNI", "version", "cipher suite", "verdict", "frames CH/SH/fatal alert"];
         if multi_file {
             header.insert(1, "file");
         }
@@ -45,7 +45,7 @@ impl Reporter for TableReporter {
             let tls = c.tls.as_ref();
             let ch = tls.and_then(|t| t.client_hello.as_ref());
             let sh = tls.and_then(|t| t.server_hello.as_ref());
-            let alert = tls.and_then(|t| t.alerts.first());
+            let alert = tls.and_then(|t| t.first_fatal_alert());
             let mut row = vec![
                 (i + 1).to_string(),
                 c.client.clone(),
@@ -64,7 +64,8 @@ impl Reporter for TableReporter {
                 ),
             ];
             if multi_file {
-                row.insert(1, c.file.clone());
+                let name = std::path::Path::new(&c.file).file_name().map(|n| n.to_string_lossy().into_owned());
+                row.insert(1, name.unwrap_or_else(|| c.file.clone()));
             }
             table.add_row(row);
         }
@@ -80,13 +81,13 @@ impl Reporter for TableReporter {
             let v = &c.verdict;
             writeln!(
                 self.out,
-                "\n#{} {} -> {}: {} ({:?}, {:?} at fault)",
+                "\n#{} {} -> {}: {} ({}, at fault: {})",
                 i + 1,
                 c.client,
                 c.server,
                 v.code,
-                v.confidence,
-                v.side
+                v.confidence.as_str(),
+                v.side.as_str()
             )?;
             if v.is_failure() {
                 writeln!(self.out, "  why:    {}", v.explanation)?;
