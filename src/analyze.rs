@@ -4,10 +4,13 @@
 use crate::capture::{open_reader, CaptureFormat};
 use crate::decode::{decode, Decoded};
 use crate::flow::{FlowStats, FlowTable, Limits};
+use crate::profile::{is_inferable, Profiles};
 use crate::proto::facts::Seen;
 use crate::record::Connection;
+use crate::report::Reporter;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::io;
 use std::io::Read;
 
 /// What happened to one input.
@@ -25,7 +28,7 @@ pub struct FileSummary {
     /// Frames too short or malformed to reach the TCP header.
     pub malformed: u64,
     pub connections: u64,
-    /// Connection count per verdict code.
+    /// Connection count per final verdict code (filled in by [`Session::finish`]).
     pub verdicts: BTreeMap<&'static str, u64>,
     pub flow_stats: FlowStats,
     /// Why reading stopped early; every connection settled before it is still reported.
@@ -85,7 +88,6 @@ pub fn analyze_reader(
     let mut table = FlowTable::new(limits.clone());
     let mut settle = |conn: Connection, summary: &mut FileSummary| {
         summary.connections += 1;
-        *summary.verdicts.entry(conn.verdict.code).or_default() += 1;
         emit(conn);
     };
     loop {
@@ -118,4 +120,53 @@ pub fn analyze_reader(
     }
     summary.flow_stats = table.stats.clone();
     summary
+}
+
+/// One run over any number of inputs: connections go to the reporter as soon as they are
+/// settled, except those a server profile may still explain, which wait for the end.
+pub struct Session<'r> {
+    report: &'r mut dyn Reporter,
+    profiles: Profiles,
+    pending: Vec<Connection>,
+    verdicts: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    error: Option<io::Error>,
+}
+
+impl<'r> Session<'r> {
+    pub fn new(report: &'r mut dyn Reporter) -> Self {
+        Session { report, profiles: Profiles::default(), pending: Vec::new(), verdicts: BTreeMap::new(), error: None }
+    }
+
+    /// Takes one settled connection.
+    pub fn connection(&mut self, conn: Connection) {
+        self.profiles.add(&conn);
+        if is_inferable(conn.verdict.code) {
+            self.pending.push(conn);
+        } else {
+            self.emit(conn);
+        }
+    }
+
+    fn emit(&mut self, conn: Connection) {
+        self.profiles.count_verdict(&conn);
+        *self.verdicts.entry(conn.file.clone()).or_default().entry(conn.verdict.code).or_default() += 1;
+        if self.error.is_none() {
+            self.error = self.report.connection(conn).err();
+        }
+    }
+
+    /// Sharpens the waiting verdicts, fills in the per-file verdict counts, writes the end.
+    pub fn finish(mut self, files: &mut [FileSummary]) -> io::Result<()> {
+        for mut conn in std::mem::take(&mut self.pending) {
+            self.profiles.sharpen(&mut conn);
+            self.emit(conn);
+        }
+        for f in files.iter_mut() {
+            f.verdicts = self.verdicts.remove(&f.path).unwrap_or_default();
+        }
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.report.finish(files, &self.profiles)
+    }
 }

@@ -136,11 +136,16 @@ fn tcp_verdict(c: &Connection) -> Verdict {
             let last = t.last_syn.unwrap_or(syn);
             let span = secs(last.ts.saturating_sub(syn.ts));
             let confidence = if t.syn_count > 1 { Confidence::Certain } else { Confidence::Possible };
+            let gave_up = match t.client_rst {
+                Some(rst) => format!(", until the client reset its attempt after {}", secs(rst.ts.saturating_sub(syn.ts))),
+                None => String::new(),
+            };
             Verdict::new("syn_timeout", Fault::Network, confidence)
-                .because(format!("{} SYN(s) to {} over {span}, never answered", t.syn_count, c.server))
+                .because(format!("{} SYN(s) to {} over {span}, never answered{gave_up}", t.syn_count, c.server))
                 .hint("A firewall drops the SYNs, the server is down, or its accept backlog is full; capture on the server side to tell which.")
                 .frame(Some(syn.frame), "first SYN")
                 .frame((t.syn_count > 1).then_some(last.frame), "last SYN retransmission")
+                .frame(t.client_rst.map(|r| r.frame), "RST from the client")
         }
         (Some(_), Some(syn_ack), None) => Verdict::new("tcp_handshake_incomplete", Fault::Network, Confidence::Likely)
             .because(format!("{} sent a SYN-ACK that the client never acknowledged", c.server))
@@ -568,20 +573,10 @@ fn risks(c: &Connection, tls: &TlsFacts) -> Vec<Risk> {
     }
     if let Some(leaf) = tls.server_certificates.as_ref().and_then(|ch| ch.certificates.first()) {
         let now = c.start / 1_000_000_000;
-        let sig = leaf.signature_algorithm.to_ascii_lowercase();
-        if sig.contains("md5")
-            || sig.contains("sha1")
-            || (leaf.key_type == "RSA" && leaf.key_bits.is_some_and(|b| b < 2048))
-        {
-            out.push(Risk {
-                code: "weak_certificate",
-                explanation: format!(
-                    "{}, {} {} bits",
-                    leaf.signature_algorithm,
-                    leaf.key_type,
-                    leaf.key_bits.unwrap_or(0)
-                ),
-            });
+        let sni = tls.client_hello.as_ref().and_then(|ch| ch.sni.as_deref());
+        let problems = certificate_problems(leaf, sni, now);
+        if !problems.is_empty() {
+            out.push(Risk { code: "weak_certificate", explanation: problems.join(", ") });
         }
         if leaf.parse_error.is_none()
             && now <= leaf.not_after_unix

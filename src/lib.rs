@@ -11,6 +11,7 @@ pub mod classify;
 pub mod decode;
 pub mod flow;
 pub mod names;
+pub mod profile;
 pub mod proto;
 pub mod record;
 pub mod report;

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::fs::File;
 use std::io::{self, BufWriter, Read};
 use std::process::ExitCode;
-use tlsdiag::analyze::analyze_reader;
+use tlsdiag::analyze::{analyze_reader, FileSummary, Session};
 use tlsdiag::flow::Limits;
 use tlsdiag::report::{reporter, Format};
 
@@ -82,8 +82,8 @@ fn run(cli: Cli) -> Result<u8> {
     };
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all);
+    let mut session = Session::new(report.as_mut());
     let mut files = Vec::new();
-    let mut write_error = None;
     for path in &args.files {
         let input: Box<dyn Read + Send> = if path == "-" {
             Box::new(io::stdin())
@@ -92,29 +92,18 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(f) => Box::new(f),
                 Err(e) => {
                     eprintln!("tlsdiag: {path}: {e}");
-                    files.push(tlsdiag::analyze::FileSummary {
-                        path: path.clone(),
-                        error: Some(e.to_string()),
-                        ..Default::default()
-                    });
+                    files.push(FileSummary { path: path.clone(), error: Some(e.to_string()), ..Default::default() });
                     continue;
                 }
             }
         };
-        let summary = analyze_reader(path, input, &limits, &mut |conn| {
-            if write_error.is_none() {
-                write_error = report.connection(conn).err();
-            }
-        });
+        let summary = analyze_reader(path, input, &limits, &mut |conn| session.connection(conn));
         if let Some(err) = &summary.error {
             eprintln!("tlsdiag: {path}: {err}");
         }
         files.push(summary);
     }
-    if let Some(e) = write_error {
-        return Err(e.into());
-    }
-    report.finish(&files)?;
+    session.finish(&mut files)?;
     let totals = tlsdiag::analyze::totals(&files);
     Ok(if totals.files_with_errors > 0 {
         EXIT_ERROR

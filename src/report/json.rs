@@ -1,8 +1,9 @@
 //! `--format json` (one document) and `--format ndjson` (one object per connection, written
 //! as soon as the connection is settled).
 
-use super::{is_shown, Reporter};
+use super::{in_capture_order, is_shown, Reporter};
 use crate::analyze::{totals, FileSummary};
+use crate::profile::{Profiles, ServerProfile};
 use crate::record::{Connection, SCHEMA_VERSION};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -26,7 +27,7 @@ impl Reporter for NdjsonReporter {
         }
         Ok(())
     }
-    fn finish(&mut self, _files: &[FileSummary]) -> io::Result<()> {
+    fn finish(&mut self, _files: &[FileSummary], _profiles: &Profiles) -> io::Result<()> {
         self.out.flush()
     }
 }
@@ -49,6 +50,7 @@ struct Document<'a> {
     tool: &'static str,
     files: &'a [FileSummary],
     totals: crate::analyze::Totals,
+    servers: Vec<&'a ServerProfile>,
     connections: &'a [Connection],
 }
 
@@ -59,12 +61,14 @@ impl Reporter for JsonReporter {
         }
         Ok(())
     }
-    fn finish(&mut self, files: &[FileSummary]) -> io::Result<()> {
+    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+        in_capture_order(&mut self.connections, files);
         let doc = Document {
             schema_version: SCHEMA_VERSION,
             tool: concat!("tlsdiag ", env!("CARGO_PKG_VERSION")),
             files,
             totals: totals(files),
+            servers: profiles.servers().collect(),
             connections: &self.connections,
         };
         serde_json::to_writer_pretty(&mut self.out, &doc)?;

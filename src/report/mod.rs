@@ -6,6 +6,7 @@ mod table;
 
 use crate::analyze::FileSummary;
 use crate::capture::Nanos;
+use crate::profile::Profiles;
 use crate::record::Connection;
 use serde::Serializer;
 use std::io::{self, Write};
@@ -16,7 +17,7 @@ pub use table::TableReporter;
 /// Receives connections as they are settled, then the per-file summaries at the end.
 pub trait Reporter {
     fn connection(&mut self, conn: Connection) -> io::Result<()>;
-    fn finish(&mut self, files: &[FileSummary]) -> io::Result<()>;
+    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()>;
 }
 
 /// Output formats of `--format`.
@@ -43,4 +44,11 @@ pub fn ser_ts<S: Serializer>(ts: &Nanos, s: S) -> Result<S::Ok, S::Error> {
 /// Connections shown without `--all`: everything that involved TLS or failed at TCP level.
 pub fn is_shown(conn: &Connection, all: bool) -> bool {
     all || conn.verdict.code != "not_tls"
+}
+
+/// Sorts connections by input, then by first frame: the order of a capture in Wireshark,
+/// whatever order they were settled in.
+pub fn in_capture_order(conns: &mut [Connection], files: &[FileSummary]) {
+    let position = |c: &Connection| files.iter().position(|f| f.path == c.file).unwrap_or(usize::MAX);
+    conns.sort_by_key(|c| (position(c), c.first_frame));
 }

@@ -1,8 +1,9 @@
 //! The default human-readable output: a table of connections, then each failure with its
 //! explanation, hint and frames, then counts per verdict.
 
-use super::{is_shown, Reporter};
+use super::{in_capture_order, is_shown, Reporter};
 use crate::analyze::{totals, FileSummary};
+use crate::profile::Profiles;
 use crate::record::Connection;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
 use std::io::{self, Write};
@@ -31,7 +32,8 @@ impl Reporter for TableReporter {
         Ok(())
     }
 
-    fn finish(&mut self, files: &[FileSummary]) -> io::Result<()> {
+    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+        in_capture_order(&mut self.connections, files);
         let multi_file = files.len() > 1;
         let mut table = Table::new();
         table.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
@@ -98,6 +100,33 @@ impl Reporter for TableReporter {
             for r in &v.risks {
                 writeln!(self.out, "  risk:   {}: {}", r.code, r.explanation)?;
             }
+        }
+
+        let mut servers = Table::new();
+        servers.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
+        servers.set_header(vec!["server", "connections", "ok", "failures", "versions chosen", "suites chosen"]);
+        let counts = |m: &dyn Fn() -> Vec<(String, u64)>| {
+            let v = m();
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.into_iter().map(|(k, n)| format!("{k} x{n}")).collect::<Vec<_>>().join(", ")
+            }
+        };
+        let mut any_server = false;
+        for p in profiles.servers().filter(|p| p.ok > 0 || !p.failures.is_empty()) {
+            any_server = true;
+            servers.add_row(vec![
+                p.server.clone(),
+                p.connections.to_string(),
+                p.ok.to_string(),
+                counts(&|| p.failures.iter().map(|(k, n)| (k.to_string(), *n)).collect()),
+                counts(&|| p.versions.iter().map(|(k, n)| (k.clone(), *n)).collect()),
+                counts(&|| p.cipher_suites.iter().map(|(k, n)| (k.clone(), *n)).collect()),
+            ]);
+        }
+        if any_server {
+            writeln!(self.out, "\nservers:\n{servers}")?;
         }
 
         let t = totals(files);

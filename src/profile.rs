@@ -1,0 +1,164 @@
+//! Per-server profiles built across connections, and the verdicts they sharpen.
+//!
+//! One connection that ends in a reset right after its ClientHello cannot say why. The same
+//! server seen choosing TLS 1.2 with other clients, or only suites this client did not offer,
+//! can: that is the second pass of the classifier (DESIGN.md, "classify").
+
+use crate::classify::{Confidence, Fault};
+use crate::proto::messages::version_rank;
+use crate::record::Connection;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Verdicts that one connection alone cannot explain further, and a profile may.
+pub fn is_inferable(code: &str) -> bool {
+    matches!(code, "rst_without_server_hello" | "closed_without_server_hello" | "no_server_hello")
+}
+
+/// What one server (ip:port) did across all connections seen.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ServerProfile {
+    pub server: String,
+    pub connections: u64,
+    pub ok: u64,
+    /// Connection count per failure verdict.
+    pub failures: BTreeMap<&'static str, u64>,
+    /// Negotiated versions and how often.
+    pub versions: BTreeMap<String, u64>,
+    /// Chosen cipher suites and how often.
+    pub cipher_suites: BTreeMap<String, u64>,
+    /// Fatal alerts this server sent, by name.
+    pub alerts_sent: BTreeMap<String, u64>,
+    /// Subjects of the leaf certificates it presented.
+    pub certificates: BTreeSet<String>,
+    #[serde(skip)]
+    version_ids: BTreeSet<u16>,
+}
+
+#[derive(Default)]
+pub struct Profiles {
+    servers: BTreeMap<String, ServerProfile>,
+}
+
+impl Profiles {
+    fn profile(&mut self, server: &str) -> &mut ServerProfile {
+        self.servers
+            .entry(server.to_string())
+            .or_insert_with(|| ServerProfile { server: server.to_string(), ..Default::default() })
+    }
+
+    /// Counts a connection's final verdict for its server.
+    pub fn count_verdict(&mut self, c: &Connection) {
+        let p = self.profile(&c.server);
+        p.connections += 1;
+        if c.verdict.is_ok() {
+            p.ok += 1;
+        } else if c.verdict.is_failure() {
+            *p.failures.entry(c.verdict.code).or_default() += 1;
+        }
+    }
+
+    /// Adds what one connection shows about its server (before any verdict is sharpened).
+    pub fn add(&mut self, c: &Connection) {
+        let p = self.profile(&c.server);
+        let Some(tls) = &c.tls else { return };
+        if let Some(sh) = &tls.server_hello {
+            *p.versions.entry(sh.version.clone()).or_default() += 1;
+            *p.cipher_suites.entry(sh.cipher_suite.clone()).or_default() += 1;
+            p.version_ids.insert(sh.version_id);
+        }
+        for alert in tls.alerts.iter().filter(|a| a.is_fatal() && a.sender == crate::proto::facts::Role::Server) {
+            *p.alerts_sent.entry(alert.description.clone().unwrap_or_default()).or_default() += 1;
+        }
+        if let Some(leaf) = tls.server_certificates.as_ref().and_then(|ch| ch.certificates.first()) {
+            if p.certificates.len() < 16 {
+                p.certificates.insert(leaf.subject.clone());
+            }
+        }
+    }
+
+    pub fn servers(&self) -> impl Iterator<Item = &ServerProfile> {
+        self.servers.values()
+    }
+
+    /// Sharpens an inferable verdict with what the server did with other clients.
+    pub fn sharpen(&self, c: &mut Connection) {
+        if !is_inferable(c.verdict.code) {
+            return;
+        }
+        let (Some(p), Some(ch)) = (self.servers.get(&c.server), c.tls.as_ref().and_then(|t| t.client_hello.as_ref()))
+        else {
+            return;
+        };
+        if p.version_ids.is_empty() {
+            return;
+        }
+        let offered_max = ch
+            .supported_versions
+            .iter()
+            .chain(std::iter::once(&ch.max_version))
+            .filter_map(|v| version_id(v))
+            .map(version_rank)
+            .max()
+            .unwrap_or(0);
+        let lowest_chosen = p.version_ids.iter().map(|v| version_rank(*v)).min().unwrap_or(0);
+        let chosen: Vec<&str> = p.versions.keys().map(String::as_str).collect();
+        let how = c.verdict.explanation.clone();
+        if offered_max < lowest_chosen {
+            c.verdict.code = "protocol_mismatch";
+            c.verdict.side = Fault::Client;
+            c.verdict.confidence = Confidence::Likely;
+            c.verdict.explanation = format!(
+                "{how}; the client offered up to {}, and this server chose {} with {} other connection(s): no common version",
+                ch.max_version,
+                chosen.join(", "),
+                p.ok
+            );
+            c.verdict.hint =
+                "Enable TLS 1.2 (or newer) in the client: its OS, framework or driver settings (Schannel, .NET, Java, OpenSSL)."
+                    .into();
+            return;
+        }
+        let shared = ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s));
+        if !shared {
+            c.verdict.code = "cipher_mismatch";
+            c.verdict.side = Fault::Unknown;
+            c.verdict.confidence = Confidence::Likely;
+            c.verdict.explanation = format!(
+                "{how}; none of the client's {} suites is among those this server chose with other connections ({})",
+                ch.cipher_suites.len(),
+                p.cipher_suites.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+            c.verdict.hint = "Enable a suite both sides share: on the server, or in the client's cipher list.".into();
+        }
+    }
+}
+
+/// The wire value of a version name this crate printed.
+fn version_id(name: &str) -> Option<u16> {
+    Some(match name {
+        "SSL2.0" => 0x0002,
+        "SSL3.0" => 0x0300,
+        "TLS1.0" => 0x0301,
+        "TLS1.1" => 0x0302,
+        "TLS1.2" => 0x0303,
+        "TLS1.3" => 0x0304,
+        _ => {
+            let draft = name.strip_prefix("TLS1.3-draft")?;
+            0x7f00 | draft.parse::<u16>().ok()?
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_id;
+    use crate::names;
+
+    #[test]
+    fn version_names_round_trip() {
+        for v in [0x0002, 0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0x7f12] {
+            assert_eq!(version_id(&names::version(v)), Some(v));
+        }
+    }
+}
