@@ -360,3 +360,113 @@ impl FlowTable {
         self.live = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpFlags;
+    use std::net::Ipv4Addr;
+
+    /// A minimal TLS 1.2 ClientHello record with SNI `a.example` and one suite.
+    fn client_hello_record() -> Vec<u8> {
+        let name = b"a.example";
+        let mut sni = vec![0x00, 0x00];
+        let list_len = 3 + name.len();
+        sni.extend_from_slice(&((list_len + 2) as u16).to_be_bytes());
+        sni.extend_from_slice(&(list_len as u16).to_be_bytes());
+        sni.push(0);
+        sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        sni.extend_from_slice(name);
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0); // session id
+        body.extend_from_slice(&[0x00, 0x02, 0xc0, 0x2f]); // one suite
+        body.extend_from_slice(&[0x01, 0x00]); // null compression
+        body.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+        body.extend_from_slice(&sni);
+        let mut hs = vec![1, 0, (body.len() >> 8) as u8, body.len() as u8];
+        hs.extend_from_slice(&body);
+        let mut record = vec![22, 3, 1, (hs.len() >> 8) as u8, hs.len() as u8];
+        record.extend_from_slice(&hs);
+        record
+    }
+
+    fn segment(seq: u32, payload: &[u8], flags: TcpFlags) -> TcpSegment<'_> {
+        TcpSegment {
+            src: Ipv4Addr::new(10, 0, 0, 1).into(),
+            dst: Ipv4Addr::new(10, 0, 0, 2).into(),
+            sport: 50000,
+            dport: 443,
+            seq,
+            ack: 0,
+            flags,
+            payload,
+            wire_len: payload.len() as u32,
+        }
+    }
+
+    /// Feeds the ClientHello cut into `pieces` (start, end) in the given order after a SYN,
+    /// and returns the SNI the analyzer read.
+    fn sni_after(pieces: &[(usize, usize)], limits: Limits) -> (Option<String>, TcpFacts) {
+        let record = client_hello_record();
+        let isn = u32::MAX - 20; // crosses the sequence wrap on the way
+        let mut table = FlowTable::new(limits);
+        let syn = TcpFlags { syn: true, ..Default::default() };
+        table.on_segment(&segment(isn, &[], syn), Seen { frame: 1, ts: 0 });
+        for (i, &(start, end)) in pieces.iter().enumerate() {
+            let seq = isn.wrapping_add(1).wrapping_add(start as u32);
+            let ack = TcpFlags { ack: true, ..Default::default() };
+            table.on_segment(&segment(seq, &record[start..end], ack), Seen { frame: 2 + i as u64, ts: 1 });
+        }
+        table.finish_all();
+        let flow = table.take_finished().next().expect("one flow");
+        (flow.tls.facts.client_hello.as_ref().and_then(|ch| ch.sni.clone()), flow.tcp.clone())
+    }
+
+    #[test]
+    fn reassembly_is_independent_of_order_duplicates_and_overlaps() {
+        let n = client_hello_record().len();
+        let cuts: Vec<(usize, usize)> = (0..n).step_by(7).map(|s| (s, (s + 7).min(n))).collect();
+        let expected = Some("a.example".to_string());
+        // In order.
+        assert_eq!(sni_after(&cuts, Limits::default()).0, expected);
+        // Reversed: everything but the first piece arrives early.
+        let reversed: Vec<_> = cuts.iter().rev().copied().collect();
+        let (sni, tcp) = sni_after(&reversed, Limits::default());
+        assert_eq!(sni, expected);
+        assert_eq!(tcp.out_of_order as usize, cuts.len() - 1);
+        // Every piece twice, and overlapping pieces of 11 bytes every 7.
+        let doubled: Vec<_> = cuts.iter().flat_map(|c| [*c, *c]).collect();
+        let (sni, tcp) = sni_after(&doubled, Limits::default());
+        assert_eq!(sni, expected);
+        assert_eq!(tcp.retransmissions as usize, cuts.len());
+        let overlapping: Vec<_> = (0..n).step_by(7).map(|s| (s, (s + 11).min(n))).collect();
+        let (sni, tcp) = sni_after(&overlapping, Limits::default());
+        assert_eq!(sni, expected);
+        assert!(tcp.overlaps > 0);
+    }
+
+    #[test]
+    fn a_missing_piece_is_a_gap_once_the_out_of_order_limit_is_reached() {
+        let n = client_hello_record().len();
+        let cuts: Vec<(usize, usize)> = (0..n).step_by(7).map(|s| (s, (s + 7).min(n))).skip(1).collect();
+        let limits = Limits { max_out_of_order_segments: 4, ..Limits::default() };
+        let (sni, tcp) = sni_after(&cuts, limits);
+        assert_eq!(sni, None);
+        assert_eq!(tcp.gaps, 1);
+        assert!(tcp.first_gap_frame.is_some());
+    }
+
+    #[test]
+    fn connections_beyond_max_flows_are_dropped_and_counted() {
+        let mut table = FlowTable::new(Limits { max_flows: 2, ..Limits::default() });
+        let syn = TcpFlags { syn: true, ..Default::default() };
+        for port in 0..5u16 {
+            let mut seg = segment(1, &[], syn);
+            seg.sport = 40000 + port;
+            table.on_segment(&seg, Seen { frame: port as u64 + 1, ts: 0 });
+        }
+        assert_eq!(table.stats.connections, 2);
+        assert_eq!(table.stats.connections_dropped, 3);
+    }
+}
