@@ -1,7 +1,7 @@
 //! The offline pipeline for one input: capture -> decode -> flow -> proto -> classify, with
 //! each settled connection handed to the caller as soon as it is known.
 
-use crate::capture::{open_reader, CaptureFormat};
+use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, Opened};
 use crate::decode::{decode, Decoded};
 use crate::flow::{FlowStats, FlowTable, Limits};
 use crate::profile::{is_inferable, Profiles};
@@ -12,6 +12,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
 use std::io::Read;
+use std::path::Path;
 
 /// What happened to one input.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -65,17 +66,32 @@ pub fn totals(files: &[FileSummary]) -> Totals {
     t
 }
 
-/// Runs the whole pipeline over one input. `emit` receives each connection once settled;
-/// an error while reading ends this input only, after settling every connection seen so far.
+/// Runs the whole pipeline over a stream (standard input, a pipe). See [`analyze_opened`].
 pub fn analyze_reader(
     label: &str,
     input: Box<dyn Read + Send>,
     limits: &Limits,
     emit: &mut dyn FnMut(Connection),
 ) -> FileSummary {
+    analyze_opened(label, open_reader(input), limits, emit)
+}
+
+/// Runs the whole pipeline over a capture file. See [`analyze_opened`].
+pub fn analyze_path(path: &Path, limits: &Limits, emit: &mut dyn FnMut(Connection)) -> FileSummary {
+    analyze_opened(&path.to_string_lossy(), open_path(path), limits, emit)
+}
+
+/// Runs the pipeline over an opened input. `emit` receives each connection once settled; an
+/// error while reading ends this input only, after settling every connection seen so far.
+fn analyze_opened(
+    label: &str,
+    opened: Result<Opened, CaptureError>,
+    limits: &Limits,
+    emit: &mut dyn FnMut(Connection),
+) -> FileSummary {
     let mut summary = FileSummary { path: label.to_string(), ..Default::default() };
-    let mut source = match open_reader(input) {
-        Ok((source, format, compression)) => {
+    let mut source = match opened {
+        Ok(Opened { source, format, compression }) => {
             summary.format = Some(format);
             summary.compression = compression;
             source

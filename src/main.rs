@@ -2,10 +2,10 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use std::fs::File;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter};
+use std::path::Path;
 use std::process::ExitCode;
-use tlsdiag::analyze::{analyze_reader, FileSummary, Session};
+use tlsdiag::analyze::{analyze_path, analyze_reader, Session};
 use tlsdiag::flow::Limits;
 use tlsdiag::report::{reporter, Format};
 
@@ -85,19 +85,12 @@ fn run(cli: Cli) -> Result<u8> {
     let mut session = Session::new(report.as_mut());
     let mut files = Vec::new();
     for path in &args.files {
-        let input: Box<dyn Read + Send> = if path == "-" {
-            Box::new(io::stdin())
+        let mut emit = |conn| session.connection(conn);
+        let summary = if path == "-" {
+            analyze_reader(path, Box::new(io::stdin()), &limits, &mut emit)
         } else {
-            match File::open(path) {
-                Ok(f) => Box::new(f),
-                Err(e) => {
-                    eprintln!("tlsdiag: {path}: {e}");
-                    files.push(FileSummary { path: path.clone(), error: Some(e.to_string()), ..Default::default() });
-                    continue;
-                }
-            }
+            analyze_path(Path::new(path), &limits, &mut emit)
         };
-        let summary = analyze_reader(path, input, &limits, &mut |conn| session.connection(conn));
         if let Some(err) = &summary.error {
             eprintln!("tlsdiag: {path}: {err}");
         }

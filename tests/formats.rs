@@ -16,7 +16,7 @@ fn readable_corpus() -> Vec<String> {
         .skip(1)
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            let ok = (f[1].starts_with("pcap") || f[1].starts_with("pcapng")) && !f[1].contains("lz4");
+            let ok = ["pcap", "netmon"].iter().any(|p| f[1].starts_with(p)) && !f[1].contains("lz4");
             ok.then(|| f[0].to_string())
         })
         .filter(|name| {

@@ -200,7 +200,7 @@ fn corpus_files_with_client_hellos() -> Vec<String> {
         .lines()
         .skip(1)
         .map(|l| l.split('\t').collect::<Vec<_>>())
-        .filter(|f| f[hellos] != "0" && !f[format].starts_with("netmon") && !f[format].contains("lz4"))
+        .filter(|f| f[hellos] != "0" && !f[format].contains("lz4"))
         .map(|f| f[file].to_string())
         .filter(|name| !NOT_COMPARED.iter().any(|(n, _)| n == name))
         .collect()

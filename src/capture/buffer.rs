@@ -21,6 +21,12 @@ impl<R: Read> RecordBuffer<R> {
         RecordBuffer { inner, buf: vec![0; CHUNK], start: 0, end: 0, offset: 0, eof: false }
     }
 
+    /// The stream from its first byte on, buffered bytes included.
+    pub(crate) fn into_inner(self) -> impl Read {
+        let RecordBuffer { inner, buf, start, end, .. } = self;
+        io::Cursor::new(buf[start..end].to_vec()).chain(inner)
+    }
+
     /// File offset of the next unconsumed byte.
     pub(crate) fn offset(&self) -> u64 {
         self.offset

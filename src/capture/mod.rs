@@ -7,11 +7,12 @@
 //! frame and the byte offset, after every frame before it has been delivered.
 
 mod buffer;
+mod netmon;
 mod pcap;
 mod pcapng;
 mod sniff;
 
-pub use sniff::{open_reader, CaptureFormat};
+pub use sniff::{open_path, open_reader, CaptureFormat, Opened};
 
 use std::io;
 use thiserror::Error;
@@ -75,6 +76,4 @@ pub enum CaptureError {
     Corrupt { frame: u64, offset: u64, reason: String },
     #[error("not a capture file this tool reads (first bytes {magic})")]
     UnknownFormat { magic: String },
-    #[error("unsupported capture format: {0}")]
-    Unsupported(&'static str),
 }

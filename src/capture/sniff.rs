@@ -1,11 +1,14 @@
 //! Recognises compression and capture format from the first bytes of the input.
 
 use super::buffer::RecordBuffer;
+use super::netmon::NetmonReader;
 use super::pcap::{hex4, PcapReader};
 use super::pcapng::PcapNgReader;
 use super::{CaptureError, PacketSource};
 use serde::Serialize;
-use std::io::{BufRead, BufReader, Read};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
 
 /// What the input turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -13,6 +16,33 @@ use std::io::{BufRead, BufReader, Read};
 pub enum CaptureFormat {
     Pcap,
     Pcapng,
+    /// Microsoft Network Monitor 1.x or 2.x.
+    Netmon,
+}
+
+/// An input whose format was recognised, ready to yield frames.
+pub struct Opened {
+    pub source: Box<dyn PacketSource + Send>,
+    pub format: CaptureFormat,
+    /// `gzip` or `zstd` when the capture was compressed.
+    pub compression: Option<&'static str>,
+}
+
+fn is_netmon(head: &[u8]) -> bool {
+    head == b"GMBU" || head == b"RTSS"
+}
+
+/// Opens a capture file. A plain Network Monitor file is read in place (its frame table sits
+/// at the end and needs seeking); everything else streams.
+pub fn open_path(path: &Path) -> Result<Opened, CaptureError> {
+    let io_err = |source| CaptureError::Io { offset: 0, source };
+    let mut file = BufReader::with_capacity(64 * 1024, File::open(path).map_err(io_err)?);
+    let head = file.fill_buf().map_err(io_err)?;
+    if is_netmon(&head[..head.len().min(4)]) {
+        let source = NetmonReader::open(path, None)?;
+        return Ok(Opened { source: Box::new(source), format: CaptureFormat::Netmon, compression: None });
+    }
+    open_reader(Box::new(file))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,11 +59,9 @@ fn compression_of(head: &[u8]) -> Option<Compression> {
     }
 }
 
-type Source = Box<dyn PacketSource + Send>;
-
 /// Opens a capture from any byte stream: unwraps compression (possibly nested), then picks
 /// the reader by magic number.
-pub fn open_reader(input: Box<dyn Read + Send>) -> Result<(Source, CaptureFormat, Option<&'static str>), CaptureError> {
+pub fn open_reader(input: Box<dyn Read + Send>) -> Result<Opened, CaptureError> {
     let mut input: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(64 * 1024, input));
     let mut compression = None;
     // Two levels at most: a compressed file inside a compressed file is plausible, more is not.
@@ -58,11 +86,19 @@ pub fn open_reader(input: Box<dyn Read + Send>) -> Result<(Source, CaptureFormat
     let buf = RecordBuffer::new(input);
     match head.as_slice() {
         [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] => {
-            Ok((Box::new(PcapReader::new(buf)?), CaptureFormat::Pcap, compression))
+            Ok(Opened { source: Box::new(PcapReader::new(buf)?), format: CaptureFormat::Pcap, compression })
         }
-        [0x0a, 0x0d, 0x0d, 0x0a] => Ok((Box::new(PcapNgReader::new(buf)?), CaptureFormat::Pcapng, compression)),
-        [b'G', b'M', b'B', b'U'] | [b'R', b'T', b'S', b'S'] => {
-            Err(CaptureError::Unsupported("Microsoft Network Monitor (.cap); convert it with `editcap -F pcapng`"))
+        [0x0a, 0x0d, 0x0d, 0x0a] => {
+            Ok(Opened { source: Box::new(PcapNgReader::new(buf)?), format: CaptureFormat::Pcapng, compression })
+        }
+        _ if is_netmon(&head) => {
+            // A stream cannot seek to the frame table at its end: spool it to a temporary file.
+            let mut spool = tempfile::NamedTempFile::new().map_err(|source| CaptureError::Io { offset: 0, source })?;
+            io::copy(&mut buf.into_inner(), &mut spool).map_err(|source| CaptureError::Io { offset: 0, source })?;
+            let path = spool.into_temp_path();
+            let location = path.to_path_buf();
+            let source = NetmonReader::open(&location, Some(path))?;
+            Ok(Opened { source: Box::new(source), format: CaptureFormat::Netmon, compression })
         }
         [] => Err(CaptureError::Truncated { frame: 0, offset: 0, what: "empty input" }),
         other => Err(CaptureError::UnknownFormat { magic: hex4(other) }),
