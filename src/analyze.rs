@@ -34,6 +34,9 @@ pub struct FileSummary {
     pub flow_stats: FlowStats,
     /// Why reading stopped early; every connection settled before it is still reported.
     pub error: Option<String>,
+    /// The input is not a capture at all (skipped quietly when found in a directory).
+    #[serde(skip)]
+    pub not_a_capture: bool,
 }
 
 /// Sums over files, for the summary line and the JSON `totals`.
@@ -57,12 +60,7 @@ pub fn totals(files: &[FileSummary]) -> Totals {
             *t.verdicts.entry(code).or_default() += n;
         }
     }
-    t.failures = t
-        .verdicts
-        .iter()
-        .filter(|(code, _)| !matches!(**code, "ok" | "ok_resumed" | "incomplete_capture" | "not_tls"))
-        .map(|(_, n)| n)
-        .sum();
+    t.failures = t.verdicts.iter().filter(|(code, _)| crate::classify::is_failure_code(code)).map(|(_, n)| n).sum();
     t
 }
 
@@ -97,6 +95,7 @@ fn analyze_opened(
             source
         }
         Err(e) => {
+            summary.not_a_capture = e.is_not_a_capture();
             summary.error = Some(e.to_string());
             return summary;
         }

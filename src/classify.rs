@@ -101,8 +101,13 @@ impl Verdict {
     }
     /// True for every code that is a failure (not ok, not "cannot tell", not "not TLS").
     pub fn is_failure(&self) -> bool {
-        !self.is_ok() && !matches!(self.code, "incomplete_capture" | "not_tls" | "")
+        is_failure_code(self.code)
     }
+}
+
+/// True for a verdict code that means the handshake failed.
+pub fn is_failure_code(code: &str) -> bool {
+    !matches!(code, "ok" | "ok_resumed" | "incomplete_capture" | "not_tls" | "")
 }
 
 fn secs(nanos: i64) -> String {

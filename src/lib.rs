@@ -6,6 +6,7 @@
 //! [`analyze`] wires the stages together for one input.
 
 pub mod analyze;
+pub mod batch;
 pub mod capture;
 pub mod classify;
 pub mod decode;

@@ -1,11 +1,11 @@
 //! Command line: parses arguments, opens the inputs, runs the pipeline, sets the exit code.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use std::io::{self, BufWriter};
-use std::path::Path;
+use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
-use tlsdiag::analyze::{analyze_path, analyze_reader, Session};
+use tlsdiag::analyze::Session;
+use tlsdiag::batch;
 use tlsdiag::flow::Limits;
 use tlsdiag::report::{reporter, Format};
 
@@ -23,15 +23,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Analyse capture files (pcap, pcapng; gzip or zstd compressed); `-` reads stdin.
+    /// Analyse captures (pcap, pcapng, Network Monitor; plain or gzip, zstd, xz, bzip2
+    /// compressed): files, directories (walked recursively), `-` for standard input.
     Analyze(AnalyzeArgs),
+    /// Combine JSON documents of separate `analyze --format json` runs into one.
+    Merge {
+        /// JSON documents written by `analyze --format json`.
+        #[arg(required = true)]
+        documents: Vec<String>,
+    },
 }
 
 #[derive(clap::Args)]
 struct AnalyzeArgs {
-    /// Capture files; `-` for standard input.
-    #[arg(required = true)]
+    /// Capture files and directories; `-` for standard input.
+    #[arg(required_unless_present = "files_from")]
     files: Vec<String>,
+    /// Also analyse the files listed in FILE, one per line (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
+    files_from: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -72,7 +82,13 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    let Command::Analyze(args) = cli.command;
+    match cli.command {
+        Command::Analyze(args) => analyze(args),
+        Command::Merge { documents } => merge(&documents),
+    }
+}
+
+fn analyze(args: AnalyzeArgs) -> Result<u8> {
     let limits = Limits {
         max_flows: args.max_flows,
         idle_timeout: args.idle_timeout.saturating_mul(1_000_000_000),
@@ -80,24 +96,16 @@ fn run(cli: Cli) -> Result<u8> {
         max_handshake_message: args.max_handshake_message,
         ..Limits::default()
     };
+    let inputs = batch::expand(&args.files, args.files_from.as_deref()).context("listing the inputs")?;
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all);
     let mut session = Session::new(report.as_mut());
-    let mut files = Vec::new();
-    for path in &args.files {
-        let mut emit = |conn| session.connection(conn);
-        let summary = if path == "-" {
-            analyze_reader(path, Box::new(io::stdin()), &limits, &mut emit)
-        } else {
-            analyze_path(Path::new(path), &limits, &mut emit)
-        };
-        if let Some(err) = &summary.error {
-            eprintln!("tlsdiag: {path}: {err}");
-        }
-        files.push(summary);
+    let mut result = batch::run(&inputs, &limits, &mut session);
+    session.finish(&mut result.files)?;
+    if !result.skipped.is_empty() {
+        eprintln!("tlsdiag: skipped {} file(s) that are not captures", result.skipped.len());
     }
-    session.finish(&mut files)?;
-    let totals = tlsdiag::analyze::totals(&files);
+    let totals = tlsdiag::analyze::totals(&result.files);
     Ok(if totals.files_with_errors > 0 {
         EXIT_ERROR
     } else if args.fail_on_failure && totals.failures > 0 {
@@ -105,4 +113,18 @@ fn run(cli: Cli) -> Result<u8> {
     } else {
         0
     })
+}
+
+fn merge(documents: &[String]) -> Result<u8> {
+    let mut parsed = Vec::new();
+    for path in documents {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        parsed.push(serde_json::from_str(&text).with_context(|| format!("{path} is not a tlsdiag JSON document"))?);
+    }
+    let merged = tlsdiag::report::merge::merge(&parsed).map_err(anyhow::Error::msg)?;
+    let mut out = BufWriter::new(io::stdout());
+    serde_json::to_writer_pretty(&mut out, &merged)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(0)
 }

@@ -77,3 +77,10 @@ pub enum CaptureError {
     #[error("not a capture file this tool reads (first bytes {magic})")]
     UnknownFormat { magic: String },
 }
+
+impl CaptureError {
+    /// True when the input is not a capture at all (as opposed to a damaged one).
+    pub fn is_not_a_capture(&self) -> bool {
+        matches!(self, CaptureError::UnknownFormat { .. } | CaptureError::Truncated { what: "empty input", .. })
+    }
+}

@@ -24,7 +24,7 @@ pub enum CaptureFormat {
 pub struct Opened {
     pub source: Box<dyn PacketSource + Send>,
     pub format: CaptureFormat,
-    /// `gzip` or `zstd` when the capture was compressed.
+    /// `gzip`, `zstd`, `xz` or `bzip2` when the capture was compressed.
     pub compression: Option<&'static str>,
 }
 
@@ -49,12 +49,16 @@ pub fn open_path(path: &Path) -> Result<Opened, CaptureError> {
 enum Compression {
     Gzip,
     Zstd,
+    Xz,
+    Bzip2,
 }
 
 fn compression_of(head: &[u8]) -> Option<Compression> {
     match head {
         [0x1f, 0x8b, ..] => Some(Compression::Gzip),
         [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Compression::Zstd),
+        [0xfd, b'7', b'z', b'X', ..] => Some(Compression::Xz),
+        [b'B', b'Z', b'h', b'1'..=b'9', ..] => Some(Compression::Bzip2),
         _ => None,
     }
 }
@@ -73,6 +77,8 @@ pub fn open_reader(input: Box<dyn Read + Send>) -> Result<Opened, CaptureError> 
         compression.get_or_insert(match kind {
             Compression::Gzip => "gzip",
             Compression::Zstd => "zstd",
+            Compression::Xz => "xz",
+            Compression::Bzip2 => "bzip2",
         });
         input = match kind {
             Compression::Gzip => Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(input))),
@@ -80,6 +86,9 @@ pub fn open_reader(input: Box<dyn Read + Send>) -> Result<Opened, CaptureError> 
                 zstd::stream::read::Decoder::with_buffer(input)
                     .map_err(|source| CaptureError::Io { offset: 0, source })?,
             )),
+            // Multi-stream decoders: `xz` and `bzip2` may write several streams into one file.
+            Compression::Xz => Box::new(BufReader::new(liblzma::bufread::XzDecoder::new_multi_decoder(input))),
+            Compression::Bzip2 => Box::new(BufReader::new(bzip2::bufread::MultiBzDecoder::new(input))),
         };
     }
     let head = fill_head(&mut input)?;

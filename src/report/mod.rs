@@ -2,6 +2,7 @@
 //! diagnostics go to stderr. JSON field names are the versioned schema of the README.
 
 mod json;
+pub mod merge;
 mod table;
 
 use crate::analyze::FileSummary;

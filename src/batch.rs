@@ -1,0 +1,188 @@
+//! Many inputs at once: directories walked, lists read, every capture analysed on all cores,
+//! and connections handed to the [`Session`] in input order whatever the thread timing.
+
+use crate::analyze::{analyze_path, analyze_reader, FileSummary, Session};
+use crate::flow::Limits;
+use crate::record::Connection;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
+
+/// One thing to analyse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    /// A file named by the user (an error if it is not a capture).
+    Named(PathBuf),
+    /// A file found in a directory (skipped if it is not a capture).
+    Found(PathBuf),
+}
+
+impl Input {
+    pub fn label(&self) -> String {
+        match self {
+            Input::Stdin => "-".into(),
+            Input::Named(p) | Input::Found(p) => p.to_string_lossy().into_owned(),
+        }
+    }
+    fn size(&self) -> u64 {
+        match self {
+            Input::Stdin => 0,
+            Input::Named(p) | Input::Found(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+        }
+    }
+}
+
+/// Expands arguments (files, directories, `-`) and the lines of `--files-from` into inputs.
+/// Directories are walked recursively in name order, so the same tree gives the same order.
+pub fn expand(args: &[String], files_from: Option<&str>) -> io::Result<Vec<Input>> {
+    let mut names: Vec<String> = args.to_vec();
+    if let Some(list) = files_from {
+        let reader: Box<dyn BufRead> = if list == "-" {
+            Box::new(io::stdin().lock())
+        } else {
+            Box::new(io::BufReader::new(std::fs::File::open(list)?))
+        };
+        for line in reader.lines() {
+            let line = line?;
+            let line = line.trim();
+            if !line.is_empty() && !line.starts_with('#') {
+                names.push(line.to_string());
+            }
+        }
+    }
+    let mut inputs = Vec::new();
+    for name in names {
+        let path = PathBuf::from(&name);
+        if name == "-" {
+            inputs.push(Input::Stdin);
+        } else if path.is_dir() {
+            walk(&path, &mut inputs)?;
+        } else {
+            inputs.push(Input::Named(path));
+        }
+    }
+    Ok(inputs)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Input>) -> io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.is_file() {
+            out.push(Input::Found(path));
+        }
+    }
+    Ok(())
+}
+
+fn analyze_input(input: &Input, limits: &Limits, emit: &mut dyn FnMut(Connection)) -> FileSummary {
+    match input {
+        Input::Stdin => analyze_reader("-", Box::new(io::stdin()), limits, emit),
+        Input::Named(p) | Input::Found(p) => analyze_path(p, limits, emit),
+    }
+}
+
+/// What a run over many inputs produced besides the connections.
+#[derive(Debug, Default)]
+pub struct BatchResult {
+    /// One summary per capture, in input order.
+    pub files: Vec<FileSummary>,
+    /// Files found in directories that are not captures.
+    pub skipped: Vec<String>,
+}
+
+enum Message {
+    // Boxed: a connection record is large and most messages carry one.
+    Connection(usize, Box<Connection>),
+    Done(usize, FileSummary),
+}
+
+/// Analyses every input, in parallel when there are several, and feeds the session in input
+/// order. Errors of one input are recorded in its summary; the others go on.
+pub fn run(inputs: &[Input], limits: &Limits, session: &mut Session<'_>) -> BatchResult {
+    let mut result = BatchResult::default();
+    let keep = |input: &Input, summary: FileSummary, result: &mut BatchResult| {
+        if matches!(input, Input::Found(_)) && summary.not_a_capture {
+            result.skipped.push(summary.path);
+        } else {
+            if let Some(err) = &summary.error {
+                eprintln!("tlsdiag: {}: {err}", summary.path);
+            }
+            result.files.push(summary);
+        }
+    };
+    if inputs.len() == 1 {
+        // One input streams straight through: no thread, no reordering buffer.
+        let summary = analyze_input(&inputs[0], limits, &mut |conn| session.connection(conn));
+        keep(&inputs[0], summary, &mut result);
+        return result;
+    }
+    let progress = progress_bar(inputs);
+    // Bounded, so fast workers wait for the writer instead of filling memory.
+    let (tx, rx) = sync_channel::<Message>(4096);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            inputs.par_iter().enumerate().for_each_with(tx, |tx, (i, input)| {
+                let summary = analyze_input(input, limits, &mut |conn| {
+                    let _ = tx.send(Message::Connection(i, Box::new(conn)));
+                });
+                let _ = tx.send(Message::Done(i, summary));
+            });
+        });
+        // Connections of later inputs wait here until every earlier input is done.
+        let mut next = 0;
+        let mut held: BTreeMap<usize, (Vec<Connection>, Option<FileSummary>)> = BTreeMap::new();
+        let (mut bytes, mut connections) = (0u64, 0u64);
+        for message in rx {
+            match message {
+                Message::Connection(i, conn) if i == next => {
+                    connections += 1;
+                    session.connection(*conn);
+                }
+                Message::Connection(i, conn) => held.entry(i).or_default().0.push(*conn),
+                Message::Done(i, summary) => held.entry(i).or_default().1 = Some(summary),
+            }
+            // Release everything the input in turn has, and move on while inputs are done.
+            while let Some((conns, summary)) = held.get_mut(&next) {
+                connections += conns.len() as u64;
+                for conn in conns.drain(..) {
+                    session.connection(conn);
+                }
+                let Some(summary) = summary.take() else { break };
+                held.remove(&next);
+                bytes += inputs[next].size();
+                keep(&inputs[next], summary, &mut result);
+                next += 1;
+                if let Some(bar) = &progress {
+                    bar.set_position(bytes);
+                    bar.set_message(format!("{next}/{} files, {connections} connections", inputs.len()));
+                }
+            }
+        }
+    });
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    result
+}
+
+/// A progress bar on stderr, only when stderr is a terminal.
+fn progress_bar(inputs: &[Input]) -> Option<ProgressBar> {
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    let total: u64 = inputs.iter().map(Input::size).sum();
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    Some(bar)
+}

@@ -1,0 +1,82 @@
+//! `tlsdiag merge`: combines JSON documents of separate runs (other machines, other shards)
+//! into one, as if one run had read all their inputs: files and connections in order, totals
+//! recomputed, server profiles added up.
+
+use crate::classify::is_failure_code;
+use crate::record::SCHEMA_VERSION;
+use serde_json::{json, Map, Value};
+
+/// Merges documents written by `analyze --format json`.
+pub fn merge(documents: &[Value]) -> Result<Value, String> {
+    let mut files = Vec::new();
+    let mut connections = Vec::new();
+    let mut servers: Map<String, Value> = Map::new();
+    for (i, doc) in documents.iter().enumerate() {
+        if doc["schema_version"] != SCHEMA_VERSION {
+            return Err(format!(
+                "document {} has schema_version {}, expected {SCHEMA_VERSION}",
+                i + 1,
+                doc["schema_version"]
+            ));
+        }
+        files.extend(doc["files"].as_array().cloned().unwrap_or_default());
+        connections.extend(doc["connections"].as_array().cloned().unwrap_or_default());
+        for server in doc["servers"].as_array().into_iter().flatten() {
+            let key = server["server"].as_str().unwrap_or_default().to_string();
+            match servers.get_mut(&key) {
+                Some(existing) => add_profile(existing, server),
+                None => {
+                    servers.insert(key, server.clone());
+                }
+            }
+        }
+    }
+    let mut verdicts: Map<String, Value> = Map::new();
+    let (mut frames, mut conns, mut with_errors) = (0u64, 0u64, 0u64);
+    for f in &files {
+        frames += f["frames"].as_u64().unwrap_or(0);
+        conns += f["connections"].as_u64().unwrap_or(0);
+        with_errors += (!f["error"].is_null()) as u64;
+        add_counts(&mut verdicts, &f["verdicts"]);
+    }
+    let failures: u64 =
+        verdicts.iter().filter(|(code, _)| is_failure_code(code)).map(|(_, n)| n.as_u64().unwrap_or(0)).sum();
+    Ok(json!({
+        "schema_version": SCHEMA_VERSION,
+        "tool": documents.first().map(|d| d["tool"].clone()).unwrap_or(Value::Null),
+        "files": files,
+        "totals": {
+            "files": files.len(),
+            "files_with_errors": with_errors,
+            "frames": frames,
+            "connections": conns,
+            "failures": failures,
+            "verdicts": verdicts,
+        },
+        "servers": servers.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+        "connections": connections,
+    }))
+}
+
+/// Adds the numeric values of `more` to `into`, key by key.
+fn add_counts(into: &mut Map<String, Value>, more: &Value) {
+    for (k, v) in more.as_object().into_iter().flatten() {
+        let sum = into.get(k).and_then(Value::as_u64).unwrap_or(0) + v.as_u64().unwrap_or(0);
+        into.insert(k.clone(), json!(sum));
+    }
+}
+
+fn add_profile(into: &mut Value, more: &Value) {
+    for key in ["connections", "ok"] {
+        into[key] = json!(into[key].as_u64().unwrap_or(0) + more[key].as_u64().unwrap_or(0));
+    }
+    for key in ["failures", "versions", "cipher_suites", "alerts_sent"] {
+        let mut map = into[key].as_object().cloned().unwrap_or_default();
+        add_counts(&mut map, &more[key]);
+        into[key] = Value::Object(map);
+    }
+    let mut certs: std::collections::BTreeSet<String> =
+        into["certificates"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)).collect();
+    certs.extend(more["certificates"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)));
+    into["certificates"] = json!(certs);
+}

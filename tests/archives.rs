@@ -1,0 +1,136 @@
+//! Whole archives: directories with mixed formats and compressions, non-captures skipped,
+//! corrupt files reported while the others go on, deterministic order on all cores, and JSON
+//! documents of separate runs merged into what one run over everything gives.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn compress(tool: &str, file: &Path) {
+    let status = Command::new(tool).args(["-k", "-f"]).arg(file).status();
+    assert!(status.map(|s| s.success()).unwrap_or(false), "{tool} not available");
+}
+
+/// A directory tree: the sample as pcap, xz and bzip2, a gzip pcapng, a NetMon file, a
+/// truncated capture and a text file.
+fn archive() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("b/c");
+    std::fs::create_dir_all(&sub).unwrap();
+    let sample = dir.path().join("a-handshakes.pcap");
+    std::fs::copy(repo().join("samples/handshakes.pcap"), &sample).unwrap();
+    let sample_xz = sub.join("xz-handshakes.pcap");
+    std::fs::copy(&sample, &sample_xz).unwrap();
+    compress("xz", &sample_xz);
+    std::fs::remove_file(&sample_xz).unwrap();
+    let sample_bz = sub.join("bz-handshakes.pcap");
+    std::fs::copy(&sample, &sample_bz).unwrap();
+    compress("bzip2", &sample_bz);
+    std::fs::remove_file(&sample_bz).unwrap();
+    std::fs::copy(corpus("ndpi--tls_ech.pcapng.gz"), dir.path().join("b/ech.pcapng.gz")).unwrap();
+    std::fs::copy(corpus("zeek--tls--tls1_1.netmon2.cap"), dir.path().join("b/tls11.cap")).unwrap();
+    std::fs::copy(corpus("zeek--tls--tls1.2.truncated-file.pcap"), dir.path().join("b/c/truncated.pcap")).unwrap();
+    std::fs::write(dir.path().join("b/notes.txt"), "not a capture\n").unwrap();
+    dir
+}
+
+fn json_run(args: &[&str]) -> (Value, i32, String) {
+    let run = tlsdiag(args);
+    (serde_json::from_str(&run.stdout).unwrap_or(Value::Null), run.code, run.stderr)
+}
+
+#[test]
+fn a_directory_of_mixed_captures_is_one_report() {
+    let dir = archive();
+    let (doc, code, stderr) = json_run(&["analyze", "--format", "json", dir.path().to_str().unwrap()]);
+    // The truncated capture makes the run exit 2, after everything else was analysed.
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("truncated.pcap: file is cut short in frame 10"), "{stderr}");
+    assert!(stderr.contains("skipped 1 file(s) that are not captures"), "{stderr}");
+    let files: Vec<(String, String, Value)> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let name = Path::new(f["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+            (name, f["format"].as_str().unwrap_or("-").to_string(), f["compression"].clone())
+        })
+        .collect();
+    // Name order, depth first: a-handshakes.pcap, b/c/bz..., b/c/truncated, b/c/xz..., b/ech, b/tls11.
+    let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "a-handshakes.pcap",
+            "bz-handshakes.pcap.bz2",
+            "truncated.pcap",
+            "xz-handshakes.pcap.xz",
+            "ech.pcapng.gz",
+            "tls11.cap"
+        ]
+    );
+    assert_eq!(files[1].2, "bzip2");
+    assert_eq!(files[3].2, "xz");
+    assert_eq!(files[4].1, "pcapng");
+    assert_eq!(files[5].1, "netmon");
+    // Three copies of the sample (5 connections each), one each from the others.
+    assert_eq!(doc["totals"]["connections"], 3 * 5 + 1 + 1 + 1);
+    assert_eq!(doc["totals"]["verdicts"]["cipher_mismatch"], 3 * 2);
+    // Connections come in input order whatever thread finished first.
+    let order: Vec<String> = doc["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| Path::new(c["file"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut sorted_by_input = order.clone();
+    sorted_by_input.sort_by_key(|n| names.iter().position(|m| m == n));
+    assert_eq!(order, sorted_by_input);
+}
+
+#[test]
+fn parallel_output_equals_one_file_at_a_time() {
+    let dir = archive();
+    let (together, _, _) = json_run(&["analyze", "--format", "json", dir.path().to_str().unwrap()]);
+    let mut one_by_one = Vec::new();
+    for f in together["files"].as_array().unwrap() {
+        let (doc, _, _) = json_run(&["analyze", "--format", "json", f["path"].as_str().unwrap()]);
+        one_by_one.extend(doc["connections"].as_array().unwrap().clone());
+    }
+    assert_eq!(together["connections"].as_array().unwrap(), &one_by_one);
+}
+
+#[test]
+fn files_from_lists_inputs() {
+    let dir = archive();
+    let list = dir.path().join("list.txt");
+    let sample = dir.path().join("a-handshakes.pcap");
+    std::fs::write(&list, format!("# inputs\n{}\n\n{}\n", sample.display(), dir.path().join("b/tls11.cap").display()))
+        .unwrap();
+    let (doc, code, stderr) = json_run(&["analyze", "--format", "json", "--files-from", list.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["totals"]["files"], 2);
+    assert_eq!(doc["totals"]["connections"], 6);
+}
+
+#[test]
+fn merged_documents_equal_one_run_over_both() {
+    let a = repo().join("samples/handshakes.pcap");
+    let b = corpus("zeek--tls--tls1.2.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let (doc_a, _, _) = json_run(&["analyze", "--format", "json", a.to_str().unwrap()]);
+    let (doc_b, _, _) = json_run(&["analyze", "--format", "json", b.to_str().unwrap()]);
+    let (both, _, _) = json_run(&["analyze", "--format", "json", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let (pa, pb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    std::fs::write(&pa, doc_a.to_string()).unwrap();
+    std::fs::write(&pb, doc_b.to_string()).unwrap();
+    let (merged, code, stderr) = json_run(&["merge", pa.to_str().unwrap(), pb.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(merged["totals"], both["totals"]);
+    assert_eq!(merged["servers"], both["servers"]);
+    assert_eq!(merged["files"], both["files"]);
+    assert_eq!(merged["connections"], both["connections"]);
+}
