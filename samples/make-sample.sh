@@ -15,7 +15,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 36
   -subj "/CN=shop.example" -addext "subjectAltName=DNS:shop.example" 2>/dev/null
 ip netns add "$ns"
 ip -n "$ns" link set lo up
-ip netns exec "$ns" tcpdump -i lo -s 0 -U -w "$work/capture.pcap" tcp 2>/dev/null &
+ip netns exec "$ns" tcpdump -i lo -s 0 -U --immediate-mode -w "$work/capture.pcap" tcp 2>/dev/null &
 tcpdump_pid=$!
 sleep 1
 ip netns exec "$ns" timeout 30 openssl s_server -accept 4433 -cert cert.pem -key key.pem \

@@ -124,6 +124,8 @@ pub fn classify(c: &Connection) -> Verdict {
     if let Some(tls) = &c.tls {
         verdict.risks = risks(c, tls);
     }
+    // Evidence reads in capture order, as it would be walked in Wireshark.
+    verdict.evidence.sort_by_key(|e| e.frame);
     verdict
 }
 

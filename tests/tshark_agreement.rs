@@ -35,12 +35,9 @@ fn parse_hex(s: &str) -> u16 {
 }
 
 /// tshark's view: per connection (sorted endpoint pair), what the first handshake showed.
-fn tshark_view(path: &Path, tls_ports: &[u16]) -> BTreeMap<(String, String), Expected> {
+fn tshark_view(path: &Path, options: &[&str]) -> BTreeMap<(String, String), Expected> {
     let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(path);
-    for p in tls_ports {
-        cmd.args(["-d", &format!("tcp.port=={p},tls")]);
-    }
+    cmd.args(["-n", "-r"]).arg(path).args(options);
     cmd.args(["-Y", "tcp && (tls.handshake.type==1 || tls.handshake.type==2 || tls.alert_message)", "-T", "fields"]);
     cmd.args(["-E", "separator=/t", "-E", "aggregator=,", "-E", "occurrence=a"]);
     for f in [
@@ -161,8 +158,8 @@ const NOT_COMPARED: &[(&str, &str)] = &[
 ];
 
 /// Differences between the two views of one file, as text.
-fn compare(path: &Path, name: &str) -> Vec<String> {
-    let theirs = tshark_view(path, &[]);
+fn compare(path: &Path, name: &str, options: &[&str]) -> Vec<String> {
+    let theirs = tshark_view(path, options);
     let ours = tlsdiag_view(path);
     let tshark_misses = TSHARK_MISSES_SERVER_HELLO.iter().any(|(n, _)| *n == name);
     let mut problems = Vec::new();
@@ -217,7 +214,7 @@ fn whole_corpus_agrees_with_tshark() {
     assert!(files.len() > 100, "the corpus lists {} captures with a ClientHello", files.len());
     let mut problems = Vec::new();
     for name in &files {
-        problems.extend(compare(&corpus(name), name));
+        problems.extend(compare(&corpus(name), name, &[]));
     }
     assert!(
         problems.is_empty(),
@@ -226,4 +223,27 @@ fn whole_corpus_agrees_with_tshark() {
         files.len(),
         problems.join("\n")
     );
+}
+
+/// The captures made with real peers for this project (tests/fixtures), with tshark told to
+/// reassemble out-of-order segments as tlsdiag does.
+#[test]
+fn fixtures_agree_with_tshark() {
+    if !has_tshark() {
+        eprintln!("tshark not installed: skipped");
+        return;
+    }
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("tests/fixtures"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".pcap"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 15, "{names:?}");
+    let mut problems = Vec::new();
+    for name in &names {
+        let options = ["-o", "tcp.reassemble_out_of_order:TRUE", "-d", "tcp.port==4434,tls"];
+        problems.extend(compare(&fixture(name), name, &options));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -1,0 +1,187 @@
+//! Verdicts on the captures made with real peers (tests/fixtures, see its README): code,
+//! side, confidence and evidence frames, each checked against what tshark shows.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn one(name: &str) -> Value {
+    only_tls_connection(&fixture(name))
+}
+
+fn verdict(c: &Value) -> (&str, &str, &str) {
+    let v = &c["verdict"];
+    (v["code"].as_str().unwrap(), v["side"].as_str().unwrap(), v["confidence"].as_str().unwrap())
+}
+
+fn explanation(c: &Value) -> &str {
+    c["verdict"]["explanation"].as_str().unwrap()
+}
+
+fn by_port<'a>(conns: &'a [Value], port: &str) -> &'a Value {
+    conns.iter().find(|c| c["client"].as_str().unwrap().ends_with(port)).unwrap()
+}
+
+#[test]
+fn tls12_success() {
+    let c = one("tls12-ok.pcap");
+    assert_eq!(verdict(&c), ("ok", "none", "certain"));
+    assert_eq!(c["tls"]["client_hello"]["frame"], 4);
+    assert_eq!(c["tls"]["server_hello"]["frame"], 6);
+    assert_eq!(c["tls"]["server_hello"]["cipher_suite"], "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+    assert_eq!(c["tls"]["server_hello"]["extended_master_secret"], true);
+    assert_eq!(c["tls"]["client_hello"]["sni"], "www.example.test");
+    assert_eq!(c["tls"]["server_certificates"]["certificates"][0]["subject"], "CN=www.example.test");
+}
+
+#[test]
+fn tls13_success_over_ipv6() {
+    let c = one("tls13-ok-ipv6.pcap");
+    assert_eq!(verdict(&c), ("ok", "none", "certain"));
+    assert!(c["server"].as_str().unwrap().starts_with("[::1]:4433"));
+    assert_eq!(c["tls"]["server_hello"]["version"], "TLS1.3");
+    assert_eq!(c["tls"]["server_hello"]["cipher_suite"], "TLS_AES_256_GCM_SHA384");
+    assert_eq!(c["tls"]["client_hello"]["alpn"], serde_json::json!(["h2"]));
+    assert_eq!(c["tls"]["server_hello"]["frame"], 6);
+}
+
+#[test]
+fn handshake_over_many_small_segments() {
+    let c = one("tls12-small-segments.pcap");
+    assert_eq!(verdict(&c).0, "ok");
+    assert_eq!(c["tls"]["client_hello"]["frame"], 5);
+    assert_eq!(c["tls"]["server_hello"]["frame"], 8);
+    assert_eq!(c["tls"]["server_certificates"]["frame"], 18);
+    assert_eq!(c["tls"]["server_key_exchange"]["frame"], 20);
+}
+
+#[test]
+fn reordered_segments_are_put_back_in_order() {
+    let c = one("tls12-reordered.pcap");
+    assert_eq!(verdict(&c).0, "ok");
+    let messages: Vec<(String, u64)> = c["tls"]["server"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["message"].as_str().unwrap().to_string(), m["frame"].as_u64().unwrap()))
+        .collect();
+    let expected = [
+        ("ServerHello", 10),
+        ("Certificate", 18),
+        ("ServerKeyExchange", 20),
+        ("ServerHelloDone", 20),
+        ("NewSessionTicket", 26),
+    ];
+    assert_eq!(messages, expected.map(|(m, f)| (m.to_string(), f)));
+    assert!(c["tcp"]["out_of_order"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn retransmitted_server_hello_counts_once() {
+    let c = one("tls12-retransmitted-server-hello.pcap");
+    assert_eq!(verdict(&c).0, "ok");
+    assert_eq!(c["tls"]["server_hello"]["frame"], 6);
+    assert_eq!(c["tcp"]["retransmissions"], 1);
+}
+
+#[test]
+fn cipher_mismatch_alert() {
+    let c = one("tls12-cipher-mismatch.pcap");
+    assert_eq!(verdict(&c), ("cipher_mismatch", "unknown", "certain"));
+    assert_eq!(evidence_frames(&c), vec![4, 6]);
+    assert!(explanation(&c).contains("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), "{}", explanation(&c));
+}
+
+#[test]
+fn protocol_version_alert() {
+    let c = one("tls-protocol-mismatch.pcap");
+    assert_eq!(verdict(&c), ("protocol_mismatch", "client", "certain"));
+    assert_eq!(evidence_frames(&c), vec![4, 6]);
+}
+
+#[test]
+fn unanswered_syns() {
+    let c = &connections(&fixture("tcp-syn-timeout.pcap"))[0];
+    assert_eq!(verdict(c), ("syn_timeout", "network", "certain"));
+    assert_eq!(c["tcp"]["syn_count"], 4);
+    assert_eq!(evidence_frames(c), vec![1, 4]);
+}
+
+#[test]
+fn server_reset_after_client_hello() {
+    let c = one("tls12-server-reset-on-client-hello.pcap");
+    assert_eq!(verdict(&c), ("rst_without_server_hello", "server", "certain"));
+    assert_eq!(evidence_frames(&c), vec![4, 6]);
+}
+
+/// (file, alert, words the explanation must contain because the certificate shows them)
+const CERTIFICATE_CASES: &[(&str, &str, &str)] = &[
+    ("tls12-cert-expired.pcap", "certificate_expired", "expired on 2021-01-01T00:00:00Z"),
+    ("tls12-cert-wrong-name.pcap", "bad_certificate", "does not name www.example.test (names: other.example.test)"),
+    (
+        "tls12-cert-client-auth-eku.pcap",
+        "unsupported_certificate",
+        "extended key usage without serverAuth (clientAuth)",
+    ),
+    ("tls12-cert-md5.pcap", "bad_certificate", "signed with md5WithRSAEncryption"),
+    ("tls12-cert-unknown-ca.pcap", "unknown_ca", "with unknown_ca"),
+];
+
+#[test]
+fn rejected_certificates_name_the_cause_found_in_the_certificate() {
+    for (file, alert, cause) in CERTIFICATE_CASES {
+        let c = one(file);
+        assert_eq!(verdict(&c), ("certificate_rejected", "server", "certain"), "{file}");
+        assert_eq!(c["tls"]["alerts"][0]["description"], *alert, "{file}");
+        assert_eq!(c["tls"]["alerts"][0]["sender"], "client", "{file}");
+        assert_eq!(evidence_frames(&c), vec![4, 6, 6, 8], "{file}");
+        assert!(explanation(&c).contains(cause), "{file}: {}", explanation(&c));
+    }
+}
+
+#[test]
+fn client_certificate_demanded_and_missing() {
+    let c = one("tls12-client-cert-required.pcap");
+    assert_eq!(verdict(&c), ("client_certificate_required", "client", "certain"));
+    assert_eq!(c["tls"]["certificate_request"], 6);
+    assert_eq!(c["tls"]["alerts"][0]["frame"], 9);
+    assert!(explanation(&c).contains("the client sent none"), "{}", explanation(&c));
+}
+
+#[test]
+fn dhe_without_extended_master_secret_is_a_risk() {
+    let c = one("tls12-dhe-no-ems.pcap");
+    assert_eq!(verdict(&c).0, "ok");
+    assert_eq!(c["tls"]["server_hello"]["cipher_suite"], "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256");
+    assert_eq!(c["tls"]["server_hello"]["extended_master_secret"], false);
+    let risks: Vec<&str> =
+        c["verdict"]["risks"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(risks, ["dhe_without_ems"]);
+    assert!(c["tls"]["server_key_exchange"]["dh_prime_bits"].as_u64().unwrap() >= 2048);
+}
+
+#[test]
+fn abbreviated_handshake_is_ok_resumed() {
+    let conns = connections(&fixture("tls12-resumed.pcap"));
+    assert_eq!(conns.len(), 2);
+    assert_eq!(verdict(&conns[0]).0, "ok");
+    assert_eq!(verdict(&conns[1]).0, "ok_resumed");
+    assert_eq!(conns[1]["tls"]["server_hello"]["frame"], 21);
+    assert!(conns[1]["tls"]["server_certificates"].is_null());
+}
+
+#[test]
+fn resets_explained_by_what_the_server_did_with_other_clients() {
+    let conns = connections(&fixture("tls-one-server-many-clients.pcap"));
+    let tls10 = by_port(&conns, ":32834");
+    assert_eq!(verdict(tls10), ("protocol_mismatch", "client", "likely"));
+    assert_eq!(evidence_frames(tls10), vec![65, 67]);
+    assert!(explanation(tls10).contains("offered up to TLS1.0"), "{}", explanation(tls10));
+    let cbc = by_port(&conns, ":32844");
+    assert_eq!(verdict(cbc), ("cipher_mismatch", "unknown", "likely"));
+    assert_eq!(evidence_frames(cbc), vec![71, 73]);
+    for port in [":32810", ":32826", ":32852", ":32868"] {
+        assert_eq!(verdict(by_port(&conns, port)).0, "ok", "{port}");
+    }
+}
