@@ -154,10 +154,21 @@ fn tcp_verdict(c: &Connection) -> Verdict {
                 .frame((t.syn_count > 1).then_some(last.frame), "last SYN retransmission")
                 .frame(t.client_rst.map(|r| r.frame), "RST from the client")
         }
-        (Some(_), Some(syn_ack), None) => Verdict::new("tcp_handshake_incomplete", Fault::Network, Confidence::Likely)
-            .because(format!("{} sent a SYN-ACK that the client never acknowledged", c.server))
+        (Some(_), Some(syn_ack), None) => {
+            // SYN-ACKs sent again (and SYNs retransmitted) show the answer never arrived.
+            let retried = t.syn_ack_count > 1;
+            Verdict::new(
+                "tcp_handshake_incomplete",
+                Fault::Network,
+                if retried { Confidence::Certain } else { Confidence::Likely },
+            )
+            .because(format!(
+                "{} answered with {} SYN-ACK(s) that the client never acknowledged ({} SYN(s) from the client)",
+                c.server, t.syn_ack_count, t.syn_count
+            ))
             .hint("Look for asymmetric routing or a firewall dropping the SYN-ACK on its way back to the client.")
-            .frame(Some(syn_ack.frame), "SYN-ACK"),
+            .frame(Some(syn_ack.frame), "SYN-ACK")
+        }
         (_, _, Some(_)) | (None, _, _) if reset.is_some() && t.syn.is_some() => {
             let who = if t.server_rst.is_some() { "server" } else { "client" };
             Verdict::new("reset_before_client_hello", if t.server_rst.is_some() { Fault::Server } else { Fault::Client }, Confidence::Certain)
@@ -220,9 +231,14 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     };
     let fatal = tls.first_fatal_alert();
     let sh = tls.server_hello.as_ref();
-    let sni = ch.sni.as_deref().unwrap_or("(no SNI)");
+    let sni = ch.sni.as_deref().unwrap_or("no SNI");
 
-    if let Some(alert) = fatal {
+    // A client's alert after the server already closed or reset without a ServerHello is a
+    // consequence (OpenSSL reports the cut stream as decode_error): the close is the story.
+    let server_ended_first = |a: &crate::proto::facts::Alert| {
+        sh.is_none() && a.sender == Role::Client && t.server_fin.or(t.server_rst).is_some_and(|end| end.frame < a.frame)
+    };
+    if let Some(alert) = fatal.filter(|a| !server_ended_first(a)) {
         return alert_verdict(c, tls, alert);
     }
     if tls.handshake_complete.is_some() {
@@ -250,12 +266,16 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
             .frame(gap.or(t.first_gap_frame), "first missing bytes")
             .frame(Some(ch.frame), "ClientHello");
     }
-    let reset = match (t.client_rst, t.server_rst) {
-        (_, Some(r)) => Some((r, Role::Server)),
-        (Some(r), None) => Some((r, Role::Client)),
-        _ => None,
-    };
-    let fin = t.server_fin.map(|f| (f, Role::Server)).or(t.client_fin.map(|f| (f, Role::Client)));
+    // The first FIN or RST tells who ended the connection; later ones are reactions to it.
+    let ending = [
+        (t.server_rst, Role::Server, true),
+        (t.client_rst, Role::Client, true),
+        (t.server_fin, Role::Server, false),
+        (t.client_fin, Role::Client, false),
+    ]
+    .into_iter()
+    .filter_map(|(seen, who, reset)| seen.map(|seen| (seen, who, reset)))
+    .min_by_key(|(seen, _, _)| seen.frame);
     let Some(sh) = sh else {
         if let Some(answer) = tls.non_tls.as_ref().filter(|n| n.sender == Role::Server && !tls.starttls) {
             return Verdict::new("server_not_tls", Fault::Server, Confidence::Certain)
@@ -265,8 +285,8 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 .frame(Some(answer.frame), "non-TLS answer");
         }
         let offered = format!("{} offering {} suites up to {}", c.client, ch.cipher_suites.len(), ch.max_version);
-        return match (reset, fin) {
-            (Some((rst, who)), _) => {
+        return match ending {
+            Some((rst, who, true)) => {
                 let after = secs(rst.ts.saturating_sub(c.start));
                 Verdict::new("rst_without_server_hello", fault_of(who), Confidence::Certain)
                     .because(format!("ClientHello ({offered}, SNI {sni}) answered by a reset from the {} after {after}, no ServerHello", role_name(who)))
@@ -274,12 +294,12 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                     .frame(Some(ch.frame), "ClientHello")
                     .frame(Some(rst.frame), format!("RST from the {}", role_name(who)))
             }
-            (None, Some((f, who))) => Verdict::new("closed_without_server_hello", fault_of(who), Confidence::Certain)
+            Some((f, who, false)) => Verdict::new("closed_without_server_hello", fault_of(who), Confidence::Certain)
                 .because(format!("ClientHello ({offered}, SNI {sni}) answered by a close from the {}, no ServerHello", role_name(who)))
                 .hint("The server closed the connection on the ClientHello: compare the versions and suites it accepts with the ones offered.")
                 .frame(Some(ch.frame), "ClientHello")
                 .frame(Some(f.frame), format!("FIN from the {}", role_name(who))),
-            (None, None) => Verdict::new("no_server_hello", Fault::Server, Confidence::Likely)
+            None => Verdict::new("no_server_hello", Fault::Server, Confidence::Likely)
                 .because(format!("ClientHello ({offered}, SNI {sni}) got no answer before the {}", end_words(c)))
                 .hint("The server did not answer: check that a TLS service listens on the port and is not overloaded.")
                 .frame(Some(ch.frame), "ClientHello"),
@@ -305,14 +325,14 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 .frame(Some(first.frame), "alert-sized encrypted record from the client");
         }
     }
-    if let Some((end, who)) = reset.or(fin) {
+    if let Some((end, who, reset)) = ending {
         let after_kex = tls.client_key_exchange.is_some() || tls.client.change_cipher_spec.is_some();
         if after_kex {
             return failed_after_key_exchange(
-                c,
                 tls,
                 Some(end.frame),
-                &format!("{} from the {}", if reset.is_some() { "reset" } else { "close" }, role_name(who)),
+                &format!("{} from the {}", if reset { "reset" } else { "close" }, role_name(who)),
+                Confidence::Likely,
             );
         }
         return Verdict::new("fatal_alert", fault_of(who), Confidence::Possible)
@@ -356,7 +376,7 @@ fn is_dhe(suite_id: u16) -> bool {
     matches!(TlsCipherSuite::from_id(suite_id).map(|s| s.kx), Some(TlsCipherKx::Dhe))
 }
 
-fn failed_after_key_exchange(c: &Connection, tls: &TlsFacts, frame: Option<u64>, what: &str) -> Verdict {
+fn failed_after_key_exchange(tls: &TlsFacts, frame: Option<u64>, what: &str, confidence: Confidence) -> Verdict {
     let sh = tls.server_hello.as_ref();
     let suite = sh.map(|s| s.cipher_suite.as_str()).unwrap_or("?");
     let mut explanation = format!("the handshake failed after the key exchange ({what}) with {suite}");
@@ -370,8 +390,7 @@ fn failed_after_key_exchange(c: &Connection, tls: &TlsFacts, frame: Option<u64>,
         });
         hint = "Prefer ECDHE suites over DHE on the server (or disable DHE), and enable Extended Master Secret on both sides.".into();
     }
-    let _ = c;
-    Verdict::new("failed_after_key_exchange", Fault::Unknown, Confidence::Likely)
+    Verdict::new("failed_after_key_exchange", Fault::Unknown, confidence)
         .because(explanation)
         .hint(hint)
         .frame(tls.client_key_exchange, "ClientKeyExchange")
@@ -440,7 +459,11 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
                 .server_certificates
                 .as_ref()
                 .and_then(|chain| chain.certificates.first())
-                .map(|leaf| certificate_problems(leaf, ch.sni.as_deref(), c.start / 1_000_000_000))
+                .map(|leaf| {
+                    let mut found = certificate_problems(leaf, ch.sni.as_deref(), c.start / 1_000_000_000);
+                    found.extend(compatibility_notes(leaf));
+                    found
+                })
                 .unwrap_or_default();
             let found = if problems.is_empty() {
                 String::new()
@@ -456,7 +479,7 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
             .frame(tls.server_certificates.as_ref().map(|c| c.frame), "Certificate")
         }
         ("bad_record_mac" | "decrypt_error" | "decryption_failed", _, Some(_)) => {
-            failed_after_key_exchange(c, tls, Some(alert.frame), &what)
+            failed_after_key_exchange(tls, Some(alert.frame), &what, Confidence::Certain)
         }
         _ => base(
             "fatal_alert",
@@ -519,6 +542,20 @@ pub fn certificate_problems(cert: &Certificate, sni: Option<&str>, now_secs: i64
         out.push(format!("RSA key of {} bits", cert.key_bits.unwrap_or(0)));
     }
     out
+}
+
+/// Certificate properties that are sound but that some peers refuse: named when a client
+/// rejected the certificate, not reported as risks.
+pub fn compatibility_notes(cert: &Certificate) -> Vec<String> {
+    let sig = cert.signature_algorithm.to_ascii_lowercase();
+    if sig.contains("sha224") || sig.contains("sha512") {
+        vec![format!(
+            "signed with {}, which Schannel TLS 1.2 on Windows 7 / Server 2008 R2 without KB2973337 (and SQL Server clients there) does not accept",
+            cert.signature_algorithm
+        )]
+    } else {
+        Vec::new()
+    }
 }
 
 fn cert_names(cert: &Certificate) -> Vec<String> {
@@ -597,4 +634,54 @@ fn risks(c: &Connection, tls: &TlsFacts) -> Vec<Risk> {
 
 fn messages_rank(v: u16) -> u32 {
     crate::proto::messages::version_rank(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(names: &[&str]) -> Certificate {
+        Certificate {
+            subject: "CN=fallback.example".into(),
+            san: names.iter().map(|n| n.to_string()).collect(),
+            not_before_unix: 0,
+            not_after_unix: i64::MAX,
+            signature_algorithm: "sha256WithRSAEncryption".into(),
+            key_type: "RSA".into(),
+            key_bits: Some(2048),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn wildcards_match_one_label_only() {
+        let c = cert(&["*.example.com"]);
+        assert!(name_matches(&c, "www.example.com"));
+        assert!(name_matches(&c, "WWW.Example.com."));
+        assert!(!name_matches(&c, "a.b.example.com"));
+        assert!(!name_matches(&c, "example.com"));
+    }
+
+    #[test]
+    fn common_name_counts_only_without_subject_alt_names() {
+        assert!(name_matches(&cert(&[]), "fallback.example"));
+        assert!(!name_matches(&cert(&["other.example"]), "fallback.example"));
+    }
+
+    #[test]
+    fn sha512_signatures_are_a_compatibility_note_not_a_weakness() {
+        let mut c = cert(&["a.example"]);
+        c.signature_algorithm = "sha512WithRSAEncryption".into();
+        assert!(certificate_problems(&c, Some("a.example"), 0).is_empty());
+        assert_eq!(compatibility_notes(&c).len(), 1);
+    }
+
+    #[test]
+    fn small_rsa_keys_and_sha1_are_problems() {
+        let mut c = cert(&["a.example"]);
+        c.key_bits = Some(1024);
+        c.signature_algorithm = "sha1WithRSAEncryption".into();
+        let problems = certificate_problems(&c, Some("a.example"), 0);
+        assert_eq!(problems, ["signed with sha1WithRSAEncryption", "RSA key of 1024 bits"]);
+    }
 }

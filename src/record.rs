@@ -18,6 +18,8 @@ pub struct TcpRecord {
     pub syn_count: u32,
     pub last_syn: Option<Seen>,
     pub syn_ack: Option<Seen>,
+    /// SYN-ACKs sent by the server, retransmissions included.
+    pub syn_ack_count: u32,
     pub established: Option<Seen>,
     pub client_fin: Option<Seen>,
     pub server_fin: Option<Seen>,
@@ -66,6 +68,7 @@ impl Connection {
             syn_count: t.syn_count,
             last_syn: t.last_syn,
             syn_ack: t.syn_ack,
+            syn_ack_count: t.syn_ack_count,
             established: t.established,
             client_fin: t.fin[client],
             server_fin: t.fin[server],

@@ -185,3 +185,64 @@ fn resets_explained_by_what_the_server_did_with_other_clients() {
         assert_eq!(verdict(by_port(&conns, port)).0, "ok", "{port}");
     }
 }
+
+#[test]
+fn reset_right_after_the_tcp_handshake() {
+    let c = &connections(&fixture("tcp-reset-before-client-hello.pcap"))[0];
+    assert_eq!(verdict(c), ("reset_before_client_hello", "server", "certain"));
+    assert_eq!(evidence_frames(c), vec![3, 4]);
+}
+
+#[test]
+fn closed_right_after_the_tcp_handshake() {
+    let c = &connections(&fixture("tcp-closed-before-client-hello.pcap"))[0];
+    assert_eq!(verdict(c).0, "closed_before_client_hello");
+    assert_eq!(evidence_frames(c), vec![4]);
+}
+
+#[test]
+fn server_closes_on_the_client_hello_and_the_client_alert_is_a_reaction() {
+    let c = one("tls12-closed-without-server-hello.pcap");
+    assert_eq!(verdict(&c), ("closed_without_server_hello", "server", "certain"));
+    assert_eq!(evidence_frames(&c), vec![4, 6]);
+    // The decode_error the client sent afterwards is still among the facts.
+    assert_eq!(c["tls"]["alerts"][0]["description"], "decode_error");
+    assert_eq!(c["tls"]["alerts"][0]["frame"], 8);
+}
+
+#[test]
+fn client_hello_left_unanswered_until_the_capture_ends() {
+    let c = one("tls12-no-server-hello.pcap");
+    assert_eq!(verdict(&c), ("no_server_hello", "server", "likely"));
+    assert_eq!(evidence_frames(&c), vec![4]);
+}
+
+#[test]
+fn syn_ack_never_acknowledged() {
+    let c = &connections(&fixture("tcp-syn-ack-unanswered.pcap"))[0];
+    assert_eq!(verdict(c), ("tcp_handshake_incomplete", "network", "certain"));
+    assert_eq!(c["tcp"]["syn_ack_count"], 4);
+    assert_eq!(c["tcp"]["syn_count"], 3);
+    assert_eq!(evidence_frames(c), vec![2]);
+}
+
+#[test]
+fn bad_record_mac_after_a_dhe_key_exchange() {
+    let conns = connections(&fixture("tls12-dhe-corrupted-finished.pcap"));
+    let c = conns.iter().find(|c| c["server"].as_str().unwrap().ends_with(":4433")).unwrap();
+    assert_eq!(verdict(c), ("failed_after_key_exchange", "unknown", "certain"));
+    assert_eq!(evidence_frames(c), vec![15, 19]);
+    assert!(explanation(c).contains("DHE without Extended Master Secret"), "{}", explanation(c));
+    let risks: Vec<&str> =
+        c["verdict"]["risks"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(risks, ["dhe_without_ems"]);
+}
+
+#[test]
+fn fail_on_failure_sets_exit_code_1_only_when_a_handshake_failed() {
+    let failing = fixture("tls12-cipher-mismatch.pcap");
+    let fine = fixture("tls12-ok.pcap");
+    assert_eq!(tlsdiag(&["analyze", "--fail-on-failure", failing.to_str().unwrap()]).code, 1);
+    assert_eq!(tlsdiag(&["analyze", "--fail-on-failure", fine.to_str().unwrap()]).code, 0);
+    assert_eq!(tlsdiag(&["analyze", failing.to_str().unwrap()]).code, 0);
+}
