@@ -5,8 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 fn ndjson(stdout: &str) -> Vec<Value> {
     stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -69,17 +67,10 @@ fn invalid_pcap_version_is_corrupt_at_offset_4() {
 fn stdin_gives_the_same_connections_as_the_file() {
     let path = corpus("ndpi--tls_ech.pcapng.gz");
     let from_file = tlsdiag(&["analyze", "--format", "ndjson", path.to_str().unwrap()]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
-        .args(["analyze", "--format", "ndjson", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&std::fs::read(&path).unwrap()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
+    let piped = tlsdiag_with_stdin(&["analyze", "--format", "ndjson", "-"], &std::fs::read(&path).unwrap());
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
     let a: Vec<Value> = ndjson(&from_file.stdout);
-    let b: Vec<Value> = ndjson(&String::from_utf8_lossy(&out.stdout));
+    let b: Vec<Value> = ndjson(&piped.stdout);
     assert_eq!(a.len(), 1);
     assert_eq!(b[0]["file"], "-");
     assert_eq!(a[0]["verdict"], b[0]["verdict"]);

@@ -8,7 +8,7 @@ use common::*;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn has_editcap() -> bool {
     Command::new("editcap").arg("-v").output().map(|o| o.status.success()).unwrap_or(false)
@@ -97,18 +97,8 @@ fn compressed_and_piped_netmon_read_like_the_file() {
     enc.finish().unwrap();
     let from_gz: Vec<Value> = connections(&gz).into_iter().map(|c| comparable(c, false)).collect();
     assert_eq!(from_gz, expected);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
-        .args(["analyze", "--format", "ndjson", "--all", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&std::fs::read(&converted).unwrap()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let piped: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| comparable(serde_json::from_str(l).unwrap(), false))
-        .collect();
+    let run = tlsdiag_with_stdin(&["analyze", "--format", "ndjson", "--all", "-"], &std::fs::read(&converted).unwrap());
+    let piped: Vec<Value> = run.stdout.lines().map(|l| comparable(serde_json::from_str(l).unwrap(), false)).collect();
     assert_eq!(piped, expected);
 }
 

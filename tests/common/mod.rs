@@ -33,6 +33,30 @@ pub fn tlsdiag(args: &[&str]) -> Run {
     }
 }
 
+/// Runs the binary with `input` on its standard input.
+pub fn tlsdiag_with_stdin(args: &[&str], input: &[u8]) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tlsdiag");
+    // Written from a thread so a large input cannot block against a full stdout pipe.
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("wait for tlsdiag");
+    writer.join().expect("writer").expect("write stdin");
+    Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+    }
+}
+
 /// Every connection record of `analyze --format ndjson --all` on one file.
 pub fn connections(path: &Path) -> Vec<Value> {
     let run = tlsdiag(&["analyze", "--format", "ndjson", "--all", path.to_str().unwrap()]);
