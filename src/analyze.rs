@@ -1,7 +1,7 @@
 //! The offline pipeline for one input: capture -> decode -> flow -> proto -> classify, with
 //! each settled connection handed to the caller as soon as it is known.
 
-use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, Opened};
+use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, MergedSource, Opened};
 use crate::decode::{decode, Decoded};
 use crate::flow::{FlowStats, FlowTable, Limits};
 use crate::profile::{is_inferable, Profiles};
@@ -77,6 +77,27 @@ pub fn analyze_reader(
 /// Runs the whole pipeline over a capture file. See [`analyze_opened`].
 pub fn analyze_path(path: &Path, limits: &Limits, emit: &mut dyn FnMut(Connection)) -> FileSummary {
     analyze_opened(&path.to_string_lossy(), open_path(path), limits, emit)
+}
+
+/// Runs the whole pipeline over several captures read as one time-ordered capture (the parts
+/// of a rotated capture). Frame numbers are those of the merged stream.
+pub fn analyze_merged(paths: &[&Path], limits: &Limits, emit: &mut dyn FnMut(Connection)) -> FileSummary {
+    let label = format!("merged({})", paths.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>().join(","));
+    let mut parts = Vec::new();
+    let mut open_error = None;
+    for path in paths {
+        let part = path.to_string_lossy().into_owned();
+        match open_path(path) {
+            Ok(opened) => parts.push((part, opened)),
+            // The other parts go on; the error is reported when they are done.
+            Err(e) => {
+                open_error.get_or_insert(CaptureError::InPart { part, source: Box::new(e) });
+            }
+        }
+    }
+    let format = parts.first().map(|(_, o)| o.format).unwrap_or(CaptureFormat::Pcap);
+    let merged = Opened { source: Box::new(MergedSource::new(parts, open_error)), format, compression: None };
+    analyze_opened(&label, Ok(merged), limits, emit)
 }
 
 /// Runs the pipeline over an opened input. `emit` receives each connection once settled; an

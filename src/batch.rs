@@ -1,7 +1,8 @@
 //! Many inputs at once: directories walked, lists read, every capture analysed on all cores,
 //! and connections handed to the [`Session`] in input order whatever the thread timing.
 
-use crate::analyze::{analyze_path, analyze_reader, FileSummary, Session};
+use crate::analyze::{analyze_merged, analyze_path, analyze_reader, FileSummary, Session};
+use crate::capture::open_path;
 use crate::flow::Limits;
 use crate::record::Connection;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -103,9 +104,10 @@ enum Message {
     Done(usize, FileSummary),
 }
 
-/// Analyses every input, in parallel when there are several, and feeds the session in input
-/// order. Errors of one input are recorded in its summary; the others go on.
-pub fn run(inputs: &[Input], limits: &Limits, session: &mut Session<'_>) -> BatchResult {
+/// Analyses every input, in parallel when there are several (on `threads` threads, or one per
+/// core), and feeds the session in input order. Errors of one input are recorded in its
+/// summary; the others go on.
+pub fn run(inputs: &[Input], limits: &Limits, threads: Option<usize>, session: &mut Session<'_>) -> BatchResult {
     let mut result = BatchResult::default();
     let keep = |input: &Input, summary: FileSummary, result: &mut BatchResult| {
         if matches!(input, Input::Found(_)) && summary.not_a_capture {
@@ -128,12 +130,18 @@ pub fn run(inputs: &[Input], limits: &Limits, session: &mut Session<'_>) -> Batc
     let (tx, rx) = sync_channel::<Message>(4096);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            inputs.par_iter().enumerate().for_each_with(tx, |tx, (i, input)| {
-                let summary = analyze_input(input, limits, &mut |conn| {
-                    let _ = tx.send(Message::Connection(i, Box::new(conn)));
+            let work = move || {
+                inputs.par_iter().enumerate().for_each_with(tx, |tx, (i, input)| {
+                    let summary = analyze_input(input, limits, &mut |conn| {
+                        let _ = tx.send(Message::Connection(i, Box::new(conn)));
+                    });
+                    let _ = tx.send(Message::Done(i, summary));
                 });
-                let _ = tx.send(Message::Done(i, summary));
-            });
+            };
+            match threads.and_then(|n| rayon::ThreadPoolBuilder::new().num_threads(n).build().ok()) {
+                Some(pool) => pool.install(work),
+                None => work(),
+            }
         });
         // Connections of later inputs wait here until every earlier input is done.
         let mut next = 0;
@@ -169,6 +177,29 @@ pub fn run(inputs: &[Input], limits: &Limits, session: &mut Session<'_>) -> Batc
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    result
+}
+
+/// Reads every input as one time-ordered capture (`--merge`). Files found in directories that
+/// are not captures are skipped; standard input cannot take part (it would have to be read
+/// whole before the first frame).
+pub fn run_merged(inputs: &[Input], limits: &Limits, session: &mut Session<'_>) -> BatchResult {
+    let mut result = BatchResult::default();
+    let mut paths = Vec::new();
+    for input in inputs {
+        match input {
+            Input::Stdin => eprintln!("tlsdiag: --merge reads files only; standard input is left out"),
+            Input::Found(p) if open_path(p).is_err_and(|e| e.is_not_a_capture()) => {
+                result.skipped.push(p.to_string_lossy().into_owned())
+            }
+            Input::Named(p) | Input::Found(p) => paths.push(p.as_path()),
+        }
+    }
+    let summary = analyze_merged(&paths, limits, &mut |conn| session.connection(conn));
+    if let Some(err) = &summary.error {
+        eprintln!("tlsdiag: {err}");
+    }
+    result.files.push(summary);
     result
 }
 

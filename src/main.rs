@@ -39,6 +39,14 @@ struct AnalyzeArgs {
     /// Capture files and directories; `-` for standard input.
     #[arg(required_unless_present = "files_from")]
     files: Vec<String>,
+    /// Read all inputs as one capture in time order (the parts of a rotated capture), so that
+    /// connections crossing file boundaries stay whole. Frame numbers are then those of
+    /// `mergecap -w merged.pcapng` over the same files.
+    #[arg(long)]
+    merge: bool,
+    /// Threads analysing files in parallel (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Also analyse the files listed in FILE, one per line (`-`: standard input).
     #[arg(long, value_name = "FILE")]
     files_from: Option<String>,
@@ -100,7 +108,11 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all);
     let mut session = Session::new(report.as_mut());
-    let mut result = batch::run(&inputs, &limits, &mut session);
+    let mut result = if args.merge {
+        batch::run_merged(&inputs, &limits, &mut session)
+    } else {
+        batch::run(&inputs, &limits, args.threads, &mut session)
+    };
     session.finish(&mut result.files)?;
     if !result.skipped.is_empty() {
         eprintln!("tlsdiag: skipped {} file(s) that are not captures", result.skipped.len());

@@ -134,3 +134,39 @@ fn merged_documents_equal_one_run_over_both() {
     assert_eq!(merged["files"], both["files"]);
     assert_eq!(merged["connections"], both["connections"]);
 }
+
+#[test]
+fn merge_reads_rotated_parts_as_the_unsplit_capture() {
+    let editcap = Command::new("editcap").arg("-v").output().map(|o| o.status.success()).unwrap_or(false);
+    if !editcap {
+        eprintln!("editcap not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let original = fixture("tls-one-server-many-clients.pcap");
+    // 25 frames a file: several connections cross the boundaries.
+    let status = Command::new("editcap").args(["-c", "25"]).arg(&original).arg(dir.path().join("part.pcap")).status();
+    assert!(status.unwrap().success());
+    let parts = std::fs::read_dir(dir.path()).unwrap().count();
+    assert!(parts >= 5, "{parts} parts");
+    let (whole, _, _) = json_run(&["analyze", "--format", "json", original.to_str().unwrap()]);
+    let (merged, code, stderr) = json_run(&["analyze", "--merge", "--format", "json", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(merged["totals"], whole["totals"]);
+    let without_file = |doc: &Value| -> Vec<Value> {
+        doc["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                c.as_object_mut().unwrap().remove("file");
+                c
+            })
+            .collect()
+    };
+    assert_eq!(without_file(&merged), without_file(&whole));
+    // Without --merge the parts alone cannot settle the connections they cut.
+    let (split, _, _) = json_run(&["analyze", "--format", "json", dir.path().to_str().unwrap()]);
+    assert!(split["totals"]["verdicts"]["incomplete_capture"].as_u64().unwrap_or(0) > 0);
+}

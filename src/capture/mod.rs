@@ -7,11 +7,13 @@
 //! frame and the byte offset, after every frame before it has been delivered.
 
 mod buffer;
+mod merge;
 mod netmon;
 mod pcap;
 mod pcapng;
 mod sniff;
 
+pub use merge::MergedSource;
 pub use sniff::{open_path, open_reader, CaptureFormat, Opened};
 
 use std::io;
@@ -74,6 +76,12 @@ pub enum CaptureError {
     Truncated { frame: u64, offset: u64, what: &'static str },
     #[error("corrupt capture in frame {frame} at byte offset {offset}: {reason}")]
     Corrupt { frame: u64, offset: u64, reason: String },
+    #[error("{part}: {source}")]
+    InPart {
+        part: String,
+        #[source]
+        source: Box<CaptureError>,
+    },
     #[error("not a capture file this tool reads (first bytes {magic})")]
     UnknownFormat { magic: String },
 }
