@@ -98,6 +98,21 @@ pub struct BatchResult {
     pub skipped: Vec<String>,
 }
 
+/// Counts for the progress bar of what has reached the session.
+#[derive(Default)]
+struct Tally {
+    connections: u64,
+    failures: u64,
+}
+
+impl Tally {
+    fn deliver(&mut self, conn: Connection, session: &mut Session<'_>) {
+        self.connections += 1;
+        self.failures += conn.verdict.is_failure() as u64;
+        session.connection(conn);
+    }
+}
+
 enum Message {
     // Boxed: a connection record is large and most messages carry one.
     Connection(usize, Box<Connection>),
@@ -146,21 +161,18 @@ pub fn run(inputs: &[Input], limits: &Limits, threads: Option<usize>, session: &
         // Connections of later inputs wait here until every earlier input is done.
         let mut next = 0;
         let mut held: BTreeMap<usize, (Vec<Connection>, Option<FileSummary>)> = BTreeMap::new();
-        let (mut bytes, mut connections) = (0u64, 0u64);
+        let mut bytes = 0u64;
+        let mut tally = Tally::default();
         for message in rx {
             match message {
-                Message::Connection(i, conn) if i == next => {
-                    connections += 1;
-                    session.connection(*conn);
-                }
+                Message::Connection(i, conn) if i == next => tally.deliver(*conn, session),
                 Message::Connection(i, conn) => held.entry(i).or_default().0.push(*conn),
                 Message::Done(i, summary) => held.entry(i).or_default().1 = Some(summary),
             }
             // Release everything the input in turn has, and move on while inputs are done.
             while let Some((conns, summary)) = held.get_mut(&next) {
-                connections += conns.len() as u64;
                 for conn in conns.drain(..) {
-                    session.connection(conn);
+                    tally.deliver(conn, session);
                 }
                 let Some(summary) = summary.take() else { break };
                 held.remove(&next);
@@ -169,7 +181,12 @@ pub fn run(inputs: &[Input], limits: &Limits, threads: Option<usize>, session: &
                 next += 1;
                 if let Some(bar) = &progress {
                     bar.set_position(bytes);
-                    bar.set_message(format!("{next}/{} files, {connections} connections", inputs.len()));
+                    bar.set_message(format!(
+                        "{next}/{} files, {} connections, {} failures",
+                        inputs.len(),
+                        tally.connections,
+                        tally.failures
+                    ));
                 }
             }
         }
