@@ -39,6 +39,11 @@ pub struct FileSummary {
     pub not_a_capture: bool,
 }
 
+/// Connections whose verdict code is a failure, from counts per code.
+pub fn failures_in(verdicts: &BTreeMap<&'static str, u64>) -> u64 {
+    verdicts.iter().filter(|(code, _)| crate::classify::is_failure_code(code)).map(|(_, n)| n).sum()
+}
+
 /// Sums over files, for the summary line and the JSON `totals`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Totals {
@@ -60,7 +65,7 @@ pub fn totals(files: &[FileSummary]) -> Totals {
             *t.verdicts.entry(code).or_default() += n;
         }
     }
-    t.failures = t.verdicts.iter().filter(|(code, _)| crate::classify::is_failure_code(code)).map(|(_, n)| n).sum();
+    t.failures = failures_in(&t.verdicts);
     t
 }
 

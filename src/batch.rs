@@ -1,4 +1,5 @@
-//! Many inputs at once: directories walked, lists read, every capture analysed on all cores,
+//! Many inputs at once: directories walked, lists read, every capture analysed on all cores
+//! (one worker thread per core, each taking the next input in order),
 //! and connections handed to the [`Session`] in input order whatever the thread timing.
 
 use crate::analyze::{analyze_merged, analyze_path, analyze_reader, FileSummary, Session};
@@ -6,10 +7,10 @@ use crate::capture::open_path;
 use crate::flow::Limits;
 use crate::record::Connection;
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 
 /// One thing to analyse.
@@ -143,21 +144,23 @@ pub fn run(inputs: &[Input], limits: &Limits, threads: Option<usize>, session: &
     let progress = progress_bar(inputs);
     // Bounded, so fast workers wait for the writer instead of filling memory.
     let (tx, rx) = sync_channel::<Message>(4096);
+    let next_input = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let work = move || {
-                inputs.par_iter().enumerate().for_each_with(tx, |tx, (i, input)| {
-                    let summary = analyze_input(input, limits, &mut |conn| {
-                        let _ = tx.send(Message::Connection(i, Box::new(conn)));
-                    });
-                    let _ = tx.send(Message::Done(i, summary));
+        // Workers take inputs strictly in order, so at most one input per worker is ahead of
+        // the one being written, and what waits in `held` stays bounded by that.
+        let workers = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        for _ in 0..workers.clamp(1, inputs.len()) {
+            let (tx, next_input) = (tx.clone(), &next_input);
+            scope.spawn(move || loop {
+                let i = next_input.fetch_add(1, Ordering::Relaxed);
+                let Some(input) = inputs.get(i) else { break };
+                let summary = analyze_input(input, limits, &mut |conn| {
+                    let _ = tx.send(Message::Connection(i, Box::new(conn)));
                 });
-            };
-            match threads.and_then(|n| rayon::ThreadPoolBuilder::new().num_threads(n).build().ok()) {
-                Some(pool) => pool.install(work),
-                None => work(),
-            }
-        });
+                let _ = tx.send(Message::Done(i, summary));
+            });
+        }
+        drop(tx);
         // Connections of later inputs wait here until every earlier input is done.
         let mut next = 0;
         let mut held: BTreeMap<usize, (Vec<Connection>, Option<FileSummary>)> = BTreeMap::new();

@@ -129,6 +129,29 @@ impl Reporter for TableReporter {
             writeln!(self.out, "\nservers:\n{servers}")?;
         }
 
+        if multi_file {
+            let mut per_file = Table::new();
+            per_file.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
+            per_file.set_header(vec!["file", "format", "frames", "connections", "failures", "error"]);
+            for f in files {
+                let failures = crate::analyze::failures_in(&f.verdicts);
+                let format = match (f.format, f.compression) {
+                    (Some(format), Some(c)) => format!("{format:?}+{c}").to_lowercase(),
+                    (Some(format), None) => format!("{format:?}").to_lowercase(),
+                    (None, _) => "-".into(),
+                };
+                per_file.add_row(vec![
+                    f.path.clone(),
+                    format,
+                    f.frames.to_string(),
+                    f.connections.to_string(),
+                    failures.to_string(),
+                    f.error.clone().unwrap_or_else(|| "-".into()),
+                ]);
+            }
+            writeln!(self.out, "\nfiles:\n{per_file}")?;
+        }
+
         let t = totals(files);
         writeln!(self.out, "\n{} connection(s) in {} file(s), {} frame(s)", t.connections, files.len(), t.frames)?;
         for (code, n) in &t.verdicts {
