@@ -5,6 +5,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Cursor;
 use std::path::PathBuf;
 use tlsdiag::analyze::analyze_reader;
+use tlsdiag::capture::open_reader;
+use tlsdiag::decode::{decode, Decoded};
 use tlsdiag::flow::Limits;
 
 fn capture(relative: &str) -> Option<Vec<u8>> {
@@ -38,5 +40,40 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline);
+/// Each stage on its own: reading records, then decoding them, then the whole pipeline, on one
+/// capture of real browsing traffic, so a regression shows where it is.
+fn stages(c: &mut Criterion) {
+    let Some(bytes) = capture("../shared/corpus/pcapplusplus--tls2.pcap") else {
+        return;
+    };
+    let mut group = c.benchmark_group("stages");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function("read", |b| {
+        b.iter(|| {
+            let mut opened = open_reader(Box::new(Cursor::new(bytes.clone()))).expect("capture");
+            let mut frames = 0u64;
+            while let Ok(Some(_)) = opened.source.next_frame() {
+                frames += 1;
+            }
+            frames
+        })
+    });
+    group.bench_function("read+decode", |b| {
+        b.iter(|| {
+            let mut opened = open_reader(Box::new(Cursor::new(bytes.clone()))).expect("capture");
+            let mut tcp = 0u64;
+            while let Ok(Some(frame)) = opened.source.next_frame() {
+                tcp += matches!(decode(&frame), Decoded::Tcp(_)) as u64;
+            }
+            tcp
+        })
+    });
+    let limits = Limits::default();
+    group.bench_function("whole", |b| {
+        b.iter(|| analyze_reader("tls2", Box::new(Cursor::new(bytes.clone())), &limits, &mut |_| {}).connections)
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, stages);
 criterion_main!(benches);

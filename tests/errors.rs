@@ -85,3 +85,58 @@ fn empty_pcap_has_no_connections_and_no_error() {
     assert_eq!(doc["totals"]["connections"], 0);
     assert_eq!(doc["files"][0]["format"], "pcap");
 }
+
+/// Record boundaries of a classic pcap: the offset where each record starts, and the end.
+fn record_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = vec![];
+    let mut pos = 24;
+    while pos + 16 <= bytes.len() {
+        starts.push(pos);
+        let caplen = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize;
+        pos += 16 + caplen;
+    }
+    starts.push(pos);
+    starts
+}
+
+#[test]
+fn a_capture_cut_at_every_byte_names_the_frame_and_offset_and_never_panics() {
+    use std::io::Cursor;
+    use tlsdiag::analyze::analyze_reader;
+    use tlsdiag::flow::Limits;
+    let bytes = std::fs::read(repo().join("samples/handshakes.pcap")).unwrap();
+    let starts = record_starts(&bytes);
+    let limits = Limits::default();
+    // Connections of the whole file that a FIN or RST closed: (first frame, last frame, verdict).
+    let mut closed = Vec::new();
+    analyze_reader("whole", Box::new(Cursor::new(bytes.clone())), &limits, &mut |c| {
+        if c.tcp.ended_by != tlsdiag::flow::EndReason::EndOfCapture {
+            closed.push((c.first_frame, c.last_frame, c.verdict.code));
+        }
+    });
+    assert!(closed.len() >= 4);
+    for cut in 24..bytes.len() {
+        let mut got = Vec::new();
+        let summary = analyze_reader("cut", Box::new(Cursor::new(bytes[..cut].to_vec())), &limits, &mut |c| {
+            got.push((c.first_frame, c.verdict.code))
+        });
+        // The record the cut falls in: its 1-based number and where it starts.
+        let record = starts.iter().rposition(|&s| s <= cut).unwrap();
+        if starts.contains(&cut) {
+            assert!(summary.error.is_none(), "cut at record boundary {cut}: {:?}", summary.error);
+            assert_eq!(summary.frames as usize, record);
+        } else {
+            let error = summary.error.unwrap_or_else(|| panic!("no error for a cut at {cut}"));
+            let expected = format!("cut short in frame {} at byte offset {}", record + 1, starts[record]);
+            assert!(error.contains(&expected), "cut at {cut}: {error}");
+            assert_eq!(summary.frames as usize, record, "frames before the cut at {cut}");
+        }
+        // Every connection closed before the record the cut falls in keeps its verdict.
+        for (first, last, code) in closed.iter().filter(|(_, last, _)| (*last as usize) <= record) {
+            assert!(
+                got.iter().any(|(f, c)| f == first && c == code),
+                "cut at {cut}: the connection of frames {first}-{last} lost its verdict {code}"
+            );
+        }
+    }
+}
