@@ -59,7 +59,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn from_flow(flow: Box<Flow>, file: &str) -> Connection {
+    pub fn from_flow(mut flow: Box<Flow>, file: &str) -> Connection {
         let client = flow.client_side();
         let server = 1 - client;
         let t = &flow.tcp;
@@ -85,7 +85,7 @@ impl Connection {
         };
         let status = flow.tls.status();
         let not_tls = status == Status::NotTls;
-        let tls = (status != Status::Waiting).then(|| flow.tls.facts.clone());
+        let tls = (status != Status::Waiting).then(|| std::mem::take(&mut flow.tls.facts));
         let mut conn = Connection {
             schema_version: SCHEMA_VERSION,
             file: file.to_string(),

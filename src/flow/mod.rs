@@ -240,6 +240,8 @@ pub struct FlowTable {
     live: usize,
     next_id: u64,
     last_sweep: Nanos,
+    /// Packet time between sweeps: a quarter of the idle timeout, at least a second.
+    sweep_interval: Nanos,
     previous_ts: Nanos,
     // Boxed so a flow moves from the table to this list without copying its facts.
     #[allow(clippy::vec_box)]
@@ -249,12 +251,14 @@ pub struct FlowTable {
 
 impl FlowTable {
     pub fn new(limits: Limits) -> Self {
+        let sweep_interval = (limits.idle_timeout / 4).max(1_000_000_000);
         FlowTable {
             map: FxHashMap::default(),
             limits,
             live: 0,
             next_id: 0,
             last_sweep: Nanos::MIN,
+            sweep_interval,
             previous_ts: Nanos::MIN,
             finished: Vec::new(),
             stats: FlowStats::default(),
@@ -303,7 +307,7 @@ impl FlowTable {
 
     /// Settles idle connections and forgets old tombstones, a few times per idle period.
     fn maybe_sweep(&mut self, now: Nanos) {
-        let interval = (self.limits.idle_timeout / 4).max(1_000_000_000);
+        let interval = self.sweep_interval;
         let previous = std::mem::replace(&mut self.previous_ts, now);
         // A jump of the packet clock (interfaces of a pcapng with different time bases, a
         // capture resumed later) says nothing about idleness: expire nothing across it.

@@ -8,15 +8,20 @@ use crate::record::Connection;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
 use std::io::{self, Write};
 
+/// Connections listed in the table; beyond this they are only counted, so memory stays
+/// bounded on a capture of a flood (`--format ndjson` streams every one).
+pub const MAX_LISTED: usize = 10_000;
+
 pub struct TableReporter {
     out: Box<dyn Write>,
     all: bool,
     connections: Vec<Connection>,
+    not_listed: u64,
 }
 
 impl TableReporter {
     pub fn new(out: Box<dyn Write>, all: bool) -> Self {
-        TableReporter { out, all, connections: Vec::new() }
+        TableReporter { out, all, connections: Vec::new(), not_listed: 0 }
     }
 }
 
@@ -26,8 +31,13 @@ fn frame(f: Option<u64>) -> String {
 
 impl Reporter for TableReporter {
     fn connection(&mut self, conn: Connection) -> io::Result<()> {
-        if is_shown(&conn, self.all) {
+        if !is_shown(&conn, self.all) {
+            return Ok(());
+        }
+        if self.connections.len() < MAX_LISTED {
             self.connections.push(conn);
+        } else {
+            self.not_listed += 1;
         }
         Ok(())
     }
@@ -72,6 +82,13 @@ impl Reporter for TableReporter {
             table.add_row(row);
         }
         writeln!(self.out, "{table}")?;
+        if self.not_listed > 0 {
+            writeln!(
+                self.out,
+                "{} more connection(s) not listed (the table lists {MAX_LISTED}; --format ndjson lists all)",
+                self.not_listed
+            )?;
+        }
 
         let failures: Vec<(usize, &Connection)> = self
             .connections
