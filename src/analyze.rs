@@ -1,7 +1,7 @@
 //! The offline pipeline for one input: capture -> decode -> flow -> proto -> classify, with
 //! each settled connection handed to the caller as soon as it is known.
 
-use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, MergedSource, Opened};
+use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, Frame, MergedSource, Opened};
 use crate::decode::{decode, Decoded};
 use crate::flow::{FlowStats, FlowTable, Limits};
 use crate::profile::{is_inferable, Profiles};
@@ -113,54 +113,85 @@ fn analyze_opened(
     limits: &Limits,
     emit: &mut dyn FnMut(Connection),
 ) -> FileSummary {
-    let mut summary = FileSummary { path: label.to_string(), ..Default::default() };
-    let mut source = match opened {
-        Ok(Opened { source, format, compression }) => {
-            summary.format = Some(format);
-            summary.compression = compression;
-            source
-        }
+    let (mut source, format, compression) = match opened {
+        Ok(Opened { source, format, compression }) => (source, format, compression),
         Err(e) => {
-            summary.not_a_capture = e.is_not_a_capture();
-            summary.error = Some(e.to_string());
-            return summary;
+            return FileSummary {
+                path: label.to_string(),
+                not_a_capture: e.is_not_a_capture(),
+                error: Some(e.to_string()),
+                ..Default::default()
+            };
         }
     };
-    let mut table = FlowTable::new(limits.clone());
-    let mut settle = |conn: Connection, summary: &mut FileSummary| {
-        summary.connections += 1;
-        emit(conn);
-    };
+    let mut pipeline = Pipeline::new(label, limits);
+    pipeline.summary.format = Some(format);
+    pipeline.summary.compression = compression;
     loop {
-        let frame = match source.next_frame() {
-            Ok(Some(frame)) => frame,
+        match source.next_frame() {
+            Ok(Some(frame)) => pipeline.on_frame(&frame, emit),
             Ok(None) => break,
             Err(e) => {
-                summary.error = Some(e.to_string());
+                pipeline.summary.error = Some(e.to_string());
                 break;
             }
-        };
-        match decode(&frame) {
-            Decoded::Tcp(seg) => {
-                summary.tcp_segments += 1;
-                table.on_segment(&seg, Seen { frame: frame.index, ts: frame.ts });
-                for flow in table.take_finished() {
-                    settle(Connection::from_flow(flow, label), &mut summary);
-                }
-            }
-            Decoded::OtherIp => summary.other_ip += 1,
-            Decoded::NotIp => summary.not_ip += 1,
-            Decoded::Malformed => summary.malformed += 1,
         }
     }
-    summary.frames = source.frames_read();
-    table.finish_all();
-    let finished: Vec<_> = table.take_finished().collect();
-    for flow in finished {
-        settle(Connection::from_flow(flow, label), &mut summary);
+    pipeline.summary.frames = source.frames_read();
+    pipeline.finish(emit)
+}
+
+/// Decode, flow table and settling for one input, frame by frame: shared by files and live
+/// capture.
+pub struct Pipeline {
+    label: String,
+    table: FlowTable,
+    pub summary: FileSummary,
+}
+
+impl Pipeline {
+    pub fn new(label: &str, limits: &Limits) -> Self {
+        Pipeline {
+            label: label.to_string(),
+            table: FlowTable::new(limits.clone()),
+            summary: FileSummary { path: label.to_string(), ..Default::default() },
+        }
     }
-    summary.flow_stats = table.stats.clone();
-    summary
+
+    /// For live capture: each connection is reported as soon as its outcome is known.
+    pub fn reporting_on_outcome(mut self) -> Self {
+        self.table = self.table.reporting_on_outcome();
+        self
+    }
+
+    /// One frame; connections it settles go to `emit` at once.
+    pub fn on_frame(&mut self, frame: &Frame<'_>, emit: &mut dyn FnMut(Connection)) {
+        match decode(frame) {
+            Decoded::Tcp(seg) => {
+                self.summary.tcp_segments += 1;
+                self.table.on_segment(&seg, Seen { frame: frame.index, ts: frame.ts });
+                for flow in self.table.take_finished() {
+                    self.summary.connections += 1;
+                    emit(Connection::from_flow(flow, &self.label));
+                }
+            }
+            Decoded::OtherIp => self.summary.other_ip += 1,
+            Decoded::NotIp => self.summary.not_ip += 1,
+            Decoded::Malformed => self.summary.malformed += 1,
+        }
+    }
+
+    /// The end of the input: every open connection is settled.
+    pub fn finish(mut self, emit: &mut dyn FnMut(Connection)) -> FileSummary {
+        self.table.finish_all();
+        let finished: Vec<_> = self.table.take_finished().collect();
+        for flow in finished {
+            self.summary.connections += 1;
+            emit(Connection::from_flow(flow, &self.label));
+        }
+        self.summary.flow_stats = self.table.stats.clone();
+        self.summary
+    }
 }
 
 /// One run over any number of inputs: connections go to the reporter as soon as they are
@@ -171,17 +202,31 @@ pub struct Session<'r> {
     pending: Vec<Connection>,
     verdicts: BTreeMap<String, BTreeMap<&'static str, u64>>,
     error: Option<io::Error>,
+    /// Hold connections a profile may sharpen until the end (not in live capture).
+    defer_inferable: bool,
 }
 
 impl<'r> Session<'r> {
     pub fn new(report: &'r mut dyn Reporter) -> Self {
-        Session { report, profiles: Profiles::default(), pending: Vec::new(), verdicts: BTreeMap::new(), error: None }
+        Session {
+            report,
+            profiles: Profiles::default(),
+            pending: Vec::new(),
+            verdicts: BTreeMap::new(),
+            error: None,
+            defer_inferable: true,
+        }
+    }
+
+    /// A session that writes every connection at once (live capture), unsharpened.
+    pub fn streaming(report: &'r mut dyn Reporter) -> Self {
+        Session { defer_inferable: false, ..Session::new(report) }
     }
 
     /// Takes one settled connection.
     pub fn connection(&mut self, conn: Connection) {
         self.profiles.add(&conn);
-        if is_inferable(conn.verdict.code) {
+        if self.defer_inferable && is_inferable(conn.verdict.code) {
             self.pending.push(conn);
         } else {
             self.emit(conn);

@@ -11,6 +11,8 @@ pub mod capture;
 pub mod classify;
 pub mod decode;
 pub mod flow;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod names;
 pub mod profile;
 pub mod proto;

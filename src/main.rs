@@ -26,6 +26,12 @@ enum Command {
     /// Analyse captures (pcap, pcapng, Network Monitor; plain or gzip, zstd, xz, bzip2
     /// compressed): files, directories (walked recursively), `-` for standard input.
     Analyze(AnalyzeArgs),
+    /// Capture on an interface and report each connection as soon as its outcome is known.
+    #[cfg(feature = "live")]
+    Live(LiveArgs),
+    /// List the interfaces live capture can use.
+    #[cfg(feature = "live")]
+    Interfaces,
     /// Combine JSON documents of separate `analyze --format json` runs into one.
     Merge {
         /// JSON documents written by `analyze --format json`.
@@ -73,6 +79,41 @@ struct AnalyzeArgs {
     max_handshake_message: usize,
 }
 
+#[cfg(feature = "live")]
+#[derive(clap::Args)]
+struct LiveArgs {
+    /// Interface to capture on (`tlsdiag interfaces` lists them).
+    #[arg(short = 'i', long)]
+    interface: String,
+    /// BPF capture filter.
+    #[arg(short = 'f', long, default_value = "tcp")]
+    filter: String,
+    /// Output: a line of text per connection, or one NDJSON object, flushed at once.
+    #[arg(long, value_enum, default_value = "lines")]
+    format: Format,
+    /// Also save everything captured to this pcapng file (the frame numbers match the verdicts).
+    #[arg(short = 'w', long, value_name = "FILE.pcapng")]
+    write: Option<std::path::PathBuf>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Stop after this many packets.
+    #[arg(long, value_name = "PACKETS")]
+    count: Option<u64>,
+    /// Bytes kept of each packet.
+    #[arg(long, default_value_t = 65535)]
+    snaplen: i32,
+    /// Seconds between status lines on stderr (0: none).
+    #[arg(long, default_value_t = 10.0)]
+    status_every: f64,
+    /// Also show connections that are not TLS.
+    #[arg(long)]
+    all: bool,
+    /// Seconds of packet time after which a silent connection is settled.
+    #[arg(long, default_value_t = Limits::default().idle_timeout / 1_000_000_000)]
+    idle_timeout: i64,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -93,7 +134,49 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Merge { documents } => merge(&documents),
+        #[cfg(feature = "live")]
+        Command::Live(args) => live(args),
+        #[cfg(feature = "live")]
+        Command::Interfaces => {
+            for i in tlsdiag::live::interfaces()? {
+                println!("{}\t{}\t{}", i.name, i.description.unwrap_or_default(), i.addresses.join(" "));
+            }
+            Ok(0)
+        }
     }
+}
+
+#[cfg(feature = "live")]
+fn live(args: LiveArgs) -> Result<u8> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // SIGINT and SIGTERM end the capture; the summary is still written and the exit code is 0.
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("installing the signal handler")?;
+    let options = tlsdiag::live::LiveOptions {
+        interface: args.interface,
+        filter: args.filter,
+        write: args.write,
+        duration: args.duration.map(Duration::from_secs_f64),
+        count: args.count,
+        snaplen: args.snaplen,
+        status_every: (args.status_every > 0.0).then(|| Duration::from_secs_f64(args.status_every)),
+    };
+    let limits = Limits { idle_timeout: args.idle_timeout.saturating_mul(1_000_000_000), ..Limits::default() };
+    let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
+    let mut report = reporter(args.format, Box::new(stdout), args.all, true);
+    let mut session = Session::streaming(report.as_mut());
+    let summary = tlsdiag::live::capture(&options, &limits, &stop, &mut |conn| session.connection(conn))?;
+    let failed = summary.error.clone();
+    let mut files = vec![summary];
+    session.finish(&mut files)?;
+    if let Some(e) = failed {
+        eprintln!("tlsdiag: {}: {e}", options.interface);
+        return Ok(EXIT_ERROR);
+    }
+    Ok(0)
 }
 
 fn analyze(args: AnalyzeArgs) -> Result<u8> {
@@ -106,7 +189,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     };
     let inputs = batch::expand(&args.files, args.files_from.as_deref()).context("listing the inputs")?;
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
-    let mut report = reporter(args.format, Box::new(stdout), args.all);
+    let mut report = reporter(args.format, Box::new(stdout), args.all, false);
     let mut session = Session::new(report.as_mut());
     let mut result = if args.merge {
         batch::run_merged(&inputs, &limits, &mut session)

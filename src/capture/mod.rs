@@ -11,9 +11,11 @@ mod merge;
 mod netmon;
 mod pcap;
 mod pcapng;
+mod pcapng_writer;
 mod sniff;
 
 pub use merge::MergedSource;
+pub use pcapng_writer::PcapngWriter;
 pub use sniff::{open_path, open_reader, CaptureFormat, Opened};
 
 use std::io;

@@ -79,6 +79,8 @@ pub enum EndReason {
     Closed,
     IdleTimeout,
     EndOfCapture,
+    /// Reported as soon as the handshake outcome was known (live capture).
+    OutcomeKnown,
 }
 
 /// TCP-level facts of one connection, per canonical side where it matters.
@@ -246,6 +248,9 @@ pub struct FlowTable {
     // Boxed so a flow moves from the table to this list without copying its facts.
     #[allow(clippy::vec_box)]
     finished: Vec<Box<Flow>>,
+    /// Report a connection as soon as its handshake outcome is known (live capture) rather
+    /// than when it closes.
+    report_on_outcome: bool,
     pub stats: FlowStats,
 }
 
@@ -261,8 +266,15 @@ impl FlowTable {
             sweep_interval,
             previous_ts: Nanos::MIN,
             finished: Vec::new(),
+            report_on_outcome: false,
             stats: FlowStats::default(),
         }
+    }
+
+    /// Reports each connection once its handshake outcome is known, not when it closes.
+    pub fn reporting_on_outcome(mut self) -> Self {
+        self.report_on_outcome = true;
+        self
     }
 
     pub fn on_segment(&mut self, seg: &TcpSegment<'_>, seen: Seen) {
@@ -294,6 +306,8 @@ impl FlowTable {
         entry.on_segment(side, seg, seen, &self.limits);
         if let Some(end) = entry.finished_by_tcp() {
             self.retire(key, end, seen.ts);
+        } else if self.report_on_outcome && matches!(entry.tls.status(), Status::Done | Status::NotTls) {
+            self.retire(key, EndReason::OutcomeKnown, seen.ts);
         }
     }
 

@@ -11,11 +11,13 @@ use std::io::{self, Write};
 pub struct NdjsonReporter {
     out: Box<dyn Write>,
     all: bool,
+    /// Flush after every record (live capture: each verdict must show at once).
+    flush_each: bool,
 }
 
 impl NdjsonReporter {
-    pub fn new(out: Box<dyn Write>, all: bool) -> Self {
-        NdjsonReporter { out, all }
+    pub fn new(out: Box<dyn Write>, all: bool, flush_each: bool) -> Self {
+        NdjsonReporter { out, all, flush_each }
     }
 }
 
@@ -24,6 +26,9 @@ impl Reporter for NdjsonReporter {
         if is_shown(&conn, self.all) {
             serde_json::to_writer(&mut self.out, &conn)?;
             self.out.write_all(b"\n")?;
+            if self.flush_each {
+                self.out.flush()?;
+            }
         }
         Ok(())
     }

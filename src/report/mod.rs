@@ -2,6 +2,7 @@
 //! diagnostics go to stderr. JSON field names are the versioned schema of the README.
 
 mod json;
+mod lines;
 pub mod merge;
 mod table;
 
@@ -13,6 +14,7 @@ use serde::Serializer;
 use std::io::{self, Write};
 
 pub use json::{JsonReporter, NdjsonReporter};
+pub use lines::LineReporter;
 pub use table::TableReporter;
 
 /// Receives connections as they are settled, then the per-file summaries at the end.
@@ -27,13 +29,17 @@ pub enum Format {
     Table,
     Json,
     Ndjson,
+    /// One line of text per connection, flushed at once.
+    Lines,
 }
 
-pub fn reporter(format: Format, out: Box<dyn Write>, all: bool) -> Box<dyn Reporter> {
+/// The reporter of a format. `live` flushes every NDJSON record as it is written.
+pub fn reporter(format: Format, out: Box<dyn Write>, all: bool, live: bool) -> Box<dyn Reporter> {
     match format {
         Format::Table => Box::new(TableReporter::new(out, all)),
         Format::Json => Box::new(JsonReporter::new(out, all)),
-        Format::Ndjson => Box::new(NdjsonReporter::new(out, all)),
+        Format::Ndjson => Box::new(NdjsonReporter::new(out, all, live)),
+        Format::Lines => Box::new(LineReporter::new(out, all)),
     }
 }
 

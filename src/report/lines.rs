@@ -1,0 +1,52 @@
+//! `--format lines`: one line of text per connection, flushed as soon as it is written (for
+//! live capture and for `grep`), then the counts per verdict.
+
+use super::{is_shown, Reporter};
+use crate::analyze::{totals, FileSummary};
+use crate::profile::Profiles;
+use crate::record::Connection;
+use crate::time::rfc3339_nanos;
+use std::io::{self, Write};
+
+pub struct LineReporter {
+    out: Box<dyn Write>,
+    all: bool,
+}
+
+impl LineReporter {
+    pub fn new(out: Box<dyn Write>, all: bool) -> Self {
+        LineReporter { out, all }
+    }
+}
+
+impl Reporter for LineReporter {
+    fn connection(&mut self, c: Connection) -> io::Result<()> {
+        if !is_shown(&c, self.all) {
+            return Ok(());
+        }
+        let v = &c.verdict;
+        let frames: Vec<String> = v.evidence.iter().map(|e| format!("{} {}", e.frame, e.what)).collect();
+        writeln!(
+            self.out,
+            "{} {} -> {} {} ({}, at fault: {}): {} [frames: {}]",
+            rfc3339_nanos(c.start),
+            c.client,
+            c.server,
+            v.code,
+            v.confidence.as_str(),
+            v.side.as_str(),
+            v.explanation,
+            frames.join("; ")
+        )?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self, files: &[FileSummary], _profiles: &Profiles) -> io::Result<()> {
+        let t = totals(files);
+        writeln!(self.out, "{} connection(s), {} frame(s)", t.connections, t.frames)?;
+        for (code, n) in &t.verdicts {
+            writeln!(self.out, "  {code:<28} {n}")?;
+        }
+        self.out.flush()
+    }
+}
