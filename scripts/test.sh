@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
+# The offline analyzer must build without libpcap (the live feature off).
+cargo check --quiet --no-default-features --lib --bins
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --all-targets 2>&1 | tee "$log"
