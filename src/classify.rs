@@ -3,6 +3,7 @@
 //! hint. A pure function: the same facts always give the same verdict.
 
 use crate::proto::facts::{Alert, Certificate, Role, TlsFacts};
+use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
 use crate::record::Connection;
 use serde::Serialize;
 use tls_parser::{TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
@@ -107,7 +108,7 @@ impl Verdict {
 
 /// True for a verdict code that means the handshake failed.
 pub fn is_failure_code(code: &str) -> bool {
-    !matches!(code, "ok" | "ok_resumed" | "incomplete_capture" | "not_tls" | "")
+    !matches!(code, "ok" | "ok_resumed" | "incomplete_capture" | "not_tls" | "tds_unencrypted" | "")
 }
 
 fn secs(nanos: i64) -> String {
@@ -116,13 +117,18 @@ fn secs(nanos: i64) -> String {
 
 /// The verdict for one connection.
 pub fn classify(c: &Connection) -> Verdict {
-    let mut verdict = match &c.tls {
-        None => tcp_verdict(c),
-        Some(_) if c.not_tls => not_tls_verdict(c),
-        Some(tls) => tls_verdict(c, tls),
+    let client_hello = c.tls.as_ref().and_then(|t| t.client_hello.as_ref());
+    let mut verdict = match (&c.tls, &c.tds) {
+        (_, Some(tds)) if client_hello.is_none() || tds_mismatch_decides(c, tds) => tds_verdict(c, tds),
+        (None, _) => tcp_verdict(c),
+        (Some(_), _) if c.not_tls => not_tls_verdict(c),
+        (Some(tls), _) => tls_verdict(c, tls),
     };
     if let Some(tls) = &c.tls {
         verdict.risks = risks(c, tls);
+    }
+    if let Some(tds) = &c.tds {
+        verdict.risks.extend(tds_risks(tds));
     }
     // Evidence reads in capture order, as it would be walked in Wireshark.
     verdict.evidence.sort_by_key(|e| e.frame);
@@ -192,6 +198,137 @@ fn tcp_verdict(c: &Connection) -> Verdict {
             })
             .hint("Capture longer, or from the start of the connection."),
     }
+}
+
+/// The PRELOGIN options disagree and the server never answered a ClientHello: the mismatch,
+/// not the TLS attempt a client may make anyway, is the story.
+fn tds_mismatch_decides(c: &Connection, tds: &TdsFacts) -> bool {
+    let mismatch =
+        matches!(tds.negotiated, Some(Negotiated::ServerRequiresClientCannot | Negotiated::ClientRequiresServerCannot));
+    mismatch && !c.tls.as_ref().is_some_and(|t| t.server_hello.is_some())
+}
+
+/// "SQL Server 16.0.1000 (encryption REQ)" and the like, for explanations.
+fn prelogin_words(who: &str, p: Option<&Prelogin>) -> String {
+    match p {
+        Some(p) => format!(
+            "{who}{} (encryption {})",
+            p.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
+            p.encryption.map(|e| e.as_str()).unwrap_or("not stated")
+        ),
+        None => format!("{who} (no PRELOGIN seen)"),
+    }
+}
+
+/// A SQL Server connection without a ClientHello: the PRELOGIN exchange tells why.
+fn tds_verdict(c: &Connection, tds: &TdsFacts) -> Verdict {
+    let t = &c.tcp;
+    let client = prelogin_words("client", tds.client.as_ref());
+    let server = prelogin_words("SQL Server", tds.server.as_ref());
+    let client_hello = c.tls.as_ref().and_then(|t| t.client_hello.as_ref()).map(|ch| ch.frame);
+    let client_frame = tds.client.as_ref().map(|p| p.frame);
+    let server_frame = tds.server.as_ref().map(|p| p.frame);
+    let ending = first_ending(c);
+    let ended = |v: Verdict| match ending {
+        Some((end, who, reset)) => {
+            v.frame(Some(end.frame), format!("{} from the {}", if reset { "RST" } else { "FIN" }, role_name(who)))
+        }
+        None => v,
+    };
+    match tds.negotiated {
+        Some(Negotiated::ServerRequiresClientCannot) => ended(
+            Verdict::new("tds_encryption_mismatch", Fault::Client, Confidence::Certain)
+                .because(format!(
+                    "the {client} does not support encryption, and the {server} requires it: the server ends the connection after PRELOGIN{}",
+                    if client_hello.is_some() { " (the client sent a ClientHello anyway)" } else { "" }
+                ))
+                .hint("Enable encryption in the client (Encrypt=yes / a driver with TLS support), or turn off Force Encryption on the server.")
+                .frame(client_frame, "client PRELOGIN")
+                .frame(server_frame, "server PRELOGIN response")
+                .frame(client_hello, "ClientHello"),
+        ),
+        Some(Negotiated::ClientRequiresServerCannot) => ended(
+            Verdict::new("tds_encryption_mismatch", Fault::Server, Confidence::Certain)
+                .because(format!(
+                    "the {client} requires encryption, and the {server} does not support it: the client ends the connection after PRELOGIN"
+                ))
+                .hint("Give SQL Server a certificate and enable encryption (SQL Server Configuration Manager, Protocols, Certificate), or let the client connect without Encrypt=yes.")
+                .frame(client_frame, "client PRELOGIN")
+                .frame(server_frame, "server PRELOGIN response"),
+        ),
+        Some(Negotiated::None) => Verdict::new("tds_unencrypted", Fault::None, Confidence::Certain)
+            .because(format!("TDS without TLS: the {client} and the {server} agreed on no encryption"))
+            .hint("Require encryption on the server (Force Encryption) or in the client (Encrypt=yes).")
+            .frame(client_frame, "client PRELOGIN")
+            .frame(server_frame, "server PRELOGIN response")
+            .frame(tds.plaintext_after_prelogin, "first TDS packet in the clear"),
+        _ => {
+            let after = if tds.server.is_some() {
+                format!("after the PRELOGIN exchange ({client}, {server}), before any ClientHello")
+            } else {
+                format!("after the {client} PRELOGIN, without a PRELOGIN response")
+            };
+            let v = match ending {
+                Some((end, who, true)) => Verdict::new("reset_before_client_hello", fault_of(who), Confidence::Certain)
+                    .because(format!("the {} reset the connection {after}", role_name(who)))
+                    .hint(if who == Role::Server {
+                        "SQL Server (or a device in front of it) dropped the connection during pre-login: check its error log and the TLS settings of the instance (certificate, protocols)."
+                    } else {
+                        "The client gave up during pre-login: check its driver's TLS support and settings (Encrypt, TrustServerCertificate)."
+                    })
+                    .frame(Some(end.frame), format!("RST from the {}", role_name(who))),
+                Some((end, who, false)) => Verdict::new("closed_before_client_hello", fault_of(who), Confidence::Certain)
+                    .because(format!("the {} closed the connection {after}", role_name(who)))
+                    .hint("One side ended the pre-login: check the SQL Server error log and the client's encryption settings.")
+                    .frame(Some(end.frame), format!("FIN from the {}", role_name(who))),
+                None => Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Possible)
+                    .because(format!("nothing followed {after} before the {}", end_words(c)))
+                    .hint("Capture longer."),
+            };
+            v.frame(client_frame, "client PRELOGIN").frame(server_frame, "server PRELOGIN response").frame(
+                t.first_gap_frame,
+                "gap in the captured bytes",
+            )
+        }
+    }
+}
+
+/// Who must change for a version mismatch: the side refused, unless the client that the server
+/// refused already offered TLS 1.3, in which case the server supports nothing current.
+fn protocol_mismatch_fault(refused_by: Role, ch: &crate::proto::facts::ClientHello) -> Fault {
+    match refused_by {
+        Role::Server if ch.max_version == "TLS1.3" => Fault::Server,
+        Role::Server => Fault::Client,
+        Role::Client => Fault::Server,
+    }
+}
+
+fn tds_risks(tds: &TdsFacts) -> Vec<Risk> {
+    match tds.negotiated {
+        Some(Negotiated::None) => vec![Risk {
+            code: "login_unencrypted",
+            explanation: "no encryption was negotiated: the LOGIN7 packet (user name and password) and all data travel in plaintext".into(),
+        }],
+        Some(Negotiated::LoginOnly) => vec![Risk {
+            code: "data_unencrypted",
+            explanation: "encryption OFF on both sides: TLS protects the login only; queries and results travel in plaintext".into(),
+        }],
+        _ => Vec::new(),
+    }
+}
+
+/// The first FIN or RST, which tells who ended the connection; later ones are reactions to it.
+fn first_ending(c: &Connection) -> Option<(crate::proto::facts::Seen, Role, bool)> {
+    let t = &c.tcp;
+    [
+        (t.server_rst, Role::Server, true),
+        (t.client_rst, Role::Client, true),
+        (t.server_fin, Role::Server, false),
+        (t.client_fin, Role::Client, false),
+    ]
+    .into_iter()
+    .filter_map(|(seen, who, reset)| seen.map(|seen| (seen, who, reset)))
+    .min_by_key(|(seen, _, _)| seen.frame)
 }
 
 fn not_tls_verdict(c: &Connection) -> Verdict {
@@ -266,16 +403,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
             .frame(gap.or(t.first_gap_frame), "first missing bytes")
             .frame(Some(ch.frame), "ClientHello");
     }
-    // The first FIN or RST tells who ended the connection; later ones are reactions to it.
-    let ending = [
-        (t.server_rst, Role::Server, true),
-        (t.client_rst, Role::Client, true),
-        (t.server_fin, Role::Server, false),
-        (t.client_fin, Role::Client, false),
-    ]
-    .into_iter()
-    .filter_map(|(seen, who, reset)| seen.map(|seen| (seen, who, reset)))
-    .min_by_key(|(seen, _, _)| seen.frame);
+    let ending = first_ending(c);
     let Some(sh) = sh else {
         if let Some(answer) = tls.non_tls.as_ref().filter(|n| n.sender == Role::Server && !tls.starttls) {
             return Verdict::new("server_not_tls", Fault::Server, Confidence::Certain)
@@ -323,6 +451,18 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 ))
                 .hint("Check the server certificate against the client's trust store and name; capture with SSLKEYLOGFILE to read the alert.")
                 .frame(Some(first.frame), "alert-sized encrypted record from the client");
+        }
+        // No alert at all: the client hung up on the server's flight (Node, Go and Java
+        // clients close without an alert when they reject the certificate).
+        if let Some((end, Role::Client, reset)) = ending.filter(|(_, who, _)| *who == Role::Client) {
+            let how = if reset { "reset" } else { "closed" };
+            return Verdict::new("aborted_after_server_hello", Fault::Client, Confidence::Likely)
+                .because(format!(
+                    "the client {how} the connection after the server's encrypted TLS 1.3 flight, without a Finished and without an alert: most likely it rejected the certificate"
+                ))
+                .hint("Check the server certificate against the client's trust store and name (the client's error message names the reason).")
+                .frame(Some(sh.frame), "ServerHello")
+                .frame(Some(end.frame), format!("{} from the client", if reset { "RST" } else { "FIN" }));
         }
     }
     if let Some((end, who, reset)) = ending {
@@ -413,7 +553,7 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
     match (desc, alert.sender, sh) {
         ("protocol_version", _, _) => base(
             "protocol_mismatch",
-            if alert.sender == Role::Server { Fault::Client } else { Fault::Server },
+            protocol_mismatch_fault(alert.sender, ch),
             format!(
                 "no common TLS version: the client offered {} (up to {}){}, and the {} refused with protocol_version",
                 versions_offered(ch),

@@ -5,6 +5,7 @@ use crate::capture::Nanos;
 use crate::classify::{classify, Verdict};
 use crate::flow::{EndReason, Flow};
 use crate::proto::facts::{Seen, TlsFacts};
+use crate::proto::tds::{TdsFacts, ALPN_TDS8};
 use crate::proto::tls::Status;
 use serde::Serialize;
 
@@ -36,6 +37,18 @@ pub struct TcpRecord {
     pub ended_by: EndReason,
 }
 
+/// How a connection carries its TLS handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encapsulation {
+    /// TLS from the first byte.
+    Tls,
+    /// TLS after a plaintext exchange (STARTTLS and similar upgrades).
+    Starttls,
+    /// SQL Server: inside TDS PRELOGIN packets (TDS 7.x), or TLS first for TDS 8.0.
+    Tds,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Connection {
     pub schema_version: u32,
@@ -51,8 +64,12 @@ pub struct Connection {
     pub end: Nanos,
     pub packets: u64,
     pub tcp: TcpRecord,
-    /// Absent when the connection carried no payload at all.
+    /// How the TLS handshake travels; absent when no TLS or TDS was seen.
+    pub encapsulation: Option<Encapsulation>,
+    /// Absent when the connection carried no TLS at all.
     pub tls: Option<TlsFacts>,
+    /// SQL Server's TDS: PRELOGIN options of both sides and how encryption was negotiated.
+    pub tds: Option<TdsFacts>,
     /// True when the payload was not TLS.
     pub not_tls: bool,
     pub verdict: Verdict,
@@ -85,7 +102,20 @@ impl Connection {
         };
         let status = flow.tls.status();
         let not_tls = status == Status::NotTls;
-        let tls = (status != Status::Waiting).then(|| std::mem::take(&mut flow.tls.facts));
+        let prelogin = flow.tls.take_tds();
+        // A SQL Server connection that negotiated no encryption has nothing to say about TLS.
+        let saw_tls = prelogin.is_none() || flow.tls.saw_records();
+        let tls = (status != Status::Waiting && saw_tls).then(|| std::mem::take(&mut flow.tls.facts));
+        let tds = prelogin.or_else(|| {
+            let offered = tls.as_ref()?.client_hello.as_ref()?.alpn.iter().any(|p| p == ALPN_TDS8);
+            offered.then(TdsFacts::strict)
+        });
+        let encapsulation = match (&tds, &tls) {
+            (Some(_), _) => Some(Encapsulation::Tds),
+            (None, Some(t)) if t.starttls => Some(Encapsulation::Starttls),
+            (None, Some(_)) if !not_tls => Some(Encapsulation::Tls),
+            _ => None,
+        };
         let mut conn = Connection {
             schema_version: SCHEMA_VERSION,
             file: file.to_string(),
@@ -97,7 +127,9 @@ impl Connection {
             end: flow.last.ts,
             packets: flow.packets,
             tcp,
+            encapsulation,
             tls,
+            tds,
             not_tls,
             verdict: Verdict::default(),
         };

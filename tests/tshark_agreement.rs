@@ -242,7 +242,18 @@ fn fixtures_agree_with_tshark() {
     assert!(names.len() >= 15, "{names:?}");
     let mut problems = Vec::new();
     for name in &names {
-        let options = ["-o", "tcp.reassemble_out_of_order:TRUE", "-d", "tcp.port==4434,tls"];
+        // SQL Server captures: TDS 7.x on 1433 needs "Decode As" TDS; TDS 8.0 is TLS from the
+        // first byte. tshark's TDS dissector unwraps TLS only from PRELOGIN (0x12) packets, not
+        // from the 0x04 packets some servers answer in, so that capture is left to fixtures.rs.
+        if name == "tds-tls12-packet-type-4.pcap" {
+            continue;
+        }
+        let decode_as = match name {
+            n if n.starts_with("tds8-") => "tcp.port==1433,tls",
+            n if n.starts_with("tds-") => "tcp.port==1433,tds",
+            _ => "tcp.port==4434,tls",
+        };
+        let options = ["-o", "tcp.reassemble_out_of_order:TRUE", "-d", decode_as];
         problems.extend(compare(&fixture(name), name, &options));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

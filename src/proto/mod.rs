@@ -6,6 +6,7 @@
 
 pub mod facts;
 pub mod messages;
+pub mod tds;
 pub mod tls;
 pub mod x509;
 

@@ -4,6 +4,7 @@
 
 use super::facts::{Alert, MessageSeen, NonTls, RecordSeen, Role, Seen, TlsFacts, MAX_RECORDS_KEPT};
 use super::messages::{self, handshake_name, ServerHelloKind};
+use super::tds::{self, TdsUnwrapper};
 use super::Side;
 use crate::names;
 use tls_parser::{parse_tls_message_handshake, TlsMessage};
@@ -54,6 +55,11 @@ pub struct TlsAnalyzer {
     max_handshake_message: usize,
     /// Records seen on both sides, to give up on a connection whose handshake never ends.
     records: u32,
+    /// Set when the connection turned out to be SQL Server's TDS, which carries the handshake
+    /// inside PRELOGIN packets.
+    tds: Option<Box<TdsUnwrapper>>,
+    /// The TLS bytes unwrapped from TDS, reused from call to call.
+    unwrapped: Vec<u8>,
     pub facts: TlsFacts,
 }
 
@@ -66,6 +72,8 @@ impl TlsAnalyzer {
             status: Status::Waiting,
             max_handshake_message,
             records: 0,
+            tds: None,
+            unwrapped: Vec::new(),
             facts: TlsFacts::default(),
         }
     }
@@ -110,9 +118,53 @@ impl TlsAnalyzer {
         self.settle_if_both_stopped();
     }
 
+    /// At least one TLS record was seen (a TDS connection may settle without any).
+    pub fn saw_records(&self) -> bool {
+        self.dirs.iter().any(|d| d.valid)
+    }
+
+    /// The TDS facts of a SQL Server connection, taken out of the analyzer.
+    pub fn take_tds(&mut self) -> Option<tds::TdsFacts> {
+        self.tds.take().map(|t| t.facts)
+    }
+
     /// The next in-order bytes of this side's stream.
     pub fn on_data(&mut self, side: Side, data: &[u8], seen: Seen) {
         if !self.wants(side) || data.is_empty() {
+            return;
+        }
+        let Some(tds) = self.tds.as_mut() else {
+            return self.on_tls_bytes(side, data, seen);
+        };
+        let mut unwrapped = std::mem::take(&mut self.unwrapped);
+        tds.unwrap(side, data, seen.frame, &mut unwrapped);
+        let (client, stopped, negotiated) = (tds.client_side(), tds.stopped(side), tds.facts.negotiated);
+        if let Some(client) = client {
+            // The PRELOGIN's sender is the client, whatever the TCP handshake said.
+            if self.facts.client_hello.is_none() {
+                self.client = Some(client);
+            }
+        }
+        if !unwrapped.is_empty() {
+            self.on_tls_bytes(side, &unwrapped, seen);
+            unwrapped.clear();
+        }
+        self.unwrapped = unwrapped;
+        // Without encryption nothing more comes from the server that matters; the client's next
+        // packet (its LOGIN7 in the clear) is the evidence still to read. After a mismatch both
+        // sides are still read: some clients try TLS anyway.
+        if negotiated == Some(tds::Negotiated::None) && client.is_some_and(|c| c != side) {
+            self.dirs[side].stopped = true;
+            self.settle_if_both_stopped();
+        }
+        if stopped && !self.dirs[side].stopped {
+            self.dirs[side].stopped = true;
+            self.settle_if_both_stopped();
+        }
+    }
+
+    fn on_tls_bytes(&mut self, side: Side, data: &[u8], seen: Seen) {
+        if !self.wants(side) {
             return;
         }
         let mut buf = std::mem::take(&mut self.dirs[side].record);
@@ -138,6 +190,17 @@ impl TlsAnalyzer {
                 if self.dirs[side].valid {
                     self.on_garbage(side, rest, seen);
                     break;
+                }
+                // SQL Server's TDS carries the handshake inside its PRELOGIN packets.
+                if pos == 0 && self.tds.is_none() && self.facts.non_tls.is_none() {
+                    match tds::detect(rest) {
+                        tds::Detection::Prelogin => {
+                            self.tds = Some(Box::default());
+                            return self.on_data(side, &buf, seen);
+                        }
+                        tds::Detection::NeedMore => break,
+                        tds::Detection::No => {}
+                    }
                 }
                 // Not TLS (yet): a protocol that upgrades to TLS (STARTTLS, MySQL, PostgreSQL,
                 // an HTTP CONNECT) sends plaintext first. Look for where a hello starts.

@@ -28,11 +28,12 @@ impl Reporter for LineReporter {
         let frames: Vec<String> = v.evidence.iter().map(|e| format!("{} {}", e.frame, e.what)).collect();
         writeln!(
             self.out,
-            "{} {} -> {} {} ({}, at fault: {}): {} [frames: {}]",
+            "{} {} -> {} {}{} ({}, at fault: {}): {} [frames: {}]",
             rfc3339_nanos(c.start),
             c.client,
             c.server,
             v.code,
+            if c.tds.is_some() { " [tds]" } else { "" },
             v.confidence.as_str(),
             v.side.as_str(),
             v.explanation,

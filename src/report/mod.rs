@@ -59,3 +59,29 @@ pub fn in_capture_order(conns: &mut [Connection], files: &[FileSummary]) {
     let position = |c: &Connection| files.iter().position(|f| f.path == c.file).unwrap_or(usize::MAX);
     conns.sort_by_key(|c| (position(c), c.first_frame));
 }
+
+/// "SQL Server 16.0.1000 encryption REQ; client 9.0.0 encryption NOT_SUP; TLS in 0x04 packets"
+/// for a TDS connection, None for any other.
+pub fn tds_summary(conn: &Connection) -> Option<String> {
+    use crate::proto::tds::{Prelogin, TdsMode};
+    let tds = conn.tds.as_ref()?;
+    if tds.mode == TdsMode::Strict {
+        return Some("TDS 8.0 strict: TLS first (ALPN tds/8.0), PRELOGIN inside TLS".into());
+    }
+    let side = |who: &str, p: &Option<Prelogin>| match p {
+        Some(p) => format!(
+            "{who} {} encryption {}",
+            p.version.as_deref().unwrap_or("?"),
+            p.encryption.map(|e| e.as_str()).unwrap_or("not stated")
+        ),
+        None => format!("{who}: no PRELOGIN seen"),
+    };
+    let mut out = format!("{}; {}", side("client", &tds.client), side("server", &tds.server));
+    if let Some(n) = tds.negotiated {
+        out.push_str(&format!("; negotiated {}", serde_json::to_value(n).ok()?.as_str()?));
+    }
+    if let Some(t) = tds.server_tls_packet_type {
+        out.push_str(&format!("; server TLS in 0x{t:02x} packets"));
+    }
+    Some(out)
+}

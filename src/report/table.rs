@@ -63,9 +63,17 @@ impl Reporter for TableReporter {
                 c.client.clone(),
                 c.server.clone(),
                 ch.and_then(|h| h.sni.clone()).unwrap_or_else(|| "-".into()),
-                sh.map(|s| s.version.clone())
-                    .or_else(|| ch.map(|h| format!("({})", h.max_version)))
-                    .unwrap_or_else(|| "-".into()),
+                {
+                    let version = sh
+                        .map(|s| s.version.clone())
+                        .or_else(|| ch.map(|h| format!("({})", h.max_version)))
+                        .unwrap_or_else(|| "-".into());
+                    if c.tds.is_some() {
+                        format!("{version} in TDS")
+                    } else {
+                        version
+                    }
+                },
                 sh.map(|s| s.cipher_suite.clone()).unwrap_or_else(|| "-".into()),
                 c.verdict.code.to_string(),
                 format!(
@@ -108,6 +116,9 @@ impl Reporter for TableReporter {
                 v.confidence.as_str(),
                 v.side.as_str()
             )?;
+            if let Some(tds) = super::tds_summary(c) {
+                writeln!(self.out, "  tds:    {tds}")?;
+            }
             if v.is_failure() {
                 writeln!(self.out, "  why:    {}", v.explanation)?;
                 writeln!(self.out, "  fix:    {}", v.hint)?;
