@@ -21,3 +21,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup)" >&2; exit 1; }
+# cargo-fuzz builds and runs the fuzz targets of fuzz/ (RUSTC_BOOTSTRAP=1 on stable).
+cargo fuzz --version >/dev/null 2>&1 || cargo install --quiet --locked cargo-fuzz

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit and integration tests (the integration tests
-# run tshark on the same captures and compare), and the benchmarks once each as a smoke test.
+# run tshark on the same captures and compare), the benchmarks once each as a smoke test, and
+# a fuzz smoke of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -10,7 +11,17 @@ cargo clippy --all-targets -- -D warnings
 cargo check --quiet --no-default-features --lib --bins
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --all-targets 2>&1 | tee "$log"
+status=0
+# --no-fail-fast: every test binary runs, so the closing count covers the whole suite.
+cargo test --all-targets --no-fail-fast 2>&1 | tee "$log" || status=1
+# A short fuzz smoke: every target from the committed seeds (fuzz/run.sh; cargo-fuzz comes
+# from install-deps.sh). Longer runs: bash fuzz/run.sh SECONDS.
+if cargo fuzz --version >/dev/null 2>&1; then
+  bash fuzz/run.sh 10 || status=1
+else
+  echo "fuzz smoke skipped: cargo-fuzz is not installed (cargo install cargo-fuzz --locked)"
+fi
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit $status

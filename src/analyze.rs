@@ -52,6 +52,8 @@ pub struct Totals {
     pub frames: u64,
     pub connections: u64,
     pub failures: u64,
+    /// Connections settled early to stay within `max_flows`.
+    pub evicted: u64,
     pub verdicts: BTreeMap<&'static str, u64>,
 }
 
@@ -61,6 +63,7 @@ pub fn totals(files: &[FileSummary]) -> Totals {
         t.files_with_errors += f.error.is_some() as usize;
         t.frames += f.frames;
         t.connections += f.connections;
+        t.evicted += f.flow_stats.connections_evicted;
         for (code, n) in &f.verdicts {
             *t.verdicts.entry(code).or_default() += n;
         }

@@ -494,6 +494,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
 fn end_words(c: &Connection) -> &'static str {
     match c.tcp.ended_by {
         crate::flow::EndReason::IdleTimeout => "connection went idle",
+        crate::flow::EndReason::Evicted => "connection was evicted to make room (--max-flows)",
         _ => "capture ended",
     }
 }

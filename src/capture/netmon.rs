@@ -103,7 +103,11 @@ impl NetmonReader {
         // machine, it is read as UTC. NetMon 2.3 files carry a UTC time per packet instead.
         let [year, month, _, day, hour, minute, second, millis] =
             std::array::from_fn(|i| u16_at(&header, 8 + 2 * i) as i64);
-        let start_ns = civil_to_unix(year, month, day, hour, minute, second) * 1_000_000_000 + millis * 1_000_000;
+        // Saturating: a year past 2262 does not fit in nanoseconds (found by fuzzing); the
+        // frames are still read, with times pinned at the limit.
+        let start_ns = civil_to_unix(year, month, day, hour, minute, second)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(millis * 1_000_000);
         let table_offset = u32_at(&header, 24) as u64;
         let table_len = u32_at(&header, 28) as u64;
         if table_len % 4 != 0 || table_len == 0 || table_offset + table_len > file_len {
@@ -237,6 +241,25 @@ mod tests {
     fn civil_dates_convert_like_the_calendar() {
         assert_eq!(civil_to_unix(1970, 1, 1, 0, 0, 0), 0);
         assert_eq!(civil_to_unix(2000, 2, 29, 12, 34, 56), 951_827_696);
+    }
+
+    #[test]
+    fn regression_fuzz_start_time_beyond_nanoseconds() {
+        // Found by the netmon fuzz target: SYSTEMTIME year 65535 overflowed the start time.
+        let mut file = vec![0u8; HEADER_LEN];
+        file[..4].copy_from_slice(b"GMBU");
+        file[5] = 2; // major version
+        file[6] = 1; // Ethernet
+        file[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
+        file[24..28].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes()); // frame table
+        file[28..32].copy_from_slice(&4u32.to_le_bytes());
+        file.extend_from_slice(&(HEADER_LEN as u32 + 4).to_le_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("far-future.cap");
+        std::fs::write(&path, &file).unwrap();
+        let mut reader = NetmonReader::open(&path, None).expect("header accepted");
+        // The one frame the table names lies past the end of the file: an error, not a panic.
+        assert!(reader.next_frame().is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::proto::tls::{Status, TlsAnalyzer};
 use crate::proto::Side;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use stream::Stream;
 
@@ -21,7 +22,8 @@ use stream::Stream;
 /// the README lists.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Connections tracked at once; a new one beyond this is dropped and counted.
+    /// Connections tracked at once; beyond this the oldest one that never completed its TCP
+    /// handshake (else the oldest) is settled early, and counted as evicted.
     pub max_flows: usize,
     /// Out-of-order segments held per side while waiting for the missing bytes.
     pub max_out_of_order_segments: usize,
@@ -81,6 +83,8 @@ pub enum EndReason {
     EndOfCapture,
     /// Reported as soon as the handshake outcome was known (live capture).
     OutcomeKnown,
+    /// Settled early to make room: the table held `max_flows` connections (a SYN flood).
+    Evicted,
 }
 
 /// TCP-level facts of one connection, per canonical side where it matters.
@@ -219,8 +223,8 @@ impl Flow {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct FlowStats {
     pub connections: u64,
-    /// New connections not tracked because `max_flows` were already live.
-    pub connections_dropped: u64,
+    /// Connections settled early to stay within `max_flows` (their records say `evicted`).
+    pub connections_evicted: u64,
     /// Connections settled by the idle timeout.
     pub idle_timeouts: u64,
     /// Segments of a connection already reported (other than a new SYN).
@@ -240,6 +244,9 @@ pub struct FlowTable {
     map: FxHashMap<FlowKey, Entry>,
     limits: Limits,
     live: usize,
+    /// Live connections in order of creation, for eviction; entries of connections already
+    /// retired are dropped when met, and all at once when they outnumber the live ones.
+    creation_order: VecDeque<(FlowKey, u64)>,
     next_id: u64,
     last_sweep: Nanos,
     /// Packet time between sweeps: a quarter of the idle timeout, at least a second.
@@ -261,6 +268,7 @@ impl FlowTable {
             map: FxHashMap::default(),
             limits,
             live: 0,
+            creation_order: VecDeque::new(),
             next_id: 0,
             last_sweep: Nanos::MIN,
             sweep_interval,
@@ -289,14 +297,18 @@ impl FlowTable {
             }
             _ => {
                 if self.live >= self.limits.max_flows {
-                    self.stats.connections_dropped += 1;
-                    return;
+                    self.evict_one(seen.ts);
                 }
                 self.live += 1;
                 self.stats.connections += 1;
                 self.next_id += 1;
                 let flow = Box::new(Flow::new(key, self.next_id, seen, &self.limits));
                 self.map.insert(key, Entry::Live(flow));
+                self.creation_order.push_back((key, self.next_id));
+                if self.creation_order.len() > 2 * self.live + 1024 {
+                    let map = &self.map;
+                    self.creation_order.retain(|(k, id)| matches!(map.get(k), Some(Entry::Live(f)) if f.id == *id));
+                }
                 match self.map.get_mut(&key) {
                     Some(Entry::Live(flow)) => flow,
                     _ => unreachable!("just inserted"),
@@ -311,8 +323,56 @@ impl FlowTable {
         }
     }
 
+    /// Makes room for one connection: settles the oldest of the first few in creation order
+    /// that never completed its TCP handshake (the half-open connections of a SYN flood),
+    /// else the oldest of them all.
+    fn evict_one(&mut self, now: Nanos) {
+        /// Connections looked at for a half-open one before taking the oldest.
+        const SCAN: usize = 64;
+        let mut oldest = None;
+        let mut skipped = Vec::new();
+        let mut victim = None;
+        for _ in 0..SCAN {
+            let Some((key, id)) = self.creation_order.pop_front() else { break };
+            let Some(Entry::Live(flow)) = self.map.get(&key) else { continue };
+            if flow.id != id {
+                continue;
+            }
+            if flow.tcp.established.is_none() && flow.tls.status() == Status::Waiting {
+                victim = Some(key);
+                break;
+            }
+            match oldest {
+                None => oldest = Some((key, id)),
+                Some(_) => skipped.push((key, id)),
+            }
+        }
+        // The connections passed over keep their place at the front.
+        for entry in skipped.into_iter().rev() {
+            self.creation_order.push_front(entry);
+        }
+        let victim = match (victim, oldest) {
+            (Some(key), Some(entry)) => {
+                self.creation_order.push_front(entry);
+                Some(key)
+            }
+            (Some(key), None) => Some(key),
+            (None, oldest) => oldest.map(|(key, _)| key),
+        };
+        if let Some(key) = victim {
+            self.stats.connections_evicted += 1;
+            self.retire(key, EndReason::Evicted, now);
+        }
+    }
+
     fn retire(&mut self, key: FlowKey, end: EndReason, now: Nanos) {
-        if let Some(Entry::Live(mut flow)) = self.map.insert(key, Entry::Closed { last: now }) {
+        // A closed connection leaves a tombstone so that its late segments are not taken for
+        // a new one; an evicted one does not, or a flood would fill the table with tombstones.
+        let entry = match end {
+            EndReason::Evicted => self.map.remove(&key),
+            _ => self.map.insert(key, Entry::Closed { last: now }),
+        };
+        if let Some(Entry::Live(mut flow)) = entry {
             flow.close(end);
             self.live -= 1;
             self.finished.push(flow);
@@ -476,15 +536,30 @@ mod tests {
     }
 
     #[test]
-    fn connections_beyond_max_flows_are_dropped_and_counted() {
-        let mut table = FlowTable::new(Limits { max_flows: 2, ..Limits::default() });
+    fn half_open_connections_are_evicted_first_beyond_max_flows() {
+        let mut table = FlowTable::new(Limits { max_flows: 3, ..Limits::default() });
         let syn = TcpFlags { syn: true, ..Default::default() };
-        for port in 0..5u16 {
+        let ack = TcpFlags { ack: true, ..Default::default() };
+        // An established connection carrying a ClientHello, then a flood of bare SYNs.
+        table.on_segment(&segment(1, &[], syn), Seen { frame: 1, ts: 0 });
+        let mut syn_ack = segment(9, &[], TcpFlags { syn: true, ack: true, ..Default::default() });
+        (syn_ack.src, syn_ack.dst, syn_ack.sport, syn_ack.dport) = (syn_ack.dst, syn_ack.src, 443, 50000);
+        table.on_segment(&syn_ack, Seen { frame: 2, ts: 0 });
+        table.on_segment(&segment(2, &[], ack), Seen { frame: 3, ts: 0 });
+        let record = client_hello_record();
+        table.on_segment(&segment(2, &record, ack), Seen { frame: 4, ts: 0 });
+        for port in 0..10u16 {
             let mut seg = segment(1, &[], syn);
             seg.sport = 40000 + port;
-            table.on_segment(&seg, Seen { frame: port as u64 + 1, ts: 0 });
+            table.on_segment(&seg, Seen { frame: 5 + port as u64, ts: 0 });
         }
-        assert_eq!(table.stats.connections, 2);
-        assert_eq!(table.stats.connections_dropped, 3);
+        assert_eq!(table.stats.connections, 11);
+        assert_eq!(table.stats.connections_evicted, 8);
+        let evicted: Vec<u16> = table.take_finished().map(|f| f.key.port[0]).collect();
+        assert_eq!(evicted, (40000..40008).collect::<Vec<u16>>(), "oldest half-open first");
+        table.finish_all();
+        let rest: Vec<Option<String>> =
+            table.take_finished().map(|f| f.tls.facts.client_hello.and_then(|ch| ch.sni)).collect();
+        assert_eq!(rest, vec![Some("a.example".to_string()), None, None], "the real connection survives");
     }
 }

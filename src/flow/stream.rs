@@ -7,6 +7,21 @@ use crate::proto::facts::Seen;
 use crate::proto::tls::TlsAnalyzer;
 use crate::proto::Side;
 
+/// Where a side's in-order bytes go: the stream analyzer (a recorder in the tests).
+pub(super) trait ByteSink {
+    fn on_data(&mut self, side: Side, data: &[u8], seen: Seen);
+    fn on_gap(&mut self, side: Side, frame: u64);
+}
+
+impl ByteSink for TlsAnalyzer {
+    fn on_data(&mut self, side: Side, data: &[u8], seen: Seen) {
+        TlsAnalyzer::on_data(self, side, data, seen)
+    }
+    fn on_gap(&mut self, side: Side, frame: u64) {
+        TlsAnalyzer::on_gap(self, side, frame)
+    }
+}
+
 /// Farther than the first data segment can be from the SYN (1 MiB: initial windows are 64 KiB
 /// at most); two random ISNs are this close only once in 2000 pairs.
 const RESYNC_DISTANCE: u32 = 1 << 20;
@@ -45,7 +60,7 @@ impl Stream {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn on_payload(
+    pub(super) fn on_payload<S: ByteSink>(
         &mut self,
         side: Side,
         seq: u32,
@@ -53,7 +68,7 @@ impl Stream {
         seen: Seen,
         limits: &Limits,
         tcp: &mut TcpFacts,
-        tls: &mut TlsAnalyzer,
+        tls: &mut S,
     ) {
         let next = match self.next {
             // The first data far from where the SYN put it: the capture holds SYNs of several
@@ -89,7 +104,7 @@ impl Stream {
     }
 
     /// Records a hole from `next` up to the earliest byte held.
-    fn skip_to_earliest(&mut self, seen: Seen, tcp: &mut TcpFacts, tls: &mut TlsAnalyzer, side: Side) {
+    fn skip_to_earliest<S: ByteSink>(&mut self, seen: Seen, tcp: &mut TcpFacts, tls: &mut S, side: Side) {
         let (Some(next), Some(first)) = (self.next, self.pending.first()) else {
             return;
         };
@@ -104,7 +119,7 @@ impl Stream {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn deliver(
+    fn deliver<S: ByteSink>(
         &mut self,
         side: Side,
         seq: u32,
@@ -112,12 +127,17 @@ impl Stream {
         wire_len: u32,
         seen: Seen,
         tcp: &mut TcpFacts,
-        tls: &mut TlsAnalyzer,
+        tls: &mut S,
     ) {
         let Some(next) = self.next else { return };
         let behind = seq_diff(next, seq);
-        debug_assert!(behind >= 0);
-        let skip = behind.max(0) as u32;
+        if behind < 0 {
+            // Exactly half the sequence space away (found by fuzzing): neither before nor
+            // after the stream, so no byte of it can be placed.
+            tcp.out_of_order += 1;
+            return;
+        }
+        let skip = behind as u32;
         if skip >= wire_len {
             tcp.retransmissions += 1;
             return;
@@ -137,7 +157,7 @@ impl Stream {
     }
 
     /// Delivers held segments that the stream has now reached.
-    fn drain(&mut self, side: Side, seen: Seen, tcp: &mut TcpFacts, tls: &mut TlsAnalyzer) {
+    fn drain<S: ByteSink>(&mut self, side: Side, seen: Seen, tcp: &mut TcpFacts, tls: &mut S) {
         while let Some(next) = self.next {
             let Some(i) = self.pending.iter().position(|p| seq_diff(p.seq, next) <= 0) else {
                 break;
@@ -151,11 +171,133 @@ impl Stream {
 
 #[cfg(test)]
 mod tests {
-    use super::seq_diff;
+    use super::*;
+    use crate::decode::TcpFlags;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn sequence_distance_wraps() {
         assert_eq!(seq_diff(5, u32::MAX - 4), 10);
         assert_eq!(seq_diff(u32::MAX - 4, 5), -10);
+    }
+
+    /// The bytes and holes a stream delivered.
+    #[derive(Default)]
+    struct Recorder {
+        bytes: Vec<u8>,
+        gaps: usize,
+    }
+
+    impl ByteSink for Recorder {
+        fn on_data(&mut self, _side: Side, data: &[u8], _seen: Seen) {
+            self.bytes.extend_from_slice(data);
+        }
+        fn on_gap(&mut self, _side: Side, _frame: u64) {
+            self.gaps += 1;
+        }
+    }
+
+    /// Feeds `pieces` (start, end) of `data` in the given order to a stream whose SYN had
+    /// sequence number `isn`.
+    fn reassemble(data: &[u8], pieces: &[(usize, usize)], isn: u32, limits: &Limits) -> (Recorder, TcpFacts) {
+        let mut stream = Stream::default();
+        stream.on_syn(isn);
+        let (mut sink, mut tcp) = (Recorder::default(), TcpFacts::default());
+        for (i, &(start, end)) in pieces.iter().enumerate() {
+            let seg = TcpSegment {
+                src: Ipv4Addr::LOCALHOST.into(),
+                dst: Ipv4Addr::LOCALHOST.into(),
+                sport: 1,
+                dport: 2,
+                seq: isn.wrapping_add(1).wrapping_add(start as u32),
+                ack: 0,
+                flags: TcpFlags::default(),
+                payload: &data[start..end],
+                wire_len: (end - start) as u32,
+            };
+            let seq = seg.seq;
+            stream.on_payload(0, seq, &seg, Seen { frame: i as u64 + 1, ts: 0 }, limits, &mut tcp, &mut sink);
+        }
+        (sink, tcp)
+    }
+
+    /// A byte string, its cut into consecutive pieces, extra pieces that overlap anywhere
+    /// (retransmissions with other boundaries), the order they arrive in, and the ISN.
+    fn segmentations() -> impl Strategy<Value = (Vec<u8>, Vec<(usize, usize)>, u32)> {
+        (prop::collection::vec(any::<u8>(), 1..2000), prop::collection::vec(1usize..300, 1..40), any::<u32>())
+            .prop_flat_map(|(data, sizes, isn)| {
+                let n = data.len();
+                let mut cuts = Vec::new();
+                let mut at = 0;
+                for size in sizes.iter().cycle() {
+                    if at >= n {
+                        break;
+                    }
+                    cuts.push((at, (at + size).min(n)));
+                    at += size;
+                }
+                let extra =
+                    prop::collection::vec((0..n, 1usize..400).prop_map(move |(s, l)| (s, (s + l).min(n))), 0..10);
+                (Just(data), Just(cuts), extra, Just(isn))
+            })
+            .prop_flat_map(|(data, mut pieces, extra, isn)| {
+                pieces.extend(extra);
+                (Just(data), Just(pieces).prop_shuffle(), Just(isn))
+            })
+    }
+
+    proptest! {
+        /// Whatever the segmentation, order, duplication and overlap (and wherever the sequence
+        /// numbers wrap), the stream delivers exactly the original bytes, without a hole.
+        #[test]
+        fn reassembly_gives_the_same_bytes_whatever_the_segmentation((data, pieces, isn) in segmentations()) {
+            let limits = Limits { max_out_of_order_segments: 1000, max_out_of_order_bytes: 1 << 20, ..Limits::default() };
+            let (sink, tcp) = reassemble(&data, &pieces, isn, &limits);
+            prop_assert_eq!(sink.gaps, 0);
+            prop_assert_eq!(tcp.gaps, 0);
+            prop_assert_eq!(sink.bytes, data);
+        }
+
+        /// With the reordering limits reached, what is delivered is still the original bytes
+        /// in order, with each hole reported.
+        #[test]
+        fn bytes_around_holes_stay_in_place((data, pieces, isn) in segmentations()) {
+            let limits = Limits { max_out_of_order_segments: 3, max_out_of_order_bytes: 512, ..Limits::default() };
+            let (sink, tcp) = reassemble(&data, &pieces, isn, &limits);
+            prop_assert_eq!(sink.gaps as u32, tcp.gaps);
+            if sink.gaps == 0 {
+                prop_assert_eq!(sink.bytes, data);
+            } else {
+                prop_assert!(sink.bytes.len() < data.len());
+            }
+        }
+    }
+
+    #[test]
+    fn regression_fuzz_segment_half_the_sequence_space_away() {
+        // Found by the pcap fuzz target: a segment exactly 2^31 from the next expected byte
+        // is neither before nor after the stream.
+        let mut stream = Stream::default();
+        stream.on_syn(100);
+        let (mut sink, mut tcp) = (Recorder::default(), TcpFacts::default());
+        let segment = |seq: u32, payload: &'static [u8]| TcpSegment {
+            src: Ipv4Addr::LOCALHOST.into(),
+            dst: Ipv4Addr::LOCALHOST.into(),
+            sport: 1,
+            dport: 2,
+            seq,
+            ack: 0,
+            flags: TcpFlags::default(),
+            payload,
+            wire_len: payload.len() as u32,
+        };
+        let limits = Limits::default();
+        stream.on_payload(0, 101, &segment(101, b"abc"), Seen { frame: 1, ts: 0 }, &limits, &mut tcp, &mut sink);
+        let far = 104u32.wrapping_add(1 << 31);
+        stream.on_payload(0, far, &segment(far, b"zzz"), Seen { frame: 2, ts: 0 }, &limits, &mut tcp, &mut sink);
+        stream.on_payload(0, 104, &segment(104, b"def"), Seen { frame: 3, ts: 0 }, &limits, &mut tcp, &mut sink);
+        assert_eq!(sink.bytes, b"abcdef");
+        assert_eq!(tcp.out_of_order, 1);
     }
 }

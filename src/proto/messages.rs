@@ -32,6 +32,19 @@ fn raw_extensions(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
+/// True when a hello's extensions block does not split exactly into extensions (a length
+/// that overflows the block, or bytes left over): what was read is kept, the rest is lost.
+pub fn extensions_malformed(msg: &TlsMessageHandshake<'_>) -> bool {
+    let ext = match msg {
+        TlsMessageHandshake::ClientHello(ch) => ch.ext,
+        TlsMessageHandshake::ServerHello(sh) => sh.ext,
+        _ => None,
+    };
+    let block = ext.unwrap_or_default();
+    let read: usize = raw_extensions(block).map(|(_, raw)| raw.len()).sum();
+    read != block.len()
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

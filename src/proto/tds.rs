@@ -519,6 +519,34 @@ mod tests {
     }
 
     #[test]
+    fn impossible_packet_lengths_stop_the_side_with_an_error() {
+        for length in [0u16, 7, 0xffff] {
+            let mut client = packet(PRELOGIN, 1, &spec_client_prelogin());
+            client.extend_from_slice(&[PRELOGIN, 1]);
+            client.extend_from_slice(&length.to_be_bytes());
+            client.extend_from_slice(&[0, 0, 1, 0, 22, 3, 3]);
+            let mut tds = TdsUnwrapper::new();
+            let mut tls = Vec::new();
+            tds.unwrap(0, &client, 5, &mut tls);
+            assert!(tds.stopped(0), "length {length}");
+            assert_eq!(tds.facts.errors, vec!["bytes that are not a TDS packet header in frame 5".to_string()]);
+            assert!(tls.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_prelogin_message_that_never_ends_is_cut_at_its_limit() {
+        // PRELOGIN packets without the end-of-message bit, beyond any real option table.
+        let mut tds = TdsUnwrapper::new();
+        let mut tls = Vec::new();
+        for _ in 0..10 {
+            tds.unwrap(0, &packet(PRELOGIN, 0, &[0u8; 1000]), 2, &mut tls);
+        }
+        assert!(tds.stopped(0));
+        assert_eq!(tds.facts.errors, vec!["PRELOGIN message from frame 2 too long".to_string()]);
+    }
+
+    #[test]
     fn plain_tds_after_prelogin_stops_the_side() {
         let mut client = packet(PRELOGIN, 1, &spec_client_prelogin());
         client.extend(packet(0x10, 1, b"login7"));

@@ -343,18 +343,23 @@ impl TlsAnalyzer {
                 }
             }
             21 => {
-                let encrypted = self.dirs[side].encrypted || body.len() != 2;
+                // A plaintext alert is exactly level and description; anything else (an
+                // encrypted one, or an empty record) is opaque.
+                let plain = match body {
+                    [level, description] if !self.dirs[side].encrypted => Some((*level, *description)),
+                    _ => None,
+                };
                 self.facts.alerts.push(Alert {
                     frame: seen.frame,
                     ts: seen.ts,
                     sender: role,
-                    level: (!encrypted).then(|| names::alert_level(body[0])),
-                    description: (!encrypted).then(|| names::alert(body[1])),
-                    code: (!encrypted).then_some(body[1]),
-                    encrypted,
+                    level: plain.map(|(level, _)| names::alert_level(level)),
+                    description: plain.map(|(_, description)| names::alert(description)),
+                    code: plain.map(|(_, description)| description),
+                    encrypted: plain.is_none(),
                 });
                 self.note_encrypted_record(side, ctype, body.len(), seen);
-                if !encrypted && body[0] == 2 {
+                if plain.is_some_and(|(level, _)| level == 2) {
                     self.status = Status::Done;
                 }
             }
@@ -481,6 +486,13 @@ impl TlsAnalyzer {
                 return;
             }
         };
+        if messages::extensions_malformed(&msg) {
+            self.facts.errors.push(format!(
+                "malformed extensions in the {} from the {role:?} in frame {}",
+                handshake_name(ty),
+                seen.frame
+            ));
+        }
         match ty {
             1 if self.facts.client_hello.is_none() => {
                 self.facts.client_hello = messages::client_hello(&msg, seen.frame)
@@ -547,5 +559,110 @@ mod tests {
         data.extend_from_slice(&[22, 3, 1, 0, 50, 1, 0, 0, 46]);
         assert_eq!(find_hello(&data), Some(at));
         assert_eq!(find_hello(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), None);
+    }
+
+    // Adversarial input (issue: hostile captures). Each case must end in a recorded error or
+    // an opaque record, never a panic.
+
+    fn seen(frame: u64) -> Seen {
+        Seen { frame, ts: 0 }
+    }
+
+    fn record(ctype: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![ctype, 3, 3];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    /// A ClientHello handshake message (TLS 1.2, one suite, the given extensions block).
+    fn client_hello(extensions: &[u8]) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[0; 32]);
+        body.extend_from_slice(&[0, 0, 2, 0xc0, 0x2f, 1, 0]);
+        body.extend_from_slice(extensions);
+        let mut msg = vec![1, 0, 0, 0];
+        msg[1..4].copy_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    #[test]
+    fn regression_fuzz_empty_alert_record() {
+        // Found by the tls_stream fuzz target: an alert record shorter than two bytes.
+        for body in [&[][..], &[2][..], &[2, 40, 0][..]] {
+            let mut tls = TlsAnalyzer::new(1 << 16);
+            tls.on_data(0, &record(22, &client_hello(&[])), seen(1));
+            tls.on_data(1, &record(21, body), seen(2));
+            let alert = &tls.facts.alerts[0];
+            assert!(alert.encrypted && alert.description.is_none(), "{body:?} is not a readable alert");
+        }
+    }
+
+    #[test]
+    fn record_longer_than_tls_allows_is_an_error_not_a_wait() {
+        let mut tls = TlsAnalyzer::new(1 << 16);
+        tls.on_data(0, &record(22, &client_hello(&[])), seen(1));
+        tls.on_data(0, &[23, 3, 3, 0xff, 0xff, 1, 2, 3], seen(2));
+        assert_eq!(tls.facts.errors, vec!["Client sent bytes that are not a TLS record in frame 2".to_string()]);
+        assert!(!tls.wants(0));
+    }
+
+    #[test]
+    fn handshake_length_beyond_the_limit_is_an_error() {
+        let mut tls = TlsAnalyzer::new(1 << 16);
+        tls.on_data(0, &record(22, &[1, 0xff, 0xff, 0xff, 3, 3]), seen(1));
+        assert_eq!(tls.facts.errors.len(), 1, "{:?}", tls.facts.errors);
+        assert!(tls.facts.errors[0].contains("exceeds the 65536-byte limit"));
+    }
+
+    #[test]
+    fn zero_length_and_thousands_of_tiny_records_end_in_a_counted_error() {
+        let mut tls = TlsAnalyzer::new(1 << 16);
+        let mut stream = Vec::new();
+        for _ in 0..1000 {
+            stream.extend(record(22, &[]));
+        }
+        // The ClientHello one byte per record: legal, and the way to exhaust a parser.
+        for b in client_hello(&[]) {
+            stream.extend(record(22, &[b]));
+        }
+        tls.on_data(0, &stream, seen(1));
+        assert!(tls.facts.client_hello.is_none());
+        assert_eq!(tls.facts.errors, vec![format!("no handshake outcome after {MAX_RECORDS_BEFORE_OUTCOME} records")]);
+        assert_eq!(tls.status(), Status::Done);
+    }
+
+    #[test]
+    fn extension_length_overflowing_its_block_is_a_recorded_error() {
+        // Extensions block of 8 bytes holding one extension that claims 0xffff bytes.
+        let mut tls = TlsAnalyzer::new(1 << 16);
+        let extensions = [0, 8, 0, 0, 0xff, 0xff, 0, 0, 0, 0];
+        tls.on_data(0, &record(22, &client_hello(&extensions)), seen(3));
+        // What precedes the bad extension (the suites) is kept; the error is recorded.
+        let hello = tls.facts.client_hello.as_ref().expect("hello kept");
+        assert_eq!(hello.cipher_suites, vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_string()]);
+        assert!(hello.extensions.is_empty());
+        assert_eq!(
+            tls.facts.errors,
+            vec!["malformed extensions in the ClientHello from the Client in frame 3".to_string()]
+        );
+    }
+
+    #[test]
+    fn certificate_with_broken_der_is_kept_with_its_parse_error() {
+        let mut tls = TlsAnalyzer::new(1 << 16);
+        tls.on_data(0, &record(22, &client_hello(&[])), seen(1));
+        let mut server_hello = vec![2, 0, 0, 38, 3, 3];
+        server_hello.extend_from_slice(&[0; 32]);
+        server_hello.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
+        // Certificate: list of one 5-byte "certificate" that is not DER.
+        let certificate = [11, 0, 0, 11, 0, 0, 8, 0, 0, 5, 0x30, 0x82, 0xff, 0xff, 0x01];
+        let mut flight = server_hello;
+        flight.extend_from_slice(&certificate);
+        tls.on_data(1, &record(22, &flight), seen(2));
+        let chain = tls.facts.server_certificates.as_ref().expect("the chain is kept");
+        assert_eq!(chain.certificates.len(), 1);
+        assert!(chain.certificates[0].parse_error.is_some());
     }
 }

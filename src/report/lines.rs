@@ -45,6 +45,9 @@ impl Reporter for LineReporter {
     fn finish(&mut self, files: &[FileSummary], _profiles: &Profiles) -> io::Result<()> {
         let t = totals(files);
         writeln!(self.out, "{} connection(s), {} frame(s)", t.connections, t.frames)?;
+        if t.evicted > 0 {
+            writeln!(self.out, "{}", super::evicted_words(t.evicted))?;
+        }
         for (code, n) in &t.verdicts {
             writeln!(self.out, "  {code:<28} {n}")?;
         }

@@ -60,6 +60,13 @@ pub fn in_capture_order(conns: &mut [Connection], files: &[FileSummary]) {
     conns.sort_by_key(|c| (position(c), c.first_frame));
 }
 
+/// The summary line of a run that had to evict connections (a SYN flood, most often).
+pub fn evicted_words(evicted: u64) -> String {
+    format!(
+        "{evicted} connection(s) settled early (\"ended_by\": \"evicted\") to stay within --max-flows: the oldest half-open ones first"
+    )
+}
+
 /// "SQL Server 16.0.1000 encryption REQ; client 9.0.0 encryption NOT_SUP; TLS in 0x04 packets"
 /// for a TDS connection, None for any other.
 pub fn tds_summary(conn: &Connection) -> Option<String> {

@@ -182,6 +182,9 @@ impl Reporter for TableReporter {
 
         let t = totals(files);
         writeln!(self.out, "\n{} connection(s) in {} file(s), {} frame(s)", t.connections, files.len(), t.frames)?;
+        if t.evicted > 0 {
+            writeln!(self.out, "{}", super::evicted_words(t.evicted))?;
+        }
         for (code, n) in &t.verdicts {
             writeln!(self.out, "  {code:<28} {n}")?;
         }
