@@ -10,11 +10,6 @@ fn one(name: &str) -> Value {
     only_tls_connection(&fixture(name))
 }
 
-fn verdict(c: &Value) -> (&str, &str, &str) {
-    let v = &c["verdict"];
-    (v["code"].as_str().unwrap(), v["side"].as_str().unwrap(), v["confidence"].as_str().unwrap())
-}
-
 fn explanation(c: &Value) -> &str {
     c["verdict"]["explanation"].as_str().unwrap()
 }

@@ -14,11 +14,6 @@ fn one(name: &str) -> Value {
     conns.into_iter().next().unwrap()
 }
 
-fn verdict(c: &Value) -> (&str, &str, &str) {
-    let v = &c["verdict"];
-    (v["code"].as_str().unwrap(), v["side"].as_str().unwrap(), v["confidence"].as_str().unwrap())
-}
-
 fn risk_codes(c: &Value) -> Vec<&str> {
     c["verdict"]["risks"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect()
 }

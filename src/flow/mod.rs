@@ -219,6 +219,14 @@ impl Flow {
     }
 }
 
+/// The live connection of this key, if it is still the one created with this id.
+fn live_flow<'a>(map: &'a FxHashMap<FlowKey, Entry>, key: &FlowKey, id: u64) -> Option<&'a Flow> {
+    match map.get(key) {
+        Some(Entry::Live(flow)) if flow.id == id => Some(flow),
+        _ => None,
+    }
+}
+
 /// Counters of what the table did besides following connections.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct FlowStats {
@@ -307,7 +315,7 @@ impl FlowTable {
                 self.creation_order.push_back((key, self.next_id));
                 if self.creation_order.len() > 2 * self.live + 1024 {
                     let map = &self.map;
-                    self.creation_order.retain(|(k, id)| matches!(map.get(k), Some(Entry::Live(f)) if f.id == *id));
+                    self.creation_order.retain(|(key, id)| live_flow(map, key, *id).is_some());
                 }
                 match self.map.get_mut(&key) {
                     Some(Entry::Live(flow)) => flow,
@@ -329,40 +337,25 @@ impl FlowTable {
     fn evict_one(&mut self, now: Nanos) {
         /// Connections looked at for a half-open one before taking the oldest.
         const SCAN: usize = 64;
-        let mut oldest = None;
-        let mut skipped = Vec::new();
-        let mut victim = None;
-        for _ in 0..SCAN {
+        let mut looked = Vec::new();
+        let mut found_half_open = false;
+        while looked.len() < SCAN && !found_half_open {
             let Some((key, id)) = self.creation_order.pop_front() else { break };
-            let Some(Entry::Live(flow)) = self.map.get(&key) else { continue };
-            if flow.id != id {
-                continue;
-            }
-            if flow.tcp.established.is_none() && flow.tls.status() == Status::Waiting {
-                victim = Some(key);
-                break;
-            }
-            match oldest {
-                None => oldest = Some((key, id)),
-                Some(_) => skipped.push((key, id)),
-            }
+            let Some(flow) = live_flow(&self.map, &key, id) else { continue };
+            found_half_open = flow.tcp.established.is_none() && flow.tls.status() == Status::Waiting;
+            looked.push((key, id));
         }
+        if looked.is_empty() {
+            return;
+        }
+        // The half-open one found last, else the oldest.
+        let (key, _) = looked.remove(if found_half_open { looked.len() - 1 } else { 0 });
         // The connections passed over keep their place at the front.
-        for entry in skipped.into_iter().rev() {
+        for entry in looked.into_iter().rev() {
             self.creation_order.push_front(entry);
         }
-        let victim = match (victim, oldest) {
-            (Some(key), Some(entry)) => {
-                self.creation_order.push_front(entry);
-                Some(key)
-            }
-            (Some(key), None) => Some(key),
-            (None, oldest) => oldest.map(|(key, _)| key),
-        };
-        if let Some(key) = victim {
-            self.stats.connections_evicted += 1;
-            self.retire(key, EndReason::Evicted, now);
-        }
+        self.stats.connections_evicted += 1;
+        self.retire(key, EndReason::Evicted, now);
     }
 
     fn retire(&mut self, key: FlowKey, end: EndReason, now: Nanos) {

@@ -148,17 +148,21 @@ pub struct TdsFacts {
 }
 
 impl TdsFacts {
-    /// The facts of a TDS 8.0 connection, known only from its ClientHello.
-    pub fn strict() -> Self {
+    fn new(mode: TdsMode) -> Self {
         TdsFacts {
-            mode: TdsMode::Strict,
+            mode,
             client: None,
             server: None,
-            negotiated: Some(Negotiated::Full),
+            negotiated: None,
             server_tls_packet_type: None,
             plaintext_after_prelogin: None,
             errors: Vec::new(),
         }
+    }
+
+    /// The facts of a TDS 8.0 connection, known only from its ClientHello.
+    pub fn strict() -> Self {
+        TdsFacts { negotiated: Some(Negotiated::Full), ..TdsFacts::new(TdsMode::Strict) }
     }
 }
 
@@ -291,19 +295,7 @@ fn decode_prelogin(payload: &[u8], packet_type: u8, frame: u64) -> Option<Prelog
 
 impl TdsUnwrapper {
     pub fn new() -> Self {
-        TdsUnwrapper {
-            sides: Default::default(),
-            client: None,
-            facts: TdsFacts {
-                mode: TdsMode::Prelogin,
-                client: None,
-                server: None,
-                negotiated: None,
-                server_tls_packet_type: None,
-                plaintext_after_prelogin: None,
-                errors: Vec::new(),
-            },
-        }
+        TdsUnwrapper { sides: Default::default(), client: None, facts: TdsFacts::new(TdsMode::Prelogin) }
     }
 
     /// The side that sent the client's PRELOGIN.

@@ -75,6 +75,12 @@ pub fn has_tshark() -> bool {
     Command::new("tshark").arg("-v").output().map(|o| o.status.success()).unwrap_or(false)
 }
 
+/// A verdict's code, side at fault and confidence.
+pub fn verdict(c: &Value) -> (&str, &str, &str) {
+    let v = &c["verdict"];
+    (v["code"].as_str().unwrap(), v["side"].as_str().unwrap(), v["confidence"].as_str().unwrap())
+}
+
 /// Evidence frames of a verdict.
 pub fn evidence_frames(conn: &Value) -> Vec<u64> {
     conn["verdict"]["evidence"].as_array().unwrap().iter().map(|e| e["frame"].as_u64().unwrap()).collect()
