@@ -5,7 +5,7 @@
 # test captures with tests/fixtures/make-fixtures.sh), libpcap-dev (live capture).
 # Skips apt entirely when everything is already there.
 set -euo pipefail
-packages=(tshark tcpdump iproute2 openssl libpcap-dev pkg-config xz-utils bzip2 nftables ethtool freetds-bin nodejs)
+packages=(tshark tcpdump iproute2 openssl libpcap-dev pkg-config xz-utils bzip2 nftables ethtool freetds-bin gnutls-bin nodejs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

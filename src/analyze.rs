@@ -3,11 +3,12 @@
 
 use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, Frame, MergedSource, Opened};
 use crate::decode::{decode, Decoded};
-use crate::flow::{FlowStats, FlowTable, Limits};
+use crate::flow::{Flow, FlowStats, FlowTable, Limits};
 use crate::profile::{is_inferable, Profiles};
 use crate::proto::facts::Seen;
 use crate::record::Connection;
 use crate::report::Reporter;
+use crate::revocation::RevocationChecks;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -32,6 +33,10 @@ pub struct FileSummary {
     /// Connection count per final verdict code (filled in by [`Session::finish`]).
     pub verdicts: BTreeMap<&'static str, u64>,
     pub flow_stats: FlowStats,
+    /// Key log lines the capture itself carried (pcapng Decryption Secrets Blocks).
+    pub secrets_in_capture: u64,
+    /// Connections whose encrypted handshake records or alerts were decrypted.
+    pub decrypted: u64,
     /// Why reading stopped early; every connection settled before it is still reported.
     pub error: Option<String>,
     /// The input is not a capture at all (skipped quietly when found in a directory).
@@ -54,6 +59,8 @@ pub struct Totals {
     pub failures: u64,
     /// Connections settled early to stay within `max_flows`.
     pub evicted: u64,
+    /// Connections decrypted with a key log.
+    pub decrypted: u64,
     pub verdicts: BTreeMap<&'static str, u64>,
 }
 
@@ -64,6 +71,7 @@ pub fn totals(files: &[FileSummary]) -> Totals {
         t.frames += f.frames;
         t.connections += f.connections;
         t.evicted += f.flow_stats.connections_evicted;
+        t.decrypted += f.decrypted;
         for (code, n) in &f.verdicts {
             *t.verdicts.entry(code).or_default() += n;
         }
@@ -132,7 +140,12 @@ fn analyze_opened(
     pipeline.summary.compression = compression;
     loop {
         match source.next_frame() {
-            Ok(Some(frame)) => pipeline.on_frame(&frame, emit),
+            Ok(Some(frame)) => {
+                pipeline.on_frame(&frame, emit);
+                if let Some(text) = source.take_secrets() {
+                    pipeline.add_secrets(&text);
+                }
+            }
             Ok(None) => break,
             Err(e) => {
                 pipeline.summary.error = Some(e.to_string());
@@ -167,6 +180,11 @@ impl Pipeline {
         self
     }
 
+    /// Key log text found in the capture: used for the connections of this input.
+    pub fn add_secrets(&mut self, text: &str) {
+        self.summary.secrets_in_capture += self.table.add_secrets(text) as u64;
+    }
+
     /// One frame; connections it settles go to `emit` at once.
     pub fn on_frame(&mut self, frame: &Frame<'_>, emit: &mut dyn FnMut(Connection)) {
         match decode(frame) {
@@ -174,8 +192,7 @@ impl Pipeline {
                 self.summary.tcp_segments += 1;
                 self.table.on_segment(&seg, Seen { frame: frame.index, ts: frame.ts });
                 for flow in self.table.take_finished() {
-                    self.summary.connections += 1;
-                    emit(Connection::from_flow(flow, &self.label));
+                    settled(&mut self.summary, &self.label, flow, emit);
                 }
             }
             Decoded::OtherIp => self.summary.other_ip += 1,
@@ -187,14 +204,20 @@ impl Pipeline {
     /// The end of the input: every open connection is settled.
     pub fn finish(mut self, emit: &mut dyn FnMut(Connection)) -> FileSummary {
         self.table.finish_all();
-        let finished: Vec<_> = self.table.take_finished().collect();
-        for flow in finished {
-            self.summary.connections += 1;
-            emit(Connection::from_flow(flow, &self.label));
+        for flow in self.table.take_finished() {
+            settled(&mut self.summary, &self.label, flow, emit);
         }
         self.summary.flow_stats = self.table.stats.clone();
         self.summary
     }
+}
+
+/// A connection's record, counted in its input's summary and handed on.
+fn settled(summary: &mut FileSummary, label: &str, flow: Box<Flow>, emit: &mut dyn FnMut(Connection)) {
+    let conn = Connection::from_flow(flow, label);
+    summary.connections += 1;
+    summary.decrypted += conn.tls.as_ref().is_some_and(|t| t.decrypted) as u64;
+    emit(conn);
 }
 
 /// One run over any number of inputs: connections go to the reporter as soon as they are
@@ -202,6 +225,7 @@ impl Pipeline {
 pub struct Session<'r> {
     report: &'r mut dyn Reporter,
     profiles: Profiles,
+    revocation: RevocationChecks,
     pending: Vec<Connection>,
     verdicts: BTreeMap<String, BTreeMap<&'static str, u64>>,
     error: Option<io::Error>,
@@ -214,6 +238,7 @@ impl<'r> Session<'r> {
         Session {
             report,
             profiles: Profiles::default(),
+            revocation: RevocationChecks::default(),
             pending: Vec::new(),
             verdicts: BTreeMap::new(),
             error: None,
@@ -229,7 +254,8 @@ impl<'r> Session<'r> {
     /// Takes one settled connection.
     pub fn connection(&mut self, conn: Connection) {
         self.profiles.add(&conn);
-        if self.defer_inferable && is_inferable(conn.verdict.code) {
+        self.revocation.note(&conn);
+        if self.defer_inferable && (is_inferable(conn.verdict.code) || RevocationChecks::may_explain(&conn)) {
             self.pending.push(conn);
         } else {
             self.emit(conn);
@@ -248,6 +274,7 @@ impl<'r> Session<'r> {
     pub fn finish(mut self, files: &mut [FileSummary]) -> io::Result<()> {
         for mut conn in std::mem::take(&mut self.pending) {
             self.profiles.sharpen(&mut conn);
+            self.revocation.sharpen(&mut conn);
             self.emit(conn);
         }
         for f in files.iter_mut() {

@@ -2,7 +2,7 @@
 //! the evidence frames, a one-line explanation naming the actual values, and a remediation
 //! hint. A pure function: the same facts always give the same verdict.
 
-use crate::proto::facts::{Alert, Certificate, Role, TlsFacts};
+use crate::proto::facts::{Alert, Certificate, Role, TlsFacts, TLS13_ALERT_SIZED, TLS13_FINISHED_MAX};
 use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
 use crate::record::Connection;
 use serde::Serialize;
@@ -342,9 +342,55 @@ fn not_tls_verdict(c: &Connection) -> Verdict {
             .because("the capture began mid-connection, so the stream could not be lined up with TLS records")
             .hint("Capture from the start of the connection.");
     }
+    if let Some(v) = facts.filter(|n| n.sender == Role::Client).and_then(|n| client_not_tls(c, n)) {
+        return v;
+    }
     Verdict::new("not_tls", Fault::None, Confidence::Certain)
-        .because(format!("the {sender:?} spoke something other than TLS: \"{preview}\"").to_lowercase())
+        .because(format!("the {} spoke something other than TLS: \"{preview}\"", role_name(sender)))
         .frame(frame, "first payload")
+}
+
+/// Ports IANA assigns to protocols that start with TLS (HTTPS, LDAPS, FTPS, IMAPS, POP3S,
+/// SMTPS, DNS over TLS, SIP over TLS, the Global Catalog over TLS, WinRM over HTTPS).
+const TLS_PORTS: [u16; 12] = [443, 8443, 636, 989, 990, 993, 995, 465, 853, 5061, 3269, 5986];
+
+/// A client that spoke another protocol to a TLS service: the service answered with a TLS
+/// record (an alert, most often), or said nothing and closed on a port assigned to TLS.
+fn client_not_tls(c: &Connection, sent: &crate::proto::facts::NonTls) -> Option<Verdict> {
+    let server_end = c.tcp.server_fin.or(c.tcp.server_rst).filter(|end| end.frame >= sent.frame);
+    let port = c.server.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0);
+    let (confidence, how, frame) = match &sent.answer {
+        Some(a) if a.tls_record => (
+            Confidence::Certain,
+            match &a.alert {
+                Some(alert) => format!("the server answered with a TLS alert ({alert})"),
+                None => "the server answered with a TLS record".to_string(),
+            },
+            Some(a.frame),
+        ),
+        // nginx answers plain HTTP on its TLS port with a 400 page ("The plain HTTP request was
+        // sent to HTTPS port").
+        Some(a) if TLS_PORTS.contains(&port) && a.preview.starts_with("HTTP/1.1 400") => (
+            Confidence::Likely,
+            format!(
+                "the server on TLS port {port} answered 400 Bad Request, as nginx does to plain HTTP on its HTTPS port"
+            ),
+            Some(a.frame),
+        ),
+        None if TLS_PORTS.contains(&port) && server_end.is_some() => (
+            Confidence::Likely,
+            format!("the server closed the connection without a word, as TLS services on port {port} do"),
+            server_end.map(|e| e.frame),
+        ),
+        _ => return None,
+    };
+    Some(
+        Verdict::new("client_not_tls", Fault::Client, confidence)
+            .because(format!("the client spoke something other than TLS to a TLS service (\"{}\"); {how}", sent.preview))
+            .hint("Point the client at the TLS endpoint correctly: https:// rather than http:// (or the plain-text port), TLS enabled in its driver or connection string (SQL: Encrypt=strict for TDS 8.0 listeners).")
+            .frame(Some(sent.frame), "client's first bytes")
+            .frame(frame, "server's answer"),
+    )
 }
 
 fn alert_what(a: &Alert) -> String {
@@ -379,6 +425,9 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         return alert_verdict(c, tls, alert);
     }
     if tls.handshake_complete.is_some() {
+        if let Some(refused) = server_refused_client_flight(c, tls) {
+            return refused;
+        }
         let code = if tls.resumed { "ok_resumed" } else { "ok" };
         let sh = sh.expect("complete implies a ServerHello");
         return Verdict::new(code, Fault::None, Confidence::Certain)
@@ -434,7 +483,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         };
     };
     // ServerHello seen, handshake not complete, no plaintext fatal alert.
-    let enc_alert = tls.alerts.iter().find(|a| a.encrypted);
+    let enc_alert = tls.alerts.iter().find(|a| a.is_opaque());
     if let Some(a) = enc_alert {
         return Verdict::new("fatal_alert", fault_of(a.sender), Confidence::Likely)
             .because(format!("{} after the {} ServerHello; its content is encrypted", alert_what(a), sh.version))
@@ -489,6 +538,42 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         .because(format!("the handshake was still in progress when the {}", end_words(c)))
         .hint("Capture longer.")
         .frame(Some(sh.frame), "ServerHello")
+}
+
+/// TLS 1.3 without the secrets: a server that answers the client's Finished with one
+/// alert-sized record instead of a NewSessionTicket or data, then closes, refused the client's
+/// flight. When that flight was larger than a Finished it carried a certificate the server had
+/// asked for, and the refusal is most likely of that certificate.
+fn server_refused_client_flight(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
+    let sh = tls.server_hello.as_ref()?;
+    let reply = tls.server_reply_to_finished?;
+    if sh.version != "TLS1.3" || tls.decrypted || reply.length > TLS13_ALERT_SIZED {
+        return None;
+    }
+    let end = c.tcp.server_fin.or(c.tcp.server_rst).filter(|end| end.frame >= reply.frame)?;
+    let flight = tls.client.encrypted_records.first()?;
+    let with_certificate = flight.length > TLS13_FINISHED_MAX;
+    // A client that closed first gets the server's close_notify, of the same size.
+    let client_closed_first = c.tcp.client_fin.or(c.tcp.client_rst).is_some_and(|end| end.frame < reply.frame);
+    let (confidence, cause) = match (with_certificate, client_closed_first) {
+        (true, false) => (Confidence::Likely, "most likely it rejected the client certificate the flight carried"),
+        (true, true) => (Confidence::Possible, "it likely rejected the client certificate the flight carried (but the client had closed first, so this may be the server's close_notify)"),
+        (false, _) => (Confidence::Possible, "the flight held no certificate: it may have required one, or the client closed first and this is the server's close_notify"),
+    };
+    Some(
+        Verdict::new("aborted_after_server_hello", Fault::Client, confidence)
+            .because(format!(
+                "the server answered the client's encrypted TLS 1.3 flight ({} bytes{}) with one alert-sized record ({} bytes) and no NewSessionTicket, then {}: {cause}",
+                flight.length,
+                if with_certificate { ", more than a Finished alone" } else { "" },
+                reply.length,
+                if c.tcp.server_rst.is_some_and(|r| r.frame == end.frame) { "reset the connection" } else { "closed the connection" }
+            ))
+            .hint("Check the client certificate against the server's trusted CAs and its clientAuth EKU (Windows: the CA in the server's Trusted Root store; OpenSSL: -CAfile / ssl_client_certificate). Capture again with SSLKEYLOGFILE set and pass --keylog to read the alert.")
+            .frame(Some(flight.frame), "client's encrypted flight")
+            .frame(Some(reply.frame), "alert-sized record from the server")
+            .frame(Some(end.frame), "server ended the connection"),
+    )
 }
 
 fn end_words(c: &Connection) -> &'static str {
@@ -574,8 +659,13 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
             ),
             "Enable a cipher suite both sides share: add one of the client's suites on the server, or a server suite to the client.",
         ),
-        ("certificate_required", Role::Server, _) | ("handshake_failure" | "bad_certificate", Role::Server, Some(_))
-            if tls.certificate_request.is_some() =>
+        ("certificate_required", Role::Server, _)
+        | (
+            "handshake_failure" | "bad_certificate" | "unknown_ca" | "certificate_unknown" | "unsupported_certificate"
+            | "certificate_expired" | "certificate_revoked" | "access_denied",
+            Role::Server,
+            Some(_),
+        ) if tls.certificate_request.is_some() =>
         {
             let sent = tls.client_certificates.as_ref().map(|c| c.certificates.len()).unwrap_or(0);
             base(
@@ -602,6 +692,7 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
                 .and_then(|chain| chain.certificates.first())
                 .map(|leaf| {
                     let mut found = certificate_problems(leaf, ch.sni.as_deref(), c.start / 1_000_000_000);
+                    found.extend(address_problem(leaf, ch.sni.as_deref(), c));
                     found.extend(compatibility_notes(leaf));
                     found
                 })
@@ -683,6 +774,25 @@ pub fn certificate_problems(cert: &Certificate, sni: Option<&str>, now_secs: i64
         out.push(format!("RSA key of {} bits", cert.key_bits.unwrap_or(0)));
     }
     out
+}
+
+/// Without SNI the client most likely connected by IP address (SSTP, SQL Server clients, a
+/// script with an address in it), and checks the address against the certificate's names.
+fn address_problem(cert: &Certificate, sni: Option<&str>, c: &Connection) -> Option<String> {
+    if sni.is_some() || cert.parse_error.is_some() {
+        return None;
+    }
+    let (host, _port) = c.server.rsplit_once(':')?;
+    let address: std::net::IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let names = cert_names(cert);
+    // IP addresses match subjectAltName iPAddress entries exactly (RFC 6125 section 6.2.1).
+    let named = cert.san.iter().chain(names.iter()).any(|n| n.parse::<std::net::IpAddr>().ok() == Some(address));
+    (!named).then(|| {
+        format!(
+            "the client sent no SNI (it connected by address) and the certificate does not name {address} (names: {})",
+            names.join(", ")
+        )
+    })
 }
 
 /// Certificate properties that are sound but that some peers refuse: named when a client

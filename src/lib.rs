@@ -10,6 +10,7 @@ pub mod batch;
 pub mod capture;
 pub mod classify;
 pub mod decode;
+pub mod explain;
 pub mod flow;
 #[cfg(feature = "live")]
 pub mod live;
@@ -18,4 +19,5 @@ pub mod profile;
 pub mod proto;
 pub mod record;
 pub mod report;
+pub mod revocation;
 pub mod time;

@@ -4,9 +4,11 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use tlsdiag::analyze::Session;
 use tlsdiag::batch;
 use tlsdiag::flow::Limits;
+use tlsdiag::proto::keylog::KeyLog;
 use tlsdiag::report::{reporter, Format};
 
 /// Exit code when `--fail-on-failure` is given and a handshake failure was found.
@@ -32,6 +34,16 @@ enum Command {
     /// List the interfaces live capture can use.
     #[cfg(feature = "live")]
     Interfaces,
+    /// Say which verdicts fit a symptom and how to fix it: a verdict code, a TLS alert name or
+    /// number, a Windows error code (10054, 0x80090331, 2148074289) or an Schannel event ID.
+    Explain {
+        /// The symptom; omit it with --markdown.
+        #[arg(required_unless_present = "markdown")]
+        symptom: Option<String>,
+        /// Print the whole verdict table and symptom index as Markdown (as in the README).
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Combine JSON documents of separate `analyze --format json` runs into one.
     Merge {
         /// JSON documents written by `analyze --format json`.
@@ -77,6 +89,10 @@ struct AnalyzeArgs {
     /// Largest TLS handshake message reassembled, in bytes.
     #[arg(long, default_value_t = Limits::default().max_handshake_message)]
     max_handshake_message: usize,
+    /// NSS key log (SSLKEYLOGFILE) to decrypt TLS 1.3 handshakes and encrypted alerts with.
+    /// Secrets inside pcapng files are used without it.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<String>,
 }
 
 #[cfg(feature = "live")]
@@ -112,6 +128,28 @@ struct LiveArgs {
     /// Seconds of packet time after which a silent connection is settled.
     #[arg(long, default_value_t = Limits::default().idle_timeout / 1_000_000_000)]
     idle_timeout: i64,
+    /// NSS key log (SSLKEYLOGFILE) to decrypt TLS 1.3 handshakes and encrypted alerts with;
+    /// read once at start.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<String>,
+}
+
+/// The key log named on the command line, shared by every input.
+fn read_keylog(path: Option<&str>) -> Result<Option<Arc<KeyLog>>> {
+    path.map(|p| KeyLog::from_file(p).map(Arc::new)).transpose().context("reading the key log")
+}
+
+/// Says on stderr when the key log decrypted nothing: a wrong file is a common mistake.
+fn report_unmatched_keylog(path: Option<&str>, keylog: Option<&KeyLog>) {
+    if let (Some(path), Some(keylog)) = (path, keylog) {
+        if keylog.matched() == 0 {
+            eprintln!(
+                "tlsdiag: the key log {path} ({} session(s)) matches no connection in the capture: \
+                 it was written for other connections (compare its CLIENT_RANDOM values with the ClientHello randoms)",
+                keylog.sessions()
+            );
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -134,6 +172,7 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Merge { documents } => merge(&documents),
+        Command::Explain { symptom, markdown } => explain(symptom.as_deref(), markdown),
         #[cfg(feature = "live")]
         Command::Live(args) => live(args),
         #[cfg(feature = "live")]
@@ -149,7 +188,6 @@ fn run(cli: Cli) -> Result<u8> {
 #[cfg(feature = "live")]
 fn live(args: LiveArgs) -> Result<u8> {
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     use std::time::Duration;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -164,7 +202,12 @@ fn live(args: LiveArgs) -> Result<u8> {
         snaplen: args.snaplen,
         status_every: (args.status_every > 0.0).then(|| Duration::from_secs_f64(args.status_every)),
     };
-    let limits = Limits { idle_timeout: args.idle_timeout.saturating_mul(1_000_000_000), ..Limits::default() };
+    let keylog = read_keylog(args.keylog.as_deref())?;
+    let limits = Limits {
+        idle_timeout: args.idle_timeout.saturating_mul(1_000_000_000),
+        keylog: keylog.clone(),
+        ..Limits::default()
+    };
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all, true);
     let mut session = Session::streaming(report.as_mut());
@@ -172,6 +215,7 @@ fn live(args: LiveArgs) -> Result<u8> {
     let failed = summary.error.clone();
     let mut files = vec![summary];
     session.finish(&mut files)?;
+    report_unmatched_keylog(args.keylog.as_deref(), keylog.as_deref());
     if let Some(e) = failed {
         eprintln!("tlsdiag: {}: {e}", options.interface);
         return Ok(EXIT_ERROR);
@@ -180,7 +224,9 @@ fn live(args: LiveArgs) -> Result<u8> {
 }
 
 fn analyze(args: AnalyzeArgs) -> Result<u8> {
+    let keylog = read_keylog(args.keylog.as_deref())?;
     let limits = Limits {
+        keylog: keylog.clone(),
         max_flows: args.max_flows,
         idle_timeout: args.idle_timeout.saturating_mul(1_000_000_000),
         max_out_of_order_segments: args.max_out_of_order,
@@ -197,6 +243,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
         batch::run(&inputs, &limits, args.threads, &mut session)
     };
     session.finish(&mut result.files)?;
+    report_unmatched_keylog(args.keylog.as_deref(), keylog.as_deref());
     if !result.skipped.is_empty() {
         eprintln!("tlsdiag: skipped {} file(s) that are not captures", result.skipped.len());
     }
@@ -208,6 +255,26 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+fn explain(symptom: Option<&str>, markdown: bool) -> Result<u8> {
+    if markdown {
+        print!("{}\n{}", tlsdiag::explain::markdown_table(), tlsdiag::explain::markdown_symptoms());
+        return Ok(0);
+    }
+    let symptom = symptom.unwrap_or_default();
+    match tlsdiag::explain::explain(symptom) {
+        Some(text) => {
+            println!("{text}");
+            Ok(0)
+        }
+        None => {
+            eprintln!(
+                "tlsdiag: nothing known about {symptom:?}: give a verdict code, a TLS alert name or number, a Windows error code or an Schannel event ID (tlsdiag explain --markdown lists them)"
+            );
+            Ok(EXIT_ERROR)
+        }
+    }
 }
 
 fn merge(documents: &[String]) -> Result<u8> {

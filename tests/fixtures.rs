@@ -241,3 +241,53 @@ fn fail_on_failure_sets_exit_code_1_only_when_a_handshake_failed() {
     assert_eq!(tlsdiag(&["analyze", "--fail-on-failure", fine.to_str().unwrap()]).code, 0);
     assert_eq!(tlsdiag(&["analyze", failing.to_str().unwrap()]).code, 0);
 }
+
+#[test]
+fn http_server_on_the_tls_port() {
+    // Python's http.server on 4433 answers the ClientHello with an HTML error page (frame 6).
+    let c = one("http-server-on-tls-port.pcap");
+    assert_eq!(verdict(&c), ("server_not_tls", "server", "certain"));
+    assert_eq!(evidence_frames(&c), [4, 6]);
+    assert!(explanation(&c).contains("<!DOCTYPE HTML>"), "{}", explanation(&c));
+}
+
+#[test]
+fn plain_http_client_to_a_tls_server() {
+    // A GET to openssl s_server on 443 (frame 4); OpenSSL closes without a byte (frame 6).
+    let c = one("http-client-to-tls-server.pcap");
+    assert_eq!(verdict(&c), ("client_not_tls", "client", "likely"));
+    assert_eq!(evidence_frames(&c), [4, 6]);
+    assert!(explanation(&c).contains("GET / HTTP/1.1"), "{}", explanation(&c));
+}
+
+#[test]
+fn client_without_sni_checks_the_ip_address() {
+    // Python's ssl connects to 127.0.0.1 without SNI; the certificate names www.example.test
+    // only; the client's bad_certificate alert is frame 8.
+    let c = one("tls12-no-sni-ip-address.pcap");
+    assert_eq!(verdict(&c), ("certificate_rejected", "server", "certain"));
+    assert!(c["tls"]["client_hello"]["sni"].is_null());
+    assert!(
+        explanation(&c)
+            .contains("the client sent no SNI (it connected by address) and the certificate does not name 127.0.0.1"),
+        "{}",
+        explanation(&c)
+    );
+}
+
+#[test]
+fn unreachable_crl_is_named_as_the_cause() {
+    // s_client -crl_download: the CRL at 127.0.0.2:80 never answers (SYNs in frames 8-12); the
+    // client gives up on the handshake with a reset (frame 13).
+    let conns = connections(&fixture("tls12-crl-unreachable.pcap"));
+    let tls = conns.iter().find(|c| c["server"] == "127.0.0.1:4433").unwrap();
+    assert_eq!(verdict(tls), ("certificate_rejected", "network", "likely"));
+    assert_eq!(evidence_frames(tls), [6, 8, 13]);
+    assert!(explanation(tls).contains("http://127.0.0.2/tlsdiag-ca.crl"), "{}", explanation(tls));
+    assert_eq!(
+        tls["tls"]["server_certificates"]["certificates"][0]["revocation_urls"][0],
+        "http://127.0.0.2/tlsdiag-ca.crl"
+    );
+    let fetch = conns.iter().find(|c| c["server"] == "127.0.0.2:80").unwrap();
+    assert_eq!(verdict(fetch).0, "syn_timeout");
+}

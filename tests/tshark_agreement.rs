@@ -1,6 +1,8 @@
 //! Decoded handshake facts agree with tshark's on the same files: for every connection with a
 //! ClientHello, the frames of the first ClientHello and ServerHello, the negotiated version and
-//! suite, the SNI, and every plaintext alert (frame and name).
+//! suite, the SNI, and every plaintext alert (frame and name). Given the key log of a capture,
+//! the decrypted facts as well: alerts that were encrypted, and the frames of the server's
+//! Certificate and CertificateRequest inside a TLS 1.3 server's encrypted flight.
 //!
 //! Runs tshark itself (the test setup installs it); skips with a message when it is missing.
 
@@ -12,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-#[derive(Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Expected {
     client_hello: Option<u64>,
     server_hello: Option<u64>,
@@ -20,6 +22,9 @@ struct Expected {
     cipher: Option<String>,
     sni: Option<String>,
     alerts: Vec<(u64, String)>,
+    /// Compared only with a key log: the server's Certificate and CertificateRequest frames.
+    certificate: Option<u64>,
+    certificate_request: Option<u64>,
 }
 
 fn endpoint(ip: &str, port: &str) -> String {
@@ -38,7 +43,12 @@ fn parse_hex(s: &str) -> u16 {
 fn tshark_view(path: &Path, options: &[&str]) -> BTreeMap<(String, String), Expected> {
     let mut cmd = Command::new("tshark");
     cmd.args(["-n", "-r"]).arg(path).args(options);
-    cmd.args(["-Y", "tcp && (tls.handshake.type==1 || tls.handshake.type==2 || tls.alert_message)", "-T", "fields"]);
+    cmd.args([
+        "-Y",
+        "tcp && (tls.handshake.type==1 || tls.handshake.type==2 || tls.handshake.type==11 || tls.handshake.type==13 || tls.alert_message)",
+        "-T",
+        "fields",
+    ]);
     cmd.args(["-E", "separator=/t", "-E", "aggregator=,", "-E", "occurrence=a"]);
     for f in [
         "frame.number",
@@ -61,6 +71,7 @@ fn tshark_view(path: &Path, options: &[&str]) -> BTreeMap<(String, String), Expe
     let out = cmd.output().expect("run tshark");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut view: BTreeMap<(String, String), Expected> = BTreeMap::new();
+    let mut clients: BTreeMap<(String, String), String> = BTreeMap::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() < 13 {
@@ -70,12 +81,20 @@ fn tshark_view(path: &Path, options: &[&str]) -> BTreeMap<(String, String), Expe
         // Tunnelled packets carry several TCP ports too; the innermost is the last one.
         let src = endpoint(f[1], f[2].rsplit(',').next().unwrap());
         let dst = endpoint(f[3], f[4].rsplit(',').next().unwrap());
-        let key = if src < dst { (src, dst) } else { (dst, src) };
-        let e = view.entry(key).or_default();
+        let key = if src < dst { (src.clone(), dst) } else { (dst, src.clone()) };
+        let e = view.entry(key.clone()).or_default();
         let types: Vec<&str> = f[5].split(',').filter(|s| !s.is_empty()).collect();
         if types.contains(&"1") && e.client_hello.is_none() {
             e.client_hello = Some(frame);
             e.sni = Some(f[9].to_string()).filter(|s| !s.is_empty());
+            clients.insert(key.clone(), src.clone());
+        }
+        let from_server = clients.get(&key).is_some_and(|client| *client != src);
+        if from_server && types.contains(&"11") && e.certificate.is_none() {
+            e.certificate = Some(frame);
+        }
+        if from_server && types.contains(&"13") && e.certificate_request.is_none() {
+            e.certificate_request = Some(frame);
         }
         // A HelloRetryRequest is a ServerHello with a fixed random (RFC 8446, 4.1.3); the
         // negotiation goes on, so it is not the ServerHello compared here. SSLv2 hellos carry
@@ -101,9 +120,11 @@ fn tshark_view(path: &Path, options: &[&str]) -> BTreeMap<(String, String), Expe
     view
 }
 
-fn tlsdiag_view(path: &Path) -> BTreeMap<(String, String), Expected> {
+fn tlsdiag_view(path: &Path, options: &[&str]) -> BTreeMap<(String, String), Expected> {
     // A truncated capture exits with 2 but still reports every connection before the cut.
-    let run = tlsdiag(&["analyze", "--format", "ndjson", "--all", path.to_str().unwrap()]);
+    let mut args = vec!["analyze", "--format", "ndjson", "--all", path.to_str().unwrap()];
+    args.extend_from_slice(options);
+    let run = tlsdiag(&args);
     assert!(run.code == 0 || run.code == 2, "tlsdiag failed on {}: {}", path.display(), run.stderr);
     let mut view = BTreeMap::new();
     for line in run.stdout.lines() {
@@ -121,7 +142,7 @@ fn tlsdiag_view(path: &Path) -> BTreeMap<(String, String), Expected> {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|a| !a["encrypted"].as_bool().unwrap())
+            .filter(|a| !a["description"].is_null())
             .map(|a| (a["frame"].as_u64().unwrap(), a["description"].as_str().unwrap().to_string()))
             .collect();
         view.insert(
@@ -133,6 +154,8 @@ fn tlsdiag_view(path: &Path) -> BTreeMap<(String, String), Expected> {
                 cipher: s(&sh["cipher_suite"]),
                 sni: s(&ch["sni"]),
                 alerts,
+                certificate: tls["server_certificates"]["frame"].as_u64(),
+                certificate_request: tls["certificate_request"].as_u64(),
             },
         );
     }
@@ -159,8 +182,21 @@ const NOT_COMPARED: &[(&str, &str)] = &[
 
 /// Differences between the two views of one file, as text.
 fn compare(path: &Path, name: &str, options: &[&str]) -> Vec<String> {
-    let theirs = tshark_view(path, options);
-    let ours = tlsdiag_view(path);
+    compare_with(path, name, options, &[], false)
+}
+
+/// As [`compare`], with tlsdiag given `ours` as well; `decrypted` when both tools have the
+/// capture's key log, and the decrypted facts are compared too.
+fn compare_with(path: &Path, name: &str, options: &[&str], ours: &[&str], decrypted: bool) -> Vec<String> {
+    let mut theirs = tshark_view(path, options);
+    let ours = tlsdiag_view(path, ours);
+    if decrypted {
+        // tlsdiag stops reading a connection once its outcome is known: the close_notify that
+        // ends a good one, long after, says nothing about the handshake.
+        for e in theirs.values_mut() {
+            e.alerts.retain(|(_, name)| name != "close_notify");
+        }
+    }
     let tshark_misses = TSHARK_MISSES_SERVER_HELLO.iter().any(|(n, _)| *n == name);
     let mut problems = Vec::new();
     for (key, expected) in &theirs {
@@ -173,6 +209,13 @@ fn compare(path: &Path, name: &str, options: &[&str]) -> Vec<String> {
         };
         let mut got_cmp = Expected { alerts: got.alerts.clone(), sni: got.sni.clone(), ..Default::default() };
         got_cmp.client_hello = got.client_hello;
+        let mut expected_cmp = expected.clone();
+        if decrypted {
+            got_cmp.certificate = got.certificate;
+            got_cmp.certificate_request = got.certificate_request;
+        } else {
+            (expected_cmp.certificate, expected_cmp.certificate_request) = (None, None);
+        }
         // SSLv2 server hellos have no TLS fields in tshark; tshark-missed ServerHellos are listed.
         let compare_server =
             !(got.version.as_deref() == Some("SSL2.0") || (tshark_misses && expected.server_hello.is_none()));
@@ -181,8 +224,8 @@ fn compare(path: &Path, name: &str, options: &[&str]) -> Vec<String> {
             got_cmp.version = got.version.clone();
             got_cmp.cipher = got.cipher.clone();
         }
-        if &got_cmp != expected {
-            problems.push(format!("{name}: connection {key:?}\n  tlsdiag {got_cmp:?}\n  tshark  {expected:?}"));
+        if got_cmp != expected_cmp {
+            problems.push(format!("{name}: connection {key:?}\n  tlsdiag {got_cmp:?}\n  tshark  {expected_cmp:?}"));
         }
     }
     problems
@@ -256,5 +299,34 @@ fn fixtures_agree_with_tshark() {
         let options = ["-o", "tcp.reassemble_out_of_order:TRUE", "-d", decode_as];
         problems.extend(compare(&fixture(name), name, &options));
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The fixtures made with a key log (`NAME.keylog` beside `NAME.pcap`), decrypted by both
+/// tools with the same file, and the pcapng copy that carries its key log inside.
+#[test]
+fn decrypted_fixtures_agree_with_tshark() {
+    if !has_tshark() {
+        eprintln!("tshark not installed: skipped");
+        return;
+    }
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("tests/fixtures"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".keylog").map(str::to_string))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    let mut problems = Vec::new();
+    for stem in &names {
+        let keylog = fixture(&format!("{stem}.keylog"));
+        let keylog = keylog.to_str().unwrap();
+        let tshark_keylog = format!("tls.keylog_file:{keylog}");
+        let name = format!("{stem}.pcap");
+        problems.extend(compare_with(&fixture(&name), &name, &["-o", &tshark_keylog], &["--keylog", keylog], true));
+    }
+    // Both tools read the key log out of the pcapng file itself.
+    let dsb = "tls13-cert-unknown-ca-dsb.pcapng";
+    problems.extend(compare_with(&fixture(dsb), dsb, &[], &[], true));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

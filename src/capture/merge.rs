@@ -77,6 +77,11 @@ impl PacketSource for MergedSource {
         self.frames
     }
 
+    fn take_secrets(&mut self) -> Option<String> {
+        let found: Vec<String> = self.parts.iter_mut().filter_map(|p| p.source.take_secrets()).collect();
+        (!found.is_empty()).then(|| found.concat())
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         self.fill_heads();
         // The earliest head; `min_by_key` keeps the first of equal keys, so ties go to the

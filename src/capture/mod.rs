@@ -63,6 +63,11 @@ pub trait PacketSource {
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError>;
     /// Frames numbered so far, including records Wireshark numbers without a packet in them.
     fn frames_read(&self) -> u64;
+    /// TLS key log text the capture carried since the last call (pcapng Decryption Secrets
+    /// Blocks); formats without such blocks have none.
+    fn take_secrets(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Why a capture could not be read any further.

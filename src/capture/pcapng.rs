@@ -12,6 +12,9 @@ const IDB: u32 = 1;
 const OPB: u32 = 2;
 const SPB: u32 = 3;
 const EPB: u32 = 6;
+/// Decryption Secrets Block, and its secrets type for a TLS key log ("TLSK").
+const DSB: u32 = 0x0000_000A;
+const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
 /// Blocks that Wireshark numbers as frames although they carry no packet: Custom Blocks
 /// (copyable and not) and systemd Journal Export blocks. Counting them keeps frame numbers equal
 /// to Wireshark's.
@@ -55,11 +58,14 @@ pub(crate) struct PcapNgReader<R> {
     interfaces: Vec<Interface>,
     frames: u64,
     pending: usize,
+    /// Key log text of the Decryption Secrets Blocks read since the last `take_secrets`.
+    secrets: Option<String>,
 }
 
 impl<R: Read> PcapNgReader<R> {
     pub(crate) fn new(buf: RecordBuffer<R>) -> Result<Self, CaptureError> {
-        let mut reader = PcapNgReader { buf, big_endian: false, interfaces: Vec::new(), frames: 0, pending: 0 };
+        let mut reader =
+            PcapNgReader { buf, big_endian: false, interfaces: Vec::new(), frames: 0, pending: 0, secrets: None };
         // The first block must be a Section Header; reading it sets the byte order.
         let (block_type, len) = reader.block_header()?.ok_or(CaptureError::Truncated {
             frame: 0,
@@ -182,6 +188,10 @@ impl<R: Read> PacketSource for PcapNgReader<R> {
         self.frames
     }
 
+    fn take_secrets(&mut self) -> Option<String> {
+        self.secrets.take()
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         self.buf.consume(std::mem::take(&mut self.pending));
         loop {
@@ -225,6 +235,17 @@ impl<R: Read> PacketSource for PcapNgReader<R> {
                     let orig_len = read_u32(&body[0..4], be);
                     let caplen = orig_len.min((body.len() - 4) as u32);
                     Some((0, 0, caplen, orig_len, 8 + 4))
+                }
+                DSB => {
+                    let body = &self.buf.peek(len)[body_range];
+                    if body.len() >= 8 && read_u32(&body[0..4], be) == SECRETS_TLS_KEY_LOG {
+                        let secrets_len = (read_u32(&body[4..8], be) as usize).min(body.len() - 8);
+                        let text = String::from_utf8_lossy(&body[8..8 + secrets_len]);
+                        let secrets = self.secrets.get_or_insert_with(String::new);
+                        secrets.push_str(&text);
+                        secrets.push('\n');
+                    }
+                    None
                 }
                 t if NUMBERED_NON_PACKETS.contains(&t) => {
                     self.frames += 1;

@@ -10,12 +10,14 @@ mod stream;
 use crate::capture::Nanos;
 use crate::decode::TcpSegment;
 use crate::proto::facts::Seen;
+use crate::proto::keylog::KeyLog;
 use crate::proto::tls::{Status, TlsAnalyzer};
 use crate::proto::Side;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::sync::Arc;
 use stream::Stream;
 
 /// Every bound on memory and time, with its default. Change them with the command-line flags
@@ -33,6 +35,9 @@ pub struct Limits {
     pub idle_timeout: Nanos,
     /// Largest handshake message reassembled (certificate chains are the big ones).
     pub max_handshake_message: usize,
+    /// Not a bound but travels with them to every connection: the TLS secrets to decrypt
+    /// handshakes with (`--keylog`, and the secrets blocks of a pcapng file).
+    pub keylog: Option<Arc<KeyLog>>,
 }
 
 impl Default for Limits {
@@ -43,6 +48,7 @@ impl Default for Limits {
             max_out_of_order_bytes: 256 * 1024,
             idle_timeout: 300 * 1_000_000_000,
             max_handshake_message: 256 * 1024,
+            keylog: None,
         }
     }
 }
@@ -129,6 +135,8 @@ pub struct Flow {
 
 impl Flow {
     fn new(key: FlowKey, id: u64, seen: Seen, limits: &Limits) -> Self {
+        let mut tls = TlsAnalyzer::new(limits.max_handshake_message);
+        tls.set_keylog(limits.keylog.clone());
         Flow {
             key,
             id,
@@ -136,7 +144,7 @@ impl Flow {
             last: seen,
             packets: 0,
             tcp: TcpFacts::default(),
-            tls: TlsAnalyzer::new(limits.max_handshake_message),
+            tls,
             end: EndReason::EndOfCapture,
             streams: Default::default(),
         }
@@ -188,7 +196,7 @@ impl Flow {
         if seg.wire_len > 0 && self.tls.wants(side) {
             let data_seq = if flags.syn { seg.seq.wrapping_add(1) } else { seg.seq };
             self.streams[side].on_payload(side, data_seq, seg, seen, limits, &mut self.tcp, &mut self.tls);
-            if !matches!(self.tls.status(), Status::Waiting | Status::Active) {
+            if !self.tls.wants(0) && !self.tls.wants(1) {
                 // Outcome known: from now on a packet costs a table lookup.
                 self.streams = Default::default();
             }
@@ -285,6 +293,25 @@ impl FlowTable {
             report_on_outcome: false,
             stats: FlowStats::default(),
         }
+    }
+
+    /// Adds the text of a key log found in the capture itself (a pcapng Decryption Secrets
+    /// Block). Connections already open may still need it: their handshakes may come later.
+    pub fn add_secrets(&mut self, text: &str) -> usize {
+        let keylog = match &self.limits.keylog {
+            Some(keylog) => Arc::clone(keylog),
+            None => {
+                let keylog = Arc::new(KeyLog::default());
+                self.limits.keylog = Some(Arc::clone(&keylog));
+                for entry in self.map.values_mut() {
+                    if let Entry::Live(flow) = entry {
+                        flow.tls.set_keylog(Some(Arc::clone(&keylog)));
+                    }
+                }
+                keylog
+            }
+        };
+        keylog.add(text)
     }
 
     /// Reports each connection once its handshake outcome is known, not when it closes.

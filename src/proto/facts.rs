@@ -50,6 +50,9 @@ pub struct ClientHello {
     pub early_data: bool,
     /// Sent in the SSLv2-compatible record format.
     pub sslv2_format: bool,
+    /// The key a key log is indexed by.
+    #[serde(skip)]
+    pub random: [u8; 32],
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -70,6 +73,9 @@ pub struct ServerHello {
     pub session_id: String,
     /// The server accepted a TLS 1.3 pre-shared key.
     pub psk_accepted: bool,
+    /// Needed with the client's to derive TLS 1.2 record keys.
+    #[serde(skip)]
+    pub random: [u8; 32],
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -99,6 +105,8 @@ pub struct Certificate {
     pub extended_key_usage: Vec<String>,
     pub self_signed: bool,
     pub is_ca: bool,
+    /// CRL distribution points and OCSP responders (URLs), where clients check revocation.
+    pub revocation_urls: Vec<String>,
     /// Set when the DER could not be parsed; the other fields are then empty.
     pub parse_error: Option<String>,
 }
@@ -124,18 +132,25 @@ pub struct Alert {
     #[serde(serialize_with = "crate::report::ser_ts")]
     pub ts: Nanos,
     pub sender: Role,
-    /// `warning` / `fatal`; absent for an encrypted alert.
+    /// `warning` / `fatal`; absent for an encrypted alert that could not be decrypted.
     pub level: Option<String>,
-    /// snake_case RFC name; absent for an encrypted alert.
+    /// snake_case RFC name; absent for an encrypted alert that could not be decrypted.
     pub description: Option<String>,
     #[serde(skip)]
     pub code: Option<u8>,
+    /// Sent encrypted (after the sender's keys changed).
     pub encrypted: bool,
+    /// Encrypted on the wire and read with the key log's secrets.
+    pub decrypted: bool,
 }
 
 impl Alert {
     pub fn is_fatal(&self) -> bool {
         self.level.as_deref() == Some("fatal")
+    }
+    /// Encrypted and unread: only its sender, size and time are known.
+    pub fn is_opaque(&self) -> bool {
+        self.description.is_none()
     }
 }
 
@@ -171,11 +186,32 @@ pub struct MessageSeen {
 
 pub const MAX_RECORDS_KEPT: usize = 6;
 
+/// An encrypted TLS 1.3 record no longer than this is the size of an alert (2 bytes, the inner
+/// type and a 16-byte tag, with a little padding), not of a Finished (at least 32 + 4 + 17).
+pub const TLS13_ALERT_SIZED: u16 = 24;
+/// A client's first encrypted TLS 1.3 record longer than this is not a Finished alone (at most
+/// 48 + 4 + 17 bytes with SHA-384): it carries a Certificate.
+pub const TLS13_FINISHED_MAX: u16 = 69;
+
 /// The first bytes of a side that does not speak TLS (an HTTP answer on a TLS port, say).
 #[derive(Clone, Debug, Serialize)]
 pub struct NonTls {
     pub sender: Role,
     pub frame: u64,
+    /// Up to 64 bytes, non-printable ones shown as `.`.
+    pub preview: String,
+    /// The other side's first bytes after it, when there were any.
+    pub answer: Option<Answer>,
+}
+
+/// What the peer of a side that spoke something other than TLS sent back.
+#[derive(Clone, Debug, Serialize)]
+pub struct Answer {
+    pub frame: u64,
+    /// The answer was a TLS record: a TLS service got the other protocol.
+    pub tls_record: bool,
+    /// A plaintext alert's name, when the answer was one.
+    pub alert: Option<String>,
     /// Up to 64 bytes, non-printable ones shown as `.`.
     pub preview: String,
 }
@@ -197,6 +233,9 @@ pub struct TlsFacts {
     pub server: SideFacts,
     /// Frame where both Finished messages had been seen.
     pub handshake_complete: Option<u64>,
+    /// TLS 1.3: the server's first record after the client's Finished (a NewSessionTicket or
+    /// data when all went well; alert-sized when the server refused the client's flight).
+    pub server_reply_to_finished: Option<RecordSeen>,
     /// An abbreviated handshake (session id, ticket or PSK resumption).
     pub resumed: bool,
     /// The first bytes of a side that did not begin with TLS (plaintext before STARTTLS, or a
@@ -204,6 +243,8 @@ pub struct TlsFacts {
     pub non_tls: Option<NonTls>,
     /// TLS began after a plaintext exchange (STARTTLS and similar upgrades).
     pub starttls: bool,
+    /// Encrypted handshake records or alerts were read with secrets from a key log.
+    pub decrypted: bool,
     /// Problems decoding this connection (malformed records or messages, limits reached).
     pub errors: Vec<String>,
 }

@@ -84,6 +84,7 @@ pub fn client_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ClientH
         cipher_suite_ids: ch.ciphers.iter().map(|c| c.0).collect(),
         cipher_suites: ch.ciphers.iter().map(|c| names::cipher_suite(c.0)).collect(),
         session_id: ch.session_id.map(hex).unwrap_or_default(),
+        random: ch.random.try_into().unwrap_or_default(),
         ..Default::default()
     };
     let mut max_version = ch.version.0;
@@ -151,6 +152,7 @@ pub fn server_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ServerH
         cipher_suite: names::cipher_suite(cipher),
         cipher_suite_id: cipher,
         session_id: session_id.map(hex).unwrap_or_default(),
+        random: random.try_into().unwrap_or_default(),
         ..Default::default()
     };
     let mut version = legacy;
@@ -210,6 +212,25 @@ pub fn certificate_chain(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<Ce
         return None;
     };
     Some(CertificateChain { frame, certificates: c.cert_chain.iter().map(|raw| certificate_facts(raw.data)).collect() })
+}
+
+/// A TLS 1.3 Certificate message body (RFC 8446 4.4.2): a request context, then each
+/// certificate followed by its own extensions, which tls-parser's TLS 1.2 reader does not know.
+pub fn tls13_certificate_chain(body: &[u8], frame: u64) -> Option<CertificateChain> {
+    let context_len = *body.first()? as usize;
+    let list = body.get(1 + context_len..)?;
+    let list_len = u32::from_be_bytes([0, *list.first()?, *list.get(1)?, *list.get(2)?]) as usize;
+    let mut rest = list.get(3..3 + list_len)?;
+    let mut certificates = Vec::new();
+    while rest.len() >= 3 {
+        let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+        let der = rest.get(3..3 + len)?;
+        certificates.push(certificate_facts(der));
+        let after = rest.get(3 + len..)?;
+        let ext_len = u16::from_be_bytes([*after.first()?, *after.get(1)?]) as usize;
+        rest = after.get(2 + ext_len..)?;
+    }
+    Some(CertificateChain { frame, certificates })
 }
 
 /// Reads the group (ECDHE) or the prime size (DHE) from ServerKeyExchange parameters; which

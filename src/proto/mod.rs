@@ -4,7 +4,9 @@
 //! about holes (`on_gap`); the analyzer says through `wants` whether it still needs a side's
 //! bytes, so the flow stops buffering as soon as the handshake outcome is known.
 
+pub mod decrypt;
 pub mod facts;
+pub mod keylog;
 pub mod messages;
 pub mod tds;
 pub mod tls;

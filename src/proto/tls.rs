@@ -2,11 +2,14 @@
 //! and a handshake state machine of our own (tls-parser's rejects the TLS 1.3 compatibility
 //! ChangeCipherSpec). It decides once per side whether the bytes are TLS at all.
 
-use super::facts::{Alert, MessageSeen, NonTls, RecordSeen, Role, Seen, TlsFacts, MAX_RECORDS_KEPT};
+use super::decrypt::{self, Opened, RecordKeys};
+use super::facts::{Alert, MessageSeen, NonTls, RecordSeen, Role, Seen, TlsFacts, MAX_RECORDS_KEPT, TLS13_ALERT_SIZED};
+use super::keylog::{KeyLog, Secrets};
 use super::messages::{self, handshake_name, ServerHelloKind};
 use super::tds::{self, TdsUnwrapper};
 use super::Side;
 use crate::names;
+use std::sync::Arc;
 use tls_parser::{parse_tls_message_handshake, TlsMessage};
 
 /// Plaintext read from a side before giving up on finding a TLS hello in it.
@@ -15,8 +18,6 @@ const MAX_PLAINTEXT_PREFIX: usize = 16 * 1024;
 const MAX_RECORD_BODY: usize = 16384 + 2048;
 /// Plaintext handshake messages kept in the evidence list per side.
 const MAX_MESSAGES_KEPT: usize = 24;
-/// An encrypted TLS 1.3 record no longer than this is the size of an alert, not of a Finished.
-const TLS13_ALERT_SIZED: u16 = 24;
 /// A handshake takes a dozen records at most; past this many without an outcome (a capture that
 /// starts after the handshake, a peer looping) nothing more will be learned.
 const MAX_RECORDS_BEFORE_OUTCOME: u32 = 64;
@@ -45,6 +46,8 @@ struct Direction {
     valid: bool,
     /// Nothing more is read from this side (garbage, gap, or limit).
     stopped: bool,
+    /// Read keys from a key log: this side's encrypted records are opened with them.
+    keys: Option<Box<RecordKeys>>,
 }
 
 pub struct TlsAnalyzer {
@@ -60,6 +63,10 @@ pub struct TlsAnalyzer {
     tds: Option<Box<TdsUnwrapper>>,
     /// The TLS bytes unwrapped from TDS, reused from call to call.
     unwrapped: Vec<u8>,
+    /// Where this connection's secrets may be found (`--keylog`, pcapng secrets blocks).
+    keylog: Option<Arc<KeyLog>>,
+    /// This connection's secrets, once the ServerHello named the suite.
+    secrets: Option<Box<Secrets>>,
     pub facts: TlsFacts,
 }
 
@@ -74,8 +81,15 @@ impl TlsAnalyzer {
             records: 0,
             tds: None,
             unwrapped: Vec::new(),
+            keylog: None,
+            secrets: None,
             facts: TlsFacts::default(),
         }
+    }
+
+    /// The key log to look this connection's secrets up in when its ServerHello arrives.
+    pub fn set_keylog(&mut self, keylog: Option<Arc<KeyLog>>) {
+        self.keylog = keylog;
     }
 
     pub fn status(&self) -> Status {
@@ -92,9 +106,31 @@ impl TlsAnalyzer {
         self.client.get_or_insert(side);
     }
 
-    /// True while this side's bytes may still change the outcome.
+    /// True while this side's bytes may still change the outcome; after the other side spoke
+    /// something other than TLS, this side's first bytes still tell what listens there.
     pub fn wants(&self, side: Side) -> bool {
-        matches!(self.status, Status::Waiting | Status::Active) && !self.dirs[side].stopped
+        match self.status {
+            Status::Waiting | Status::Active => !self.dirs[side].stopped,
+            Status::NotTls => self.awaiting_answer(side),
+            Status::Done => false,
+        }
+    }
+
+    fn awaiting_answer(&self, side: Side) -> bool {
+        self.facts.non_tls.as_ref().is_some_and(|n| n.answer.is_none() && n.sender != self.role(side))
+    }
+
+    /// The first bytes answering a side that did not speak TLS.
+    fn on_answer(&mut self, data: &[u8], seen: Seen) {
+        let tls_record = data.len() >= 5 && (20..=24).contains(&data[0]) && data[1] == 3;
+        let alert = match data {
+            [21, 3, _, 0, 2, level, description, ..] if *level <= 2 => Some(names::alert(*description)),
+            _ => None,
+        };
+        if let Some(non_tls) = self.facts.non_tls.as_mut() {
+            non_tls.answer =
+                Some(super::facts::Answer { frame: seen.frame, tls_record, alert, preview: preview(data) });
+        }
     }
 
     fn role(&self, side: Side) -> Role {
@@ -132,6 +168,9 @@ impl TlsAnalyzer {
     pub fn on_data(&mut self, side: Side, data: &[u8], seen: Seen) {
         if !self.wants(side) || data.is_empty() {
             return;
+        }
+        if self.status == Status::NotTls {
+            return self.on_answer(data, seen);
         }
         let Some(tds) = self.tds.as_mut() else {
             return self.on_tls_bytes(side, data, seen);
@@ -226,8 +265,8 @@ impl TlsAnalyzer {
             if self.status == Status::Waiting {
                 self.status = Status::Active;
             }
-            let body = &rest[5..5 + len];
-            self.on_record(side, ctype, body, seen);
+            let header = [rest[0], rest[1], rest[2], rest[3], rest[4]];
+            self.on_record(side, header, &rest[5..5 + len], seen);
             pos += 5 + len;
         }
         if self.wants(side) {
@@ -241,9 +280,8 @@ impl TlsAnalyzer {
         if self.facts.non_tls.is_some() {
             return;
         }
-        let preview: String =
-            bytes.iter().take(64).map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
-        self.facts.non_tls = Some(NonTls { sender: self.role(side), frame: seen.frame, preview });
+        self.facts.non_tls =
+            Some(NonTls { sender: self.role(side), frame: seen.frame, preview: preview(bytes), answer: None });
     }
 
     /// Bytes that are not TLS where TLS was expected: the side is given up.
@@ -323,15 +361,91 @@ impl TlsAnalyzer {
         }
     }
 
-    fn on_record(&mut self, side: Side, ctype: u8, body: &[u8], seen: Seen) {
+    fn on_record(&mut self, side: Side, header: [u8; 5], body: &[u8], seen: Seen) {
         let role = self.role(side);
         let completed_before = self.facts.handshake_complete.is_some();
+        if completed_before && self.tls13 && role == Role::Server && self.facts.server_reply_to_finished.is_none() {
+            let reply = RecordSeen { frame: seen.frame, content_type: header[0], length: body.len() as u16 };
+            self.facts.server_reply_to_finished = Some(reply);
+        }
+        match self.open(side, header, body, seen) {
+            Some(opened) => self.on_opened(side, opened, body.len(), seen),
+            None => self.on_sealed_or_plain_record(side, header[0], body, seen),
+        }
+        self.records += 1;
+        if self.records > MAX_RECORDS_BEFORE_OUTCOME && self.status == Status::Active {
+            self.facts.errors.push(format!("no handshake outcome after {MAX_RECORDS_BEFORE_OUTCOME} records"));
+            self.status = Status::Done;
+        }
+        // One record after both Finished messages confirms (or refutes, as an alert) the
+        // outcome. In TLS 1.3 only the server's does: it answers the client's Finished, and a
+        // server that rejects the client's certificate says so only then.
+        if completed_before && (!self.tls13 || role == Role::Server) {
+            self.status = Status::Done;
+        }
+    }
+
+    /// Opens an encrypted record with the key log's keys for this side, if there are any.
+    fn open(&mut self, side: Side, header: [u8; 5], body: &[u8], seen: Seen) -> Option<Opened> {
+        let ctype = header[0];
+        let sealed = ctype == 23 || (self.dirs[side].encrypted && ctype != 20);
+        let keys = self.dirs[side].keys.as_mut().filter(|_| sealed)?;
+        let opened = keys.open(header, body);
+        if opened.is_none() {
+            // Wrong secrets, or records under keys this tool does not follow (0-RTT data, a
+            // KeyUpdate): the rest of this side is read as opaque records.
+            self.dirs[side].keys = None;
+            let role = self.role(side);
+            self.facts
+                .errors
+                .push(format!("the key log's secrets do not decrypt the {role:?}'s record in frame {}", seen.frame));
+        }
+        opened
+    }
+
+    /// A record decrypted with the key log: handshake messages and alerts are read as if sent
+    /// in the clear; application data is dropped unread.
+    fn on_opened(&mut self, side: Side, opened: Opened, wire_len: usize, seen: Seen) {
+        self.facts.decrypted = true;
+        let role = self.role(side);
+        self.note_encrypted_record(side, 23, wire_len, seen);
+        match (opened.content_type, opened.plaintext.as_slice()) {
+            (22, fragment) => self.on_handshake_fragment(side, fragment, seen),
+            (21, &[level, description]) => self.push_alert(role, seen, Some((level, description)), true),
+            (21, _) => self.push_alert(role, seen, None, true),
+            (23, _) => {
+                self.facts.side_mut(role).application_data.get_or_insert(seen.frame);
+            }
+            _ => {}
+        }
+    }
+
+    fn push_alert(&mut self, role: Role, seen: Seen, plain: Option<(u8, u8)>, encrypted: bool) {
+        self.facts.alerts.push(Alert {
+            frame: seen.frame,
+            ts: seen.ts,
+            sender: role,
+            level: plain.map(|(level, _)| names::alert_level(level)),
+            description: plain.map(|(_, description)| names::alert(description)),
+            code: plain.map(|(_, description)| description),
+            encrypted,
+            decrypted: encrypted && plain.is_some(),
+        });
+        if plain.is_some_and(|(level, _)| level == 2) {
+            self.status = Status::Done;
+        }
+    }
+
+    /// A record read as it is on the wire: plaintext, or opaque when encrypted.
+    fn on_sealed_or_plain_record(&mut self, side: Side, ctype: u8, body: &[u8], seen: Seen) {
+        let role = self.role(side);
         match ctype {
             20 => {
                 self.facts.side_mut(role).change_cipher_spec.get_or_insert(seen.frame);
                 // In TLS 1.3 this is the compatibility CCS and changes nothing.
                 if !self.tls13 {
                     self.dirs[side].encrypted = true;
+                    self.dirs[side].keys = self.tls12_keys(role);
                     // A server CCS before any Certificate means the session was resumed.
                     if role == Role::Server
                         && self.facts.server_certificates.is_none()
@@ -349,19 +463,8 @@ impl TlsAnalyzer {
                     [level, description] if !self.dirs[side].encrypted => Some((*level, *description)),
                     _ => None,
                 };
-                self.facts.alerts.push(Alert {
-                    frame: seen.frame,
-                    ts: seen.ts,
-                    sender: role,
-                    level: plain.map(|(level, _)| names::alert_level(level)),
-                    description: plain.map(|(_, description)| names::alert(description)),
-                    code: plain.map(|(_, description)| description),
-                    encrypted: plain.is_none(),
-                });
                 self.note_encrypted_record(side, ctype, body.len(), seen);
-                if plain.is_some_and(|(level, _)| level == 2) {
-                    self.status = Status::Done;
-                }
+                self.push_alert(role, seen, plain, plain.is_none());
             }
             22 if self.dirs[side].encrypted => {
                 self.note_encrypted_record(side, ctype, body.len(), seen);
@@ -396,14 +499,76 @@ impl TlsAnalyzer {
             }
             _ => {}
         }
-        self.records += 1;
-        if self.records > MAX_RECORDS_BEFORE_OUTCOME && self.status == Status::Active {
-            self.facts.errors.push(format!("no handshake outcome after {MAX_RECORDS_BEFORE_OUTCOME} records"));
-            self.status = Status::Done;
+    }
+
+    /// Looks this connection's secrets up once the ServerHello is in (one lookup per
+    /// connection), and sets the TLS 1.3 handshake keys of both sides.
+    fn take_secrets(&mut self, server: Side) {
+        let (Some(keylog), Some(ch), Some(sh)) =
+            (self.keylog.as_ref(), self.facts.client_hello.as_ref(), self.facts.server_hello.as_ref())
+        else {
+            return;
+        };
+        let Some(secrets) = keylog.lookup(&ch.random) else {
+            return;
+        };
+        if !decrypt::supported(sh.cipher_suite_id) {
+            self.facts.errors.push(format!(
+                "the key log has this connection's secrets, but {} records are not decrypted (AES-GCM and ChaCha20-Poly1305 suites are)",
+                sh.cipher_suite
+            ));
+            return;
         }
-        if completed_before {
-            // One record after both Finished messages confirms (or refutes, as an alert) the outcome.
-            self.status = Status::Done;
+        if self.tls13 {
+            let suite = sh.cipher_suite_id;
+            let keys =
+                |secret: &Option<Vec<u8>>| secret.as_ref().and_then(|s| RecordKeys::tls13(suite, s)).map(Box::new);
+            self.dirs[server].keys = keys(&secrets.server_handshake);
+            self.dirs[1 - server].keys = keys(&secrets.client_handshake);
+        }
+        self.secrets = Some(Box::new(secrets));
+    }
+
+    /// TLS 1.2 read keys of one side, from the master secret, when its ChangeCipherSpec comes.
+    fn tls12_keys(&self, writer: Role) -> Option<Box<RecordKeys>> {
+        let (secrets, ch, sh) =
+            (self.secrets.as_ref()?, self.facts.client_hello.as_ref()?, self.facts.server_hello.as_ref()?);
+        let master = secrets.master_secret.as_ref()?;
+        RecordKeys::tls12(sh.cipher_suite_id, master, &ch.random, &sh.random, writer == Role::Client).map(Box::new)
+    }
+
+    /// TLS 1.3: after a side's Finished its records are under its application traffic secret.
+    fn switch_to_application_keys(&mut self, side: Side, role: Role) {
+        let (Some(secrets), Some(sh)) = (self.secrets.as_ref(), self.facts.server_hello.as_ref()) else {
+            return;
+        };
+        let secret = match role {
+            Role::Client => &secrets.client_traffic,
+            Role::Server => &secrets.server_traffic,
+        };
+        self.dirs[side].keys = secret.as_ref().and_then(|s| RecordKeys::tls13(sh.cipher_suite_id, s)).map(Box::new);
+    }
+
+    /// A handshake message that arrived encrypted and was decrypted with the key log.
+    fn on_decrypted_message(&mut self, side: Side, role: Role, raw: &[u8], seen: Seen) {
+        match raw[0] {
+            11 if self.tls13 => {
+                let chain = messages::tls13_certificate_chain(&raw[4..], seen.frame);
+                match role {
+                    Role::Server => self.facts.server_certificates = chain,
+                    Role::Client => self.facts.client_certificates = chain,
+                }
+            }
+            13 => self.facts.certificate_request = Some(seen.frame),
+            4 => self.facts.new_session_ticket = Some(seen.frame),
+            20 => {
+                self.facts.side_mut(role).finished.get_or_insert(seen.frame);
+                self.check_completion(seen.frame);
+                if self.tls13 {
+                    self.switch_to_application_keys(side, role);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -467,6 +632,9 @@ impl TlsAnalyzer {
         }
         let role = self.role(side);
         self.push_message(role, handshake_name(ty), seen.frame);
+        if self.dirs[side].keys.is_some() && (self.dirs[side].encrypted || self.tls13) {
+            return self.on_decrypted_message(side, role, raw, seen);
+        }
         let msg = match parse_tls_message_handshake(raw) {
             Ok((_, TlsMessage::Handshake(msg))) => msg,
             // tls-parser reads only draft 18 of the TLS 1.3 drafts' ServerHello layout.
@@ -514,6 +682,7 @@ impl TlsAnalyzer {
                         self.facts.resumed = true;
                     }
                     self.facts.server_hello = Some(sh);
+                    self.take_secrets(side);
                 }
                 None => {}
             },
@@ -538,6 +707,11 @@ impl TlsAnalyzer {
             _ => {}
         }
     }
+}
+
+/// Up to 64 bytes as text, non-printable ones shown as `.`.
+fn preview(bytes: &[u8]) -> String {
+    bytes.iter().take(64).map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect()
 }
 
 /// Offset of the first plausible TLS handshake record holding a ClientHello or ServerHello.

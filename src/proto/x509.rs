@@ -44,6 +44,28 @@ pub fn certificate_facts(der: &[u8]) -> Certificate {
         }
         extended_key_usage.extend(eku.other.iter().map(|o| o.to_id_string()));
     }
+    // Where a client checks revocation: CRL distribution points and OCSP responders.
+    let mut revocation_urls = Vec::new();
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for point in points.iter() {
+                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point {
+                        revocation_urls.extend(names.iter().filter_map(uri));
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                revocation_urls.extend(
+                    aia.accessdescs
+                        .iter()
+                        .filter(|d| d.access_method == oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP)
+                        .filter_map(|d| uri(&d.access_location)),
+                );
+            }
+            _ => {}
+        }
+    }
     let spki = cert.public_key();
     let (key_type, key_bits) = match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => ("RSA".to_string(), Some(rsa.key_size() as u32)),
@@ -67,7 +89,15 @@ pub fn certificate_facts(der: &[u8]) -> Certificate {
         key_bits,
         extended_key_usage,
         is_ca: cert.is_ca(),
+        revocation_urls,
         parse_error: None,
+    }
+}
+
+fn uri(name: &GeneralName<'_>) -> Option<String> {
+    match name {
+        GeneralName::URI(u) => Some(u.to_string()),
+        _ => None,
     }
 }
 

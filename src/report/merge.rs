@@ -32,9 +32,10 @@ pub fn merge(documents: &[Value]) -> Result<Value, String> {
         }
     }
     let mut verdicts: Map<String, Value> = Map::new();
-    let (mut frames, mut conns, mut with_errors, mut evicted) = (0u64, 0u64, 0u64, 0u64);
+    let (mut frames, mut conns, mut with_errors, mut evicted, mut decrypted) = (0u64, 0u64, 0u64, 0u64, 0u64);
     for f in &files {
         frames += f["frames"].as_u64().unwrap_or(0);
+        decrypted += f["decrypted"].as_u64().unwrap_or(0);
         evicted += f["flow_stats"]["connections_evicted"].as_u64().unwrap_or(0);
         conns += f["connections"].as_u64().unwrap_or(0);
         with_errors += (!f["error"].is_null()) as u64;
@@ -53,6 +54,7 @@ pub fn merge(documents: &[Value]) -> Result<Value, String> {
             "connections": conns,
             "failures": failures,
             "evicted": evicted,
+            "decrypted": decrypted,
             "verdicts": verdicts,
         },
         "servers": servers.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),

@@ -1,0 +1,374 @@
+//! The symptom index behind `tlsdiag explain`: from what a user arrives with (a verdict code,
+//! a TLS alert name or number, a Windows error code, an Schannel event ID) to the verdicts that
+//! correspond, what to look for in the capture, and the fix on Windows and on OpenSSL-based
+//! peers. The README's verdict table is generated from the same entries (`explain --markdown`).
+
+use crate::names;
+
+/// What one verdict means and how to fix it.
+pub struct VerdictHelp {
+    pub code: &'static str,
+    pub meaning: &'static str,
+    pub look_for: &'static str,
+    pub windows: &'static str,
+    pub openssl: &'static str,
+}
+
+/// Every verdict code, in the order of a handshake.
+pub const VERDICTS: &[VerdictHelp] = &[
+    VerdictHelp {
+        code: "ok",
+        meaning: "The handshake completed (both Finished messages seen).",
+        look_for: "ServerHello for the version and suite; risks for weak ones.",
+        windows: "-",
+        openssl: "-",
+    },
+    VerdictHelp {
+        code: "ok_resumed",
+        meaning: "An abbreviated handshake resumed an earlier session.",
+        look_for: "The session ID or ticket the ServerHello accepted.",
+        windows: "-",
+        openssl: "-",
+    },
+    VerdictHelp {
+        code: "syn_timeout",
+        meaning: "SYNs never answered.",
+        look_for: "SYN retransmissions and no SYN-ACK.",
+        windows: "Test-NetConnection host -Port N; Windows Firewall and network firewalls; the service is running and listening (netstat -ano).",
+        openssl: "Firewall (nft list ruleset, iptables -L), ss -ltn on the server.",
+    },
+    VerdictHelp {
+        code: "connection_refused",
+        meaning: "The SYN was answered with a reset: nothing listens on the port.",
+        look_for: "SYN then RST-ACK from the server.",
+        windows: "The service is stopped or bound to another port/IP (netstat -ano; SQL Server Configuration Manager, TCP/IP properties).",
+        openssl: "ss -ltnp on the server; the port in the client's URL or connection string.",
+    },
+    VerdictHelp {
+        code: "tcp_handshake_incomplete",
+        meaning: "The SYN-ACK never reached the client (or its ACK never came back).",
+        look_for: "Repeated SYN-ACKs without the client's ACK.",
+        windows: "Asymmetric routing, a stateful firewall dropping the return path.",
+        openssl: "Same: capture on both sides to find where the SYN-ACK is lost.",
+    },
+    VerdictHelp {
+        code: "reset_before_client_hello",
+        meaning: "The TCP connection opened and was reset before any ClientHello (after PRELOGIN for SQL Server).",
+        look_for: "The RST's sender and how soon it came after the handshake.",
+        windows: "An overloaded listener (SQL Server: the error log, connection backlog), a filter driver or a wrong service on the port.",
+        openssl: "The listening process's logs and accept backlog (ss -ltn Recv-Q).",
+    },
+    VerdictHelp {
+        code: "closed_before_client_hello",
+        meaning: "The TCP connection opened and closed without a ClientHello.",
+        look_for: "Who sent the first FIN.",
+        windows: "A client that gave up, or a service that closed at once (its logs).",
+        openssl: "Same.",
+    },
+    VerdictHelp {
+        code: "client_not_tls",
+        meaning: "The client spoke another protocol (plain HTTP, unencrypted TDS) to a TLS service.",
+        look_for: "The client's first bytes (shown as text) and the server's answer or silent close.",
+        windows: "https:// in the client's URL; Encrypt=strict for a TDS 8.0 SQL Server; the SSTP client's server name and port.",
+        openssl: "The client's scheme and port; STARTTLS clients on an implicit-TLS port.",
+    },
+    VerdictHelp {
+        code: "server_not_tls",
+        meaning: "The server answered the ClientHello with something that is not TLS.",
+        look_for: "The server's answer, shown as text (an HTTP 400 page, a banner).",
+        windows: "netstat -ano to find the process holding the port; netsh http show sslcert for HTTP.sys bindings; the IIS site's https binding.",
+        openssl: "ss -ltnp for the process on the port; its TLS configuration (listen ... ssl in nginx).",
+    },
+    VerdictHelp {
+        code: "rst_without_server_hello",
+        meaning: "The ClientHello was answered by a reset, without ServerHello or alert.",
+        look_for: "ClientHello versions and suites against what the server accepts elsewhere (server profile).",
+        windows: "Schannel protocols and cipher suites: Get-TlsCipherSuite, IISCrypto or the SCHANNEL\\Protocols registry keys; System log events 36874/36888.",
+        openssl: "openssl s_client -connect host:port -tls1_2 / -cipher to probe; ssl_protocols and ssl_ciphers of the server.",
+    },
+    VerdictHelp {
+        code: "closed_without_server_hello",
+        meaning: "The ClientHello was answered by a close, without ServerHello.",
+        look_for: "As for rst_without_server_hello.",
+        windows: "As for rst_without_server_hello.",
+        openssl: "As for rst_without_server_hello.",
+    },
+    VerdictHelp {
+        code: "no_server_hello",
+        meaning: "The ClientHello got no answer before the capture or connection ended.",
+        look_for: "The server's ACK of the ClientHello, and silence.",
+        windows: "A hung or overloaded service; a middlebox swallowing the hello.",
+        openssl: "Same.",
+    },
+    VerdictHelp {
+        code: "protocol_mismatch",
+        meaning: "No TLS version both sides enable.",
+        look_for: "ClientHello supported_versions against the server's protocol_version alert or its versions with other clients.",
+        windows: "SCHANNEL\\Protocols\\TLS 1.2\\Client|Server Enabled=1; .NET SchUseStrongCrypto=1 / SystemDefaultTlsVersions=1; SQL Server and driver TLS 1.2 updates.",
+        openssl: "MinProtocol in openssl.cnf (system_default), ssl_protocols; openssl s_client -tls1_2.",
+    },
+    VerdictHelp {
+        code: "cipher_mismatch",
+        meaning: "No cipher suite both sides enable (0x80090331, \"do not possess a common algorithm\").",
+        look_for: "The client's suite list against the server's handshake_failure or its choices with other clients.",
+        windows: "Get-TlsCipherSuite / Enable-TlsCipherSuite, the SSL Cipher Suite Order group policy; an ECDSA certificate needs ECDSA suites.",
+        openssl: "openssl ciphers -v 'LIST' on both sides; CipherString / ssl_ciphers; SECLEVEL.",
+    },
+    VerdictHelp {
+        code: "certificate_rejected",
+        meaning: "The client refused the server's certificate (untrusted CA, wrong name, expired, bad EKU, revocation unchecked).",
+        look_for: "The client's alert, and the certificate's problems listed in the explanation.",
+        windows: "certlm.msc: the chain to a Trusted Root, Server Authentication EKU, the name clients use (SAN); certutil -verify -urlfetch cert.cer; SQL Server: the certificate chosen in Configuration Manager, Force Encryption, TrustServerCertificate.",
+        openssl: "openssl s_client -connect host:port -servername name -verify_return_error; openssl verify -CAfile chain.pem cert.pem.",
+    },
+    VerdictHelp {
+        code: "client_certificate_required",
+        meaning: "The server asked for a client certificate and got none or refused the one sent.",
+        look_for: "CertificateRequest, the client's Certificate (empty or not), the server's alert.",
+        windows: "The client certificate in the user/machine store with its private key and Client Authentication EKU, issued by a CA in the server's list (event 36885 when that list is too long).",
+        openssl: "ssl_client_certificate / -CAfile on the server; -cert and -key on the client; openssl verify the client certificate.",
+    },
+    VerdictHelp {
+        code: "aborted_after_server_hello",
+        meaning: "TLS 1.3: one side gave up inside the encrypted handshake (usually the client rejecting the certificate, or the server rejecting the client's).",
+        look_for: "Record sizes: an alert-sized (19-24 byte) record instead of a Finished or a NewSessionTicket; capture with SSLKEYLOGFILE and --keylog to read it.",
+        windows: "The client's error (0x800B0109 untrusted root, 0x800B010F name mismatch, 0x80092013 revocation offline); Schannel events 36882/36884 on the client.",
+        openssl: "SSLKEYLOGFILE=/tmp/keys (curl, Python, Firefox, OpenSSL -keylogfile), then tlsdiag --keylog /tmp/keys.",
+    },
+    VerdictHelp {
+        code: "failed_after_key_exchange",
+        meaning: "Both sides agreed on parameters, then the Finished did not verify (bad_record_mac, decrypt_error).",
+        look_for: "The suite (DHE?), Extended Master Secret in both hellos, a device rewriting traffic.",
+        windows: "DHE between Windows versions (leading-zero bug): prefer ECDHE, disable TLS_DHE_*; Extended Master Secret on both ends (Windows updates that bring RFC 7627 to Schannel).",
+        openssl: "Prefer ECDHE; a middlebox or broken NIC offload altering bytes.",
+    },
+    VerdictHelp {
+        code: "fatal_alert",
+        meaning: "A fatal alert not covered by a more specific verdict.",
+        look_for: "The alert's sender and name (tlsdiag explain ALERT).",
+        windows: "Schannel events 36887 (received) and 36888 (generated) carry the same alert number.",
+        openssl: "The sender's log; openssl s_client -state -debug.",
+    },
+    VerdictHelp {
+        code: "tds_encryption_mismatch",
+        meaning: "SQL Server PRELOGIN: one side requires encryption the other does not support.",
+        look_for: "The ENCRYPTION option of both PRELOGIN packets.",
+        windows: "Force Encryption and the certificate in SQL Server Configuration Manager; Encrypt= in the connection string; driver TLS support.",
+        openssl: "FreeTDS: encryption = require|request|off in freetds.conf.",
+    },
+    VerdictHelp {
+        code: "tds_unencrypted",
+        meaning: "SQL Server connection that negotiated no encryption: the login travels in the clear (not a failure).",
+        look_for: "Both PRELOGIN ENCRYPTION options and the LOGIN7 packet in the clear.",
+        windows: "Force Encryption on the server, Encrypt=yes in clients.",
+        openssl: "FreeTDS: encryption = require.",
+    },
+    VerdictHelp {
+        code: "incomplete_capture",
+        meaning: "The capture cannot tell: it started late, ended early or lost bytes.",
+        look_for: "Gaps, a missing SYN or ClientHello.",
+        windows: "pktmon / netsh trace from before the connection starts, without drops.",
+        openssl: "tcpdump -s 0 -w file, started before the client connects.",
+    },
+    VerdictHelp {
+        code: "not_tls",
+        meaning: "A connection that does not carry TLS (shown with --all).",
+        look_for: "Its first bytes.",
+        windows: "-",
+        openssl: "-",
+    },
+];
+
+/// Alert numbers with the verdicts they lead to.
+const ALERT_VERDICTS: &[(u8, &[&str], &str)] = &[
+    (10, &["fatal_alert"], "A message arrived out of order: an implementation bug or a middlebox."),
+    (20, &["failed_after_key_exchange"], "The Finished or a record did not verify: DHE leading-zero bug, missing EMS support, or bytes altered in transit."),
+    (40, &["cipher_mismatch", "client_certificate_required"], "No acceptable parameters: no shared suite (before ServerHello), or a required client certificate missing."),
+    (42, &["certificate_rejected", "client_certificate_required"], "A certificate was refused; from the client it is the server's, from the server the client's."),
+    (43, &["certificate_rejected"], "Certificate type or algorithm not supported (key type, signature, EKU)."),
+    (44, &["certificate_rejected"], "The certificate is revoked."),
+    (45, &["certificate_rejected"], "The certificate is expired or not yet valid."),
+    (46, &["certificate_rejected"], "Any other certificate problem, often a name mismatch or a failed revocation check."),
+    (47, &["fatal_alert"], "A field out of range: an implementation bug or mismatch."),
+    (48, &["certificate_rejected", "client_certificate_required"], "The chain does not lead to a trusted root (0x800B0109)."),
+    (49, &["certificate_rejected"], "Access denied by policy after the certificate was checked."),
+    (50, &["fatal_alert"], "A message could not be parsed (also sent when the peer cut the stream)."),
+    (51, &["failed_after_key_exchange"], "A signature or Finished did not verify."),
+    (70, &["protocol_mismatch"], "No common TLS version."),
+    (71, &["cipher_mismatch"], "Only suites weaker than the server allows."),
+    (80, &["fatal_alert"], "The sender failed internally (Schannel: often the private key or credential)."),
+    (86, &["protocol_mismatch"], "A version fallback the server detected (TLS_FALLBACK_SCSV)."),
+    (109, &["fatal_alert"], "A required extension (key_share, supported_versions) is missing."),
+    (112, &["certificate_rejected"], "The server has no certificate for the SNI name sent."),
+    (116, &["client_certificate_required"], "TLS 1.3: the server requires a client certificate."),
+    (120, &["fatal_alert"], "No common ALPN protocol (h2, http/1.1, tds/8.0)."),
+];
+
+/// Windows error codes (HRESULTs and Winsock), with the verdicts that show them.
+const WINDOWS_CODES: &[(u32, &str, &[&str])] = &[
+    (10054, "WSAECONNRESET: an existing connection was forcibly closed by the remote host", &["rst_without_server_hello", "reset_before_client_hello", "protocol_mismatch", "cipher_mismatch", "tds_encryption_mismatch"]),
+    (10060, "WSAETIMEDOUT: the connection attempt timed out", &["syn_timeout"]),
+    (10061, "WSAECONNREFUSED: the target machine actively refused it", &["connection_refused"]),
+    (809, "VPN error 809: the VPN server did not respond (SSTP: port 443 blocked or not SSTP)", &["syn_timeout", "server_not_tls", "rst_without_server_hello"]),
+    (0x8009_0331, "SEC_E_ALGORITHM_MISMATCH: the client and server cannot communicate, because they do not possess a common algorithm", &["cipher_mismatch", "protocol_mismatch"]),
+    (0x8009_0326, "SEC_E_ILLEGAL_MESSAGE: the message received was unexpected or badly formatted (often a fatal alert received)", &["fatal_alert", "certificate_rejected", "client_certificate_required"]),
+    (0x8009_0325, "SEC_E_UNTRUSTED_ROOT: the certificate chain was issued by an authority that is not trusted", &["certificate_rejected"]),
+    (0x8009_0322, "SEC_E_WRONG_PRINCIPAL: the target principal name is incorrect", &["certificate_rejected"]),
+    (0x8009_0327, "SEC_E_CERT_UNKNOWN: an unknown error occurred while processing the certificate", &["certificate_rejected"]),
+    (0x8009_0328, "SEC_E_CERT_EXPIRED: the received certificate has expired", &["certificate_rejected"]),
+    (0x8009_030E, "SEC_E_NO_CREDENTIALS: no credentials are available (no usable certificate or private key)", &["reset_before_client_hello", "rst_without_server_hello", "client_certificate_required"]),
+    (0x8009_0304, "SEC_E_INTERNAL_ERROR: the Local Security Authority cannot be contacted (often the certificate's private key)", &["fatal_alert", "rst_without_server_hello"]),
+    (0x800B_0109, "CERT_E_UNTRUSTEDROOT: a certificate chain processed, but terminated in a root certificate which is not trusted", &["certificate_rejected", "aborted_after_server_hello"]),
+    (0x800B_010F, "CERT_E_CN_NO_MATCH: the certificate's CN name does not match the passed value", &["certificate_rejected", "aborted_after_server_hello"]),
+    (0x800B_0101, "CERT_E_EXPIRED: a required certificate is not within its validity period", &["certificate_rejected", "aborted_after_server_hello"]),
+    (0x800B_010E, "CERT_E_REVOCATION_FAILURE: the revocation process could not continue", &["certificate_rejected"]),
+    (0x8009_2013, "CRYPT_E_REVOCATION_OFFLINE: the revocation function was unable to check revocation because the revocation server was offline", &["certificate_rejected"]),
+    (0x8009_2012, "CRYPT_E_NO_REVOCATION_CHECK: the revocation function was unable to check revocation for the certificate", &["certificate_rejected"]),
+];
+
+/// Schannel event IDs of the System log.
+const SCHANNEL_EVENTS: &[(u32, &str, &[&str])] = &[
+    (
+        36874,
+        "a TLS connection request was received, but none of the client's cipher suites is supported by the server",
+        &["cipher_mismatch"],
+    ),
+    (
+        36887,
+        "a fatal alert was received from the remote endpoint (the event names the alert number: tlsdiag explain N)",
+        &["fatal_alert", "protocol_mismatch", "cipher_mismatch", "certificate_rejected"],
+    ),
+    (
+        36888,
+        "a fatal alert was generated and sent to the remote endpoint (the event names the alert number)",
+        &["fatal_alert", "protocol_mismatch", "cipher_mismatch", "client_certificate_required"],
+    ),
+    (
+        36882,
+        "the certificate received from the remote server was issued by an untrusted certificate authority",
+        &["certificate_rejected"],
+    ),
+    (
+        36884,
+        "the certificate received from the remote server does not contain the expected name",
+        &["certificate_rejected"],
+    ),
+    (
+        36870,
+        "a fatal error occurred when attempting to access the TLS server credential private key",
+        &["rst_without_server_hello", "reset_before_client_hello"],
+    ),
+    (
+        36871,
+        "a fatal error occurred while creating a TLS credential (certificate or private key)",
+        &["rst_without_server_hello", "reset_before_client_hello"],
+    ),
+    (
+        36885,
+        "the list of trusted certification authorities the server sends for client authentication is too long",
+        &["client_certificate_required"],
+    ),
+];
+
+fn verdict_help(code: &str) -> Option<&'static VerdictHelp> {
+    VERDICTS.iter().find(|v| v.code == code)
+}
+
+fn describe_verdicts(out: &mut String, codes: &[&str]) {
+    for code in codes {
+        if let Some(v) = verdict_help(code) {
+            out.push_str(&format!(
+                "\n  {}: {}\n    look for: {}\n    Windows:  {}\n    OpenSSL:  {}\n",
+                v.code, v.meaning, v.look_for, v.windows, v.openssl
+            ));
+        }
+    }
+}
+
+/// A number as the user may type it: decimal, 0x-hex, or a negative HRESULT as printed by .NET.
+fn parse_number(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return u64::from_str_radix(hex, 16).ok();
+    }
+    if let Some(negative) = s.strip_prefix('_').or_else(|| s.strip_prefix('-')) {
+        return negative.parse::<u32>().ok().map(|n| (n as i64).wrapping_neg() as u32 as u64);
+    }
+    s.parse().ok()
+}
+
+/// What `tlsdiag explain SYMPTOM` prints, or None when nothing matches.
+pub fn explain(symptom: &str) -> Option<String> {
+    let key = symptom.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+    // "fatal alert 20", as Schannel's event text puts it.
+    let key = key.strip_prefix("fatal_alert_").or_else(|| key.strip_prefix("alert_")).unwrap_or(&key).to_string();
+    let mut out = String::new();
+    if let Some(v) = verdict_help(&key) {
+        out.push_str(&format!("verdict {}", v.code));
+        describe_verdicts(&mut out, &[v.code]);
+        return Some(out);
+    }
+    // An alert by name ("unknown_ca") or number (0-255).
+    let alert_number = parse_number(&key)
+        .filter(|n| *n < 256)
+        .map(|n| n as u8)
+        .or_else(|| (0..=255u8).find(|n| names::alert(*n) == key));
+    if let Some(n) = alert_number.filter(|n| !names::alert(*n).starts_with("alert_")) {
+        out.push_str(&format!("TLS alert {n} {} (Schannel events 36887/36888 show this number)", names::alert(n)));
+        if let Some((_, verdicts, meaning)) = ALERT_VERDICTS.iter().find(|(a, _, _)| *a == n) {
+            out.push_str(&format!("\n  {meaning}\n"));
+            describe_verdicts(&mut out, verdicts);
+        } else {
+            describe_verdicts(&mut out, &["fatal_alert"]);
+        }
+        return Some(out);
+    }
+    let number = parse_number(&key)?;
+    if let Some((code, text, verdicts)) = WINDOWS_CODES.iter().find(|(c, _, _)| *c as u64 == number) {
+        let shown = if *code > 0xffff { format!("0x{code:08X} ({code})") } else { code.to_string() };
+        out.push_str(&format!("Windows error {shown}: {text}"));
+        describe_verdicts(&mut out, verdicts);
+        return Some(out);
+    }
+    if let Some((id, text, verdicts)) = SCHANNEL_EVENTS.iter().find(|(id, _, _)| *id as u64 == number) {
+        out.push_str(&format!("Schannel event {id}: {text}"));
+        describe_verdicts(&mut out, verdicts);
+        return Some(out);
+    }
+    None
+}
+
+/// The README's verdict table: one row per verdict with both platforms' checks.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| verdict | meaning | look for in the capture | Windows / SQL Server | OpenSSL-based peers |\n|---|---|---|---|---|\n");
+    for v in VERDICTS {
+        out.push_str(&format!("| `{}` | {} | {} | {} | {} |\n", v.code, v.meaning, v.look_for, v.windows, v.openssl));
+    }
+    out
+}
+
+/// The README's symptom index: Windows error codes and Schannel events with their verdicts.
+pub fn markdown_symptoms() -> String {
+    let mut out = String::from("| symptom | what it says | verdicts |\n|---|---|---|\n");
+    for (code, text, verdicts) in WINDOWS_CODES {
+        let shown = if *code > 0xffff { format!("0x{code:08X} ({code})") } else { code.to_string() };
+        out.push_str(&format!("| {shown} | {text} | {} |\n", verdicts.join(", ")));
+    }
+    for (id, text, verdicts) in SCHANNEL_EVENTS {
+        out.push_str(&format!("| Schannel event {id} | {text} | {} |\n", verdicts.join(", ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_every_spelling() {
+        assert_eq!(parse_number("0x80090331"), Some(0x8009_0331));
+        assert_eq!(parse_number("2148074289"), Some(0x8009_0331));
+        assert_eq!(parse_number("-2146893007"), Some(0x8009_0331));
+        assert_eq!(parse_number("10054"), Some(10054));
+    }
+}
