@@ -358,7 +358,7 @@ const TLS_PORTS: [u16; 12] = [443, 8443, 636, 989, 990, 993, 995, 465, 853, 5061
 /// record (an alert, most often), or said nothing and closed on a port assigned to TLS.
 fn client_not_tls(c: &Connection, sent: &crate::proto::facts::NonTls) -> Option<Verdict> {
     let server_end = c.tcp.server_fin.or(c.tcp.server_rst).filter(|end| end.frame >= sent.frame);
-    let port = c.server.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0);
+    let port = c.server_addr().map_or(0, |a| a.port());
     let (confidence, how, frame) = match &sent.answer {
         Some(a) if a.tls_record => (
             Confidence::Certain,
@@ -782,8 +782,7 @@ fn address_problem(cert: &Certificate, sni: Option<&str>, c: &Connection) -> Opt
     if sni.is_some() || cert.parse_error.is_some() {
         return None;
     }
-    let (host, _port) = c.server.rsplit_once(':')?;
-    let address: std::net::IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let address = c.server_addr()?.ip();
     let names = cert_names(cert);
     // IP addresses match subjectAltName iPAddress entries exactly (RFC 6125 section 6.2.1).
     let named = cert.san.iter().chain(names.iter()).any(|n| n.parse::<std::net::IpAddr>().ok() == Some(address));

@@ -270,6 +270,15 @@ const SCHANNEL_EVENTS: &[(u32, &str, &[&str])] = &[
     ),
 ];
 
+/// An HRESULT as Windows prints it, with its decimal form; a Winsock or RAS code as is.
+fn windows_code(code: u32) -> String {
+    if code > 0xffff {
+        format!("0x{code:08X} ({code})")
+    } else {
+        code.to_string()
+    }
+}
+
 fn verdict_help(code: &str) -> Option<&'static VerdictHelp> {
     VERDICTS.iter().find(|v| v.code == code)
 }
@@ -325,8 +334,7 @@ pub fn explain(symptom: &str) -> Option<String> {
     }
     let number = parse_number(&key)?;
     if let Some((code, text, verdicts)) = WINDOWS_CODES.iter().find(|(c, _, _)| *c as u64 == number) {
-        let shown = if *code > 0xffff { format!("0x{code:08X} ({code})") } else { code.to_string() };
-        out.push_str(&format!("Windows error {shown}: {text}"));
+        out.push_str(&format!("Windows error {}: {text}", windows_code(*code)));
         describe_verdicts(&mut out, verdicts);
         return Some(out);
     }
@@ -351,8 +359,7 @@ pub fn markdown_table() -> String {
 pub fn markdown_symptoms() -> String {
     let mut out = String::from("| symptom | what it says | verdicts |\n|---|---|---|\n");
     for (code, text, verdicts) in WINDOWS_CODES {
-        let shown = if *code > 0xffff { format!("0x{code:08X} ({code})") } else { code.to_string() };
-        out.push_str(&format!("| {shown} | {text} | {} |\n", verdicts.join(", ")));
+        out.push_str(&format!("| {} | {text} | {} |\n", windows_code(*code), verdicts.join(", ")));
     }
     for (id, text, verdicts) in SCHANNEL_EVENTS {
         out.push_str(&format!("| Schannel event {id} | {text} | {} |\n", verdicts.join(", ")));

@@ -76,6 +76,16 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The client's address, parsed back from `client` (written as `SocketAddr` prints).
+    pub fn client_addr(&self) -> Option<std::net::SocketAddr> {
+        self.client.parse().ok()
+    }
+
+    /// The server's address, parsed back from `server`.
+    pub fn server_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.parse().ok()
+    }
+
     pub fn from_flow(mut flow: Box<Flow>, file: &str) -> Connection {
         let client = flow.client_side();
         let server = 1 - client;

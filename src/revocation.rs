@@ -38,11 +38,6 @@ fn may_be_revocation(code: &str) -> bool {
     matches!(code, "certificate_rejected" | "aborted_after_server_hello" | "fatal_alert")
 }
 
-fn address(endpoint: &str) -> Option<(IpAddr, u16)> {
-    let (host, port) = endpoint.rsplit_once(':')?;
-    Some((host.trim_start_matches('[').trim_end_matches(']').parse().ok()?, port.parse().ok()?))
-}
-
 /// Host and port of an http(s) URL (LDAP distribution points are left out).
 fn url_host(url: &str) -> Option<(String, u16)> {
     let (scheme, rest) = url.split_once("://")?;
@@ -85,11 +80,18 @@ impl RevocationChecks {
         if !is_failed_fetch(c.verdict.code) || self.failed.len() >= MAX_FAILED_FETCHES {
             return;
         }
-        let (Some((client, _)), Some((server, port))) = (address(&c.client), address(&c.server)) else {
+        let (Some(client), Some(server)) = (c.client_addr(), c.server_addr()) else {
             return;
         };
         let what = format!("{} to {} ({})", c.verdict.code, c.server, c.verdict.explanation);
-        self.failed.push(FailedFetch { client, server, port, start: c.start, frame: c.first_frame, what });
+        self.failed.push(FailedFetch {
+            client: client.ip(),
+            server: server.ip(),
+            port: server.port(),
+            start: c.start,
+            frame: c.first_frame,
+            what,
+        });
     }
 
     /// True for a connection this pass may explain, which must wait for the end of the input.
@@ -97,38 +99,42 @@ impl RevocationChecks {
         may_be_revocation(c.verdict.code) && !revocation_urls(c).is_empty()
     }
 
-    /// Names revocation as the cause when the client's fetch of the certificate's CRL or OCSP
-    /// URL failed during the handshake: by address when the URL names one; by port and time
-    /// (confidence `likely`) when it names a host, whose address the capture may not show.
-    pub fn sharpen(&self, c: &mut Connection) {
-        if !Self::may_explain(c) {
-            return;
-        }
-        let Some((client, _)) = address(&c.client) else { return };
-        for url in revocation_urls(c).to_vec() {
-            let Some((host, port)) = url_host(&url) else { continue };
+    /// The failed fetch of one of the certificate's revocation URLs during this connection:
+    /// by address when the URL names one (`true`); by port and time when it names a host,
+    /// whose address the capture may not show (`false`).
+    fn failed_fetch_for(&self, c: &Connection) -> Option<(String, &FailedFetch, bool)> {
+        let client = c.client_addr()?.ip();
+        revocation_urls(c).iter().find_map(|url| {
+            let (host, port) = url_host(url)?;
             let literal: Option<IpAddr> = host.parse().ok();
             let fetch = self.failed.iter().find(|f| {
                 f.client == client
                     && f.port == port
                     && (c.start..=c.end).contains(&f.start)
                     && literal.map_or(true, |ip| ip == f.server)
-            });
-            let Some(fetch) = fetch else { continue };
-            let v = &mut c.verdict;
-            let before = v.explanation.clone();
-            v.code = "certificate_rejected";
-            v.side = Fault::Network;
-            v.confidence = if literal.is_some() { Confidence::Likely } else { Confidence::Possible };
-            v.explanation = format!(
-                "the client could not check the certificate's revocation: its connection to {url} failed ({}); {before}",
-                fetch.what
-            );
-            v.hint = "Let the client reach the CRL and OCSP URLs of the certificate chain (firewall, proxy, DNS), or publish them where it can. Windows: certutil -urlfetch -verify cert.cer shows each URL; the error is CRYPT_E_REVOCATION_OFFLINE (0x80092013). OpenSSL: the check is -crl_check with -crl_download.".into();
-            v.evidence.push(Evidence { frame: fetch.frame, what: format!("failed fetch of {url}") });
-            v.evidence.sort_by_key(|e| e.frame);
+            })?;
+            Some((url.clone(), fetch, literal.is_some()))
+        })
+    }
+
+    /// Names revocation as the cause when the client's fetch of the certificate's CRL or OCSP
+    /// URL failed during the handshake.
+    pub fn sharpen(&self, c: &mut Connection) {
+        if !Self::may_explain(c) {
             return;
         }
+        let Some((url, fetch, by_address)) = self.failed_fetch_for(c) else { return };
+        let v = &mut c.verdict;
+        v.code = "certificate_rejected";
+        v.side = Fault::Network;
+        v.confidence = if by_address { Confidence::Likely } else { Confidence::Possible };
+        v.explanation = format!(
+            "the client could not check the certificate's revocation: its connection to {url} failed ({}); {}",
+            fetch.what, v.explanation
+        );
+        v.hint = "Let the client reach the CRL and OCSP URLs of the certificate chain (firewall, proxy, DNS), or publish them where it can. Windows: certutil -urlfetch -verify cert.cer shows each URL; the error is CRYPT_E_REVOCATION_OFFLINE (0x80092013). OpenSSL: the check is -crl_check with -crl_download.".into();
+        v.evidence.push(Evidence { frame: fetch.frame, what: format!("failed fetch of {url}") });
+        v.evidence.sort_by_key(|e| e.frame);
     }
 }
 

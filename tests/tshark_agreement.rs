@@ -268,6 +268,17 @@ fn whole_corpus_agrees_with_tshark() {
     );
 }
 
+/// The stems of the files in tests/fixtures whose names end in `suffix`, sorted.
+fn fixtures_ending(suffix: &str) -> Vec<String> {
+    let mut stems: Vec<String> = std::fs::read_dir(repo().join("tests/fixtures"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(suffix).map(str::to_string))
+        .collect();
+    stems.sort();
+    stems
+}
+
 /// The captures made with real peers for this project (tests/fixtures), with tshark told to
 /// reassemble out-of-order segments as tlsdiag does.
 #[test]
@@ -276,12 +287,7 @@ fn fixtures_agree_with_tshark() {
         eprintln!("tshark not installed: skipped");
         return;
     }
-    let mut names: Vec<String> = std::fs::read_dir(repo().join("tests/fixtures"))
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".pcap"))
-        .collect();
-    names.sort();
+    let names: Vec<String> = fixtures_ending(".pcap").into_iter().map(|stem| format!("{stem}.pcap")).collect();
     assert!(names.len() >= 15, "{names:?}");
     let mut problems = Vec::new();
     for name in &names {
@@ -310,12 +316,7 @@ fn decrypted_fixtures_agree_with_tshark() {
         eprintln!("tshark not installed: skipped");
         return;
     }
-    let mut names: Vec<String> = std::fs::read_dir(repo().join("tests/fixtures"))
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| n.strip_suffix(".keylog").map(str::to_string))
-        .collect();
-    names.sort();
+    let names = fixtures_ending(".keylog");
     assert!(names.len() >= 5, "{names:?}");
     let mut problems = Vec::new();
     for stem in &names {

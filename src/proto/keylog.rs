@@ -69,19 +69,17 @@ impl KeyLog {
             let Ok(random) = <[u8; 32]>::try_from(random) else {
                 continue;
             };
-            let entry = sessions.entry(random).or_default();
-            let slot = match label {
-                "CLIENT_RANDOM" => &mut entry.master_secret,
-                "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.client_handshake,
-                "SERVER_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.server_handshake,
-                "CLIENT_TRAFFIC_SECRET_0" => &mut entry.client_traffic,
-                "SERVER_TRAFFIC_SECRET_0" => &mut entry.server_traffic,
+            let slot: fn(&mut Secrets) -> &mut Option<Vec<u8>> = match label {
+                "CLIENT_RANDOM" => |s| &mut s.master_secret,
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => |s| &mut s.client_handshake,
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET" => |s| &mut s.server_handshake,
+                "CLIENT_TRAFFIC_SECRET_0" => |s| &mut s.client_traffic,
+                "SERVER_TRAFFIC_SECRET_0" => |s| &mut s.server_traffic,
                 _ => continue,
             };
-            *slot = Some(secret);
+            *slot(sessions.entry(random).or_default()) = Some(secret);
             taken += 1;
         }
-        sessions.retain(|_, s| *s != Secrets::default());
         taken
     }
 

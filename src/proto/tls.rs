@@ -503,7 +503,7 @@ impl TlsAnalyzer {
 
     /// Looks this connection's secrets up once the ServerHello is in (one lookup per
     /// connection), and sets the TLS 1.3 handshake keys of both sides.
-    fn take_secrets(&mut self, server: Side) {
+    fn look_up_secrets(&mut self, server: Side) {
         let (Some(keylog), Some(ch), Some(sh)) =
             (self.keylog.as_ref(), self.facts.client_hello.as_ref(), self.facts.server_hello.as_ref())
         else {
@@ -682,7 +682,7 @@ impl TlsAnalyzer {
                         self.facts.resumed = true;
                     }
                     self.facts.server_hello = Some(sh);
-                    self.take_secrets(side);
+                    self.look_up_secrets(side);
                 }
                 None => {}
             },
