@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing tlsdiag needs on Debian: tshark and editcap (the reference
 # the tests compare decoded fields with; NetMon conversions), xz and bzip2 (archive tests),
-# tcpdump, iproute2, nftables, ethtool, OpenSSL, FreeTDS (tsql) and Node (to make real
+# tcpdump, iproute2, nftables, ethtool, OpenSSL, GnuTLS, FreeTDS (tsql), vsftpd, curl and Node (to make real
 # test captures with tests/fixtures/make-fixtures.sh), libpcap-dev (live capture).
 # Skips apt entirely when everything is already there.
 set -euo pipefail
-packages=(tshark tcpdump iproute2 openssl libpcap-dev pkg-config xz-utils bzip2 nftables ethtool freetds-bin gnutls-bin nodejs)
+packages=(tshark tcpdump iproute2 openssl libpcap-dev pkg-config xz-utils bzip2 nftables ethtool freetds-bin gnutls-bin vsftpd curl nodejs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

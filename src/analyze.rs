@@ -283,6 +283,7 @@ impl<'r> Session<'r> {
         if let Some(e) = self.error {
             return Err(e);
         }
+        self.profiles.conclude();
         self.report.finish(files, &self.profiles)
     }
 }

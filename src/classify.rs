@@ -393,6 +393,39 @@ fn client_not_tls(c: &Connection, sent: &crate::proto::facts::NonTls) -> Option<
     )
 }
 
+/// An FTPS data connection that began a new TLS session instead of resuming its control
+/// connection's. vsftpd (require_ssl_reuse, on by default) and FileZilla Server refuse such a
+/// data connection: its handshake completes, and the refusal (522 or 425) travels on the
+/// encrypted control connection, which is why the verdict can only be `possible`.
+fn ftps_data_not_resumed(tls: &TlsFacts) -> Option<Verdict> {
+    let control = tls.ftps_control.as_ref()?;
+    if tls.resumed {
+        return None;
+    }
+    let (side, how) = match &tls.resumption {
+        None => (Fault::Client, "the client offered no session to resume".to_string()),
+        Some(r) => {
+            (Fault::Server, format!("the client offered a session ({}) and the server began a new one", r.offered))
+        }
+    };
+    Some(
+        Verdict::new("ftps_data_not_resumed", side, Confidence::Possible)
+            .because(format!(
+                "FTPS data connection without the control connection's TLS session ({} -> {}): {how}; servers that \
+                 require session reuse refuse it with 522 on the control connection",
+                control.client, control.server
+            ))
+            .hint(
+                "Make the FTPS client reuse the control connection's TLS session on data connections (curl, lftp and \
+                 FileZilla do; Python's ftplib does not); or let the server accept data connections without reuse \
+                 (vsftpd: require_ssl_reuse=NO).",
+            )
+            .frame(Some(control.frame), "the control connection's ServerHello")
+            .frame(tls.client_hello.as_ref().map(|ch| ch.frame), "ClientHello")
+            .frame(tls.server_hello.as_ref().map(|sh| sh.frame), "ServerHello of a new session"),
+    )
+}
+
 fn alert_what(a: &Alert) -> String {
     match (&a.level, &a.description) {
         (Some(l), Some(d)) => format!("{l} alert {d} from the {:?}", a.sender).to_lowercase(),
@@ -427,6 +460,9 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     if tls.handshake_complete.is_some() {
         if let Some(refused) = server_refused_client_flight(c, tls) {
             return refused;
+        }
+        if let Some(not_resumed) = ftps_data_not_resumed(tls) {
+            return not_resumed;
         }
         let code = if tls.resumed { "ok_resumed" } else { "ok" };
         let sh = sh.expect("complete implies a ServerHello");

@@ -150,6 +150,13 @@ pub const VERDICTS: &[VerdictHelp] = &[
         openssl: "The sender's log; openssl s_client -state -debug.",
     },
     VerdictHelp {
+        code: "ftps_data_not_resumed",
+        meaning: "An FTPS data connection began a new TLS session instead of resuming the control connection's; servers that require reuse refuse it (522 on the encrypted control connection).",
+        look_for: "tls.ftps_control (the control connection), tls.resumption (what the client offered) and the ServerHello of a new session.",
+        windows: "IIS FTP does not require reuse; with FileZilla Server, its TLS session resumption setting; the client's FTPS library.",
+        openssl: "vsftpd require_ssl_reuse; a client that reuses the session (curl, lftp; Python's ftplib does not).",
+    },
+    VerdictHelp {
         code: "tds_encryption_mismatch",
         meaning: "SQL Server PRELOGIN: one side requires encryption the other does not support.",
         look_for: "The ENCRYPTION option of both PRELOGIN packets.",
@@ -176,6 +183,31 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "Its first bytes.",
         windows: "-",
         openssl: "-",
+    },
+];
+
+/// Server-level findings (the `findings` of a server profile), explained like verdicts.
+pub const FINDINGS: &[VerdictHelp] = &[
+    VerdictHelp {
+        code: "listener_overloaded",
+        meaning: "A burst of connections the server never served (SYNs unanswered or refused, resets before the ClientHello, ClientHellos unanswered) while it served others.",
+        look_for: "The finding's window and evidence connections; SYN retransmissions; connections to the same host that succeeded meanwhile.",
+        windows: "SQL Server: the error log, max worker threads, the clients' connection rate and pooling (IOCP listener starvation); netstat -ano for the listening process; the Windows TCP SYN backlog.",
+        openssl: "ss -ltn (Recv-Q against Send-Q), the listen() backlog and net.core.somaxconn, the accepting threads of the service.",
+    },
+    VerdictHelp {
+        code: "intermittent_handshake_failure",
+        meaning: "The same client and server succeed and fail with the same version and suite; with DHE, failures after the key exchange at about 1 in 256 are the DHE leading-zero fault.",
+        look_for: "The failing connections' alerts (bad_record_mac, decrypt_error) and frames; whether Extended Master Secret was negotiated.",
+        windows: "Disable TLS_DHE_* (Disable-TlsCipherSuite, the SSL Cipher Suite Order policy); Schannel updates that bring Extended Master Secret and the leading-zero fix to both sides.",
+        openssl: "Prefer ECDHE (-cipher without DHE); OpenSSL 1.1.0 or newer on both ends; a load balancer member or proxy that differs.",
+    },
+    VerdictHelp {
+        code: "resumption_fallback_certificate_request",
+        meaning: "Resumption attempts answered with a full handshake that asks for a client certificate, which then failed.",
+        look_for: "tls.resumption of the failing connections (what they offered, from which connection) and the CertificateRequest frame.",
+        windows: "Peers that do not handle this fallback (Microsoft's Extended Master Secret guidance); the client's certificate selection; one session cache behind a load balancer.",
+        openssl: "Session cache and ticket keys shared by all servers behind the name; the client's certificate for full handshakes.",
     },
 ];
 
@@ -206,7 +238,7 @@ const ALERT_VERDICTS: &[(u8, &[&str], &str)] = &[
 
 /// Windows error codes (HRESULTs and Winsock), with the verdicts that show them.
 const WINDOWS_CODES: &[(u32, &str, &[&str])] = &[
-    (10054, "WSAECONNRESET: an existing connection was forcibly closed by the remote host", &["rst_without_server_hello", "reset_before_client_hello", "protocol_mismatch", "cipher_mismatch", "tds_encryption_mismatch"]),
+    (10054, "WSAECONNRESET: an existing connection was forcibly closed by the remote host", &["rst_without_server_hello", "reset_before_client_hello", "protocol_mismatch", "cipher_mismatch", "tds_encryption_mismatch", "intermittent_handshake_failure", "listener_overloaded"]),
     (10060, "WSAETIMEDOUT: the connection attempt timed out", &["syn_timeout"]),
     (10061, "WSAECONNREFUSED: the target machine actively refused it", &["connection_refused"]),
     (809, "VPN error 809: the VPN server did not respond (SSTP: port 443 blocked or not SSTP)", &["syn_timeout", "server_not_tls", "rst_without_server_hello"]),
@@ -280,7 +312,7 @@ fn windows_code(code: u32) -> String {
 }
 
 fn verdict_help(code: &str) -> Option<&'static VerdictHelp> {
-    VERDICTS.iter().find(|v| v.code == code)
+    VERDICTS.iter().chain(FINDINGS).find(|v| v.code == code)
 }
 
 fn describe_verdicts(out: &mut String, codes: &[&str]) {
@@ -313,7 +345,8 @@ pub fn explain(symptom: &str) -> Option<String> {
     let key = key.strip_prefix("fatal_alert_").or_else(|| key.strip_prefix("alert_")).unwrap_or(&key).to_string();
     let mut out = String::new();
     if let Some(v) = verdict_help(&key) {
-        out.push_str(&format!("verdict {}", v.code));
+        let kind = if FINDINGS.iter().any(|f| f.code == v.code) { "server finding" } else { "verdict" };
+        out.push_str(&format!("{kind} {}", v.code));
         describe_verdicts(&mut out, &[v.code]);
         return Some(out);
     }
@@ -346,10 +379,13 @@ pub fn explain(symptom: &str) -> Option<String> {
     None
 }
 
-/// The README's verdict table: one row per verdict with both platforms' checks.
-pub fn markdown_table() -> String {
-    let mut out = String::from("| verdict | meaning | look for in the capture | Windows / SQL Server | OpenSSL-based peers |\n|---|---|---|---|---|\n");
-    for v in VERDICTS {
+/// The README's verdict table (`verdict`) or server findings table (`finding`): one row per
+/// code with both platforms' checks.
+pub fn markdown_table(kind: &str, entries: &[VerdictHelp]) -> String {
+    let mut out = format!(
+        "| {kind} | meaning | look for in the capture | Windows / SQL Server | OpenSSL-based peers |\n|---|---|---|---|---|\n"
+    );
+    for v in entries {
         out.push_str(&format!("| `{}` | {} | {} | {} | {} |\n", v.code, v.meaning, v.look_for, v.windows, v.openssl));
     }
     out

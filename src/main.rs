@@ -259,7 +259,13 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
 
 fn explain(symptom: Option<&str>, markdown: bool) -> Result<u8> {
     if markdown {
-        print!("{}\n{}", tlsdiag::explain::markdown_table(), tlsdiag::explain::markdown_symptoms());
+        use tlsdiag::explain::{markdown_symptoms, markdown_table, FINDINGS, VERDICTS};
+        print!(
+            "{}\n{}\n{}",
+            markdown_table("verdict", VERDICTS),
+            markdown_table("server finding", FINDINGS),
+            markdown_symptoms()
+        );
         return Ok(0);
     }
     let symptom = symptom.unwrap_or_default();

@@ -5,6 +5,7 @@
 //! can: that is the second pass of the classifier (DESIGN.md, "classify").
 
 use crate::classify::{Confidence, Fault};
+use crate::findings::{Collector, Finding};
 use crate::proto::messages::version_rank;
 use crate::record::Connection;
 use serde::Serialize;
@@ -31,6 +32,8 @@ pub struct ServerProfile {
     pub alerts_sent: BTreeMap<String, u64>,
     /// Subjects of the leaf certificates it presented.
     pub certificates: BTreeSet<String>,
+    /// What several of its connections show together (see `findings`).
+    pub findings: Vec<Finding>,
     #[serde(skip)]
     version_ids: BTreeSet<u16>,
 }
@@ -38,6 +41,7 @@ pub struct ServerProfile {
 #[derive(Default)]
 pub struct Profiles {
     servers: BTreeMap<String, ServerProfile>,
+    findings: Collector,
 }
 
 impl Profiles {
@@ -47,8 +51,9 @@ impl Profiles {
             .or_insert_with(|| ServerProfile { server: server.to_string(), ..Default::default() })
     }
 
-    /// Counts a connection's final verdict for its server.
+    /// Counts a connection's final verdict for its server, and keeps what findings need of it.
     pub fn count_verdict(&mut self, c: &Connection) {
+        self.findings.add(c);
         let p = self.profile(&c.server);
         p.connections += 1;
         if c.verdict.is_ok() {
@@ -74,6 +79,13 @@ impl Profiles {
             if p.certificates.len() < 16 {
                 p.certificates.insert(leaf.subject.clone());
             }
+        }
+    }
+
+    /// Draws the server-level findings once every connection has been counted.
+    pub fn conclude(&mut self) {
+        for (server, findings) in self.findings.conclude() {
+            self.profile(&server).findings = findings;
         }
     }
 

@@ -79,6 +79,20 @@ fn every_verdict_the_classifier_gives_is_explained() {
 }
 
 #[test]
+fn every_server_finding_is_explained() {
+    let text = std::fs::read_to_string(repo().join("src/findings.rs")).unwrap();
+    let codes: Vec<&str> = text.split("code: \"").skip(1).map(|piece| piece.split('"').next().unwrap()).collect();
+    assert_eq!(codes.len(), 3, "{codes:?}");
+    for code in codes {
+        let run = explain(code);
+        assert!(run.stdout.starts_with(&format!("server finding {code}")), "{code} has no entry");
+    }
+    // The symptom a SQL Server client reports for both.
+    let reset = explain("10054").stdout;
+    assert!(reset.contains("intermittent_handshake_failure") && reset.contains("listener_overloaded"), "{reset}");
+}
+
+#[test]
 fn readme_tables_are_the_index() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let markdown = tlsdiag(&["explain", "--markdown"]).stdout;

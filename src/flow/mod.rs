@@ -5,6 +5,7 @@
 //! bounded by [`Limits`]; every drop is counted in [`FlowStats`]. The clock is the packet
 //! timestamp, so the same file always gives the same output.
 
+mod sessions;
 mod stream;
 
 use crate::capture::Nanos;
@@ -15,6 +16,7 @@ use crate::proto::tls::{Status, TlsAnalyzer};
 use crate::proto::Side;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
+use sessions::SessionIndex;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -131,6 +133,8 @@ pub struct Flow {
     pub tls: TlsAnalyzer,
     pub end: EndReason,
     streams: [Stream; 2],
+    /// What the session index has taken from this flow's hellos and tickets.
+    indexed: sessions::Indexed,
 }
 
 impl Flow {
@@ -147,6 +151,7 @@ impl Flow {
             tls,
             end: EndReason::EndOfCapture,
             streams: Default::default(),
+            indexed: Default::default(),
         }
     }
 
@@ -274,6 +279,7 @@ pub struct FlowTable {
     /// Report a connection as soon as its handshake outcome is known (live capture) rather
     /// than when it closes.
     report_on_outcome: bool,
+    sessions: SessionIndex,
     pub stats: FlowStats,
 }
 
@@ -291,6 +297,7 @@ impl FlowTable {
             previous_ts: Nanos::MIN,
             finished: Vec::new(),
             report_on_outcome: false,
+            sessions: SessionIndex::default(),
             stats: FlowStats::default(),
         }
     }
@@ -351,6 +358,9 @@ impl FlowTable {
             }
         };
         entry.on_segment(side, seg, seen, &self.limits);
+        if entry.tls.take_session_news() {
+            self.sessions.update(entry);
+        }
         if let Some(end) = entry.finished_by_tcp() {
             self.retire(key, end, seen.ts);
         } else if self.report_on_outcome && matches!(entry.tls.status(), Status::Done | Status::NotTls) {
@@ -394,6 +404,7 @@ impl FlowTable {
         };
         if let Some(Entry::Live(mut flow)) = entry {
             flow.close(end);
+            self.sessions.closed(&flow);
             self.live -= 1;
             self.finished.push(flow);
         }

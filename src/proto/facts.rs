@@ -45,8 +45,12 @@ pub struct ClientHello {
     pub session_id: String,
     /// The client sent a non-empty session ticket (RFC 5077).
     pub session_ticket: bool,
+    /// Fingerprint of that ticket (see `tickets_issued`).
+    pub ticket_id: Option<String>,
     /// The client offered a TLS 1.3 pre-shared key (resumption).
     pub psk: bool,
+    /// Fingerprint of the first PSK identity offered (the ticket of a TLS 1.3 NewSessionTicket).
+    pub psk_identity_id: Option<String>,
     pub early_data: bool,
     /// Sent in the SSLv2-compatible record format.
     pub sslv2_format: bool,
@@ -154,6 +158,28 @@ impl Alert {
     }
 }
 
+pub const MAX_TICKETS_KEPT: usize = 4;
+
+/// A client's offer to resume an earlier session (accepted when `tls.resumed` is set).
+#[derive(Clone, Debug, Serialize)]
+pub struct Resumption {
+    /// How it was offered: `session_id` (TLS 1.2 session cache), `ticket` (RFC 5077) or `psk`
+    /// (TLS 1.3).
+    pub offered: &'static str,
+    /// The connection whose handshake issued the offered session, when the capture holds it.
+    pub from: Option<SessionOrigin>,
+}
+
+/// Another connection of the same input, named as the report names connections.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionOrigin {
+    pub client: String,
+    pub server: String,
+    /// The frame of its message that matters here: the ServerHello or NewSessionTicket that
+    /// issued the session, or an FTPS control connection's ServerHello.
+    pub frame: u64,
+}
+
 /// Size and frame of an encrypted record, kept for the first few records of each side.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct RecordSeen {
@@ -228,6 +254,14 @@ pub struct TlsFacts {
     pub client_certificates: Option<CertificateChain>,
     pub client_key_exchange: Option<u64>,
     pub new_session_ticket: Option<u64>,
+    /// Fingerprints of the tickets the server issued (first 8 bytes of the ticket's SHA-256, in
+    /// hex; at most [`MAX_TICKETS_KEPT`]): a later ClientHello offering one resumes this session.
+    pub tickets_issued: Vec<String>,
+    /// The client's offer to resume an earlier session, and where that session came from.
+    pub resumption: Option<Resumption>,
+    /// FTPS: the TLS control connection (port 21 or 990) between the same hosts that was open
+    /// when this connection began; this one is then its data connection.
+    pub ftps_control: Option<SessionOrigin>,
     pub alerts: Vec<Alert>,
     pub client: SideFacts,
     pub server: SideFacts,

@@ -49,6 +49,31 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A short stable name for a session ticket or PSK identity (which can be kilobytes): the
+/// first 8 bytes of its SHA-256, in hex. The same bytes give the same name in every run.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(bytes)[..8])
+}
+
+/// The ticket of a NewSessionTicket body: RFC 5077 (lifetime, ticket) or RFC 8446 4.6.1
+/// (lifetime, age_add, nonce, ticket, extensions).
+pub fn new_session_ticket(body: &[u8], tls13: bool) -> Option<&[u8]> {
+    let mut pos = 4;
+    if tls13 {
+        pos += 4;
+        pos += 1 + *body.get(pos)? as usize;
+    }
+    let len = u16::from_be_bytes([*body.get(pos)?, *body.get(pos + 1)?]) as usize;
+    body.get(pos + 2..pos + 2 + len).filter(|t| !t.is_empty())
+}
+
+/// The first identity of a pre_shared_key extension's body (RFC 8446 4.2.11).
+fn first_psk_identity(body: &[u8]) -> Option<&[u8]> {
+    let len = u16::from_be_bytes([*body.get(2)?, *body.get(3)?]) as usize;
+    body.get(4..4 + len).filter(|i| !i.is_empty())
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -93,8 +118,14 @@ pub fn client_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ClientH
         let body = &raw[4..];
         match ty {
             23 => out.extended_master_secret = true,
-            35 => out.session_ticket = !body.is_empty(),
-            41 => out.psk = true,
+            35 if !body.is_empty() => {
+                out.session_ticket = true;
+                out.ticket_id = Some(fingerprint(body));
+            }
+            41 => {
+                out.psk = true;
+                out.psk_identity_id = first_psk_identity(body).map(fingerprint);
+            }
             42 => out.early_data = true,
             51 => out.key_share_groups = key_share_groups(body),
             _ => {}

@@ -3,7 +3,9 @@
 //! ChangeCipherSpec). It decides once per side whether the bytes are TLS at all.
 
 use super::decrypt::{self, Opened, RecordKeys};
-use super::facts::{Alert, MessageSeen, NonTls, RecordSeen, Role, Seen, TlsFacts, MAX_RECORDS_KEPT, TLS13_ALERT_SIZED};
+use super::facts::{
+    Alert, MessageSeen, NonTls, RecordSeen, Role, Seen, TlsFacts, MAX_RECORDS_KEPT, MAX_TICKETS_KEPT, TLS13_ALERT_SIZED,
+};
 use super::keylog::{KeyLog, Secrets};
 use super::messages::{self, handshake_name, ServerHelloKind};
 use super::tds::{self, TdsUnwrapper};
@@ -67,6 +69,8 @@ pub struct TlsAnalyzer {
     keylog: Option<Arc<KeyLog>>,
     /// This connection's secrets, once the ServerHello named the suite.
     secrets: Option<Box<Secrets>>,
+    /// A hello or ticket arrived since the flow table last looked (see `take_session_news`).
+    session_news: bool,
     pub facts: TlsFacts,
 }
 
@@ -83,6 +87,7 @@ impl TlsAnalyzer {
             unwrapped: Vec::new(),
             keylog: None,
             secrets: None,
+            session_news: false,
             facts: TlsFacts::default(),
         }
     }
@@ -368,10 +373,17 @@ impl TlsAnalyzer {
             let reply = RecordSeen { frame: seen.frame, content_type: header[0], length: body.len() as u16 };
             self.facts.server_reply_to_finished = Some(reply);
         }
-        match self.open(side, header, body, seen) {
-            Some(opened) => self.on_opened(side, opened, body.len(), seen),
-            None => self.on_sealed_or_plain_record(side, header[0], body, seen),
-        }
+        let decrypted_handshake = match self.open(side, header, body, seen) {
+            Some(opened) => {
+                let handshake = opened.content_type == 22;
+                self.on_opened(side, opened, body.len(), seen);
+                handshake
+            }
+            None => {
+                self.on_sealed_or_plain_record(side, header[0], body, seen);
+                false
+            }
+        };
         self.records += 1;
         if self.records > MAX_RECORDS_BEFORE_OUTCOME && self.status == Status::Active {
             self.facts.errors.push(format!("no handshake outcome after {MAX_RECORDS_BEFORE_OUTCOME} records"));
@@ -379,8 +391,10 @@ impl TlsAnalyzer {
         }
         // One record after both Finished messages confirms (or refutes, as an alert) the
         // outcome. In TLS 1.3 only the server's does: it answers the client's Finished, and a
-        // server that rejects the client's certificate says so only then.
-        if completed_before && (!self.tls13 || role == Role::Server) {
+        // server that rejects the client's certificate says so only then. Decrypted TLS 1.3
+        // tickets are all read: a later connection may offer any of them.
+        let more_tickets = decrypted_handshake && self.facts.tickets_issued.len() < MAX_TICKETS_KEPT;
+        if completed_before && (!self.tls13 || role == Role::Server) && !more_tickets {
             self.status = Status::Done;
         }
     }
@@ -560,7 +574,7 @@ impl TlsAnalyzer {
                 }
             }
             13 => self.facts.certificate_request = Some(seen.frame),
-            4 => self.facts.new_session_ticket = Some(seen.frame),
+            4 => self.on_new_session_ticket(raw, seen),
             20 => {
                 self.facts.side_mut(role).finished.get_or_insert(seen.frame);
                 self.check_completion(seen.frame);
@@ -703,9 +717,30 @@ impl TlsAnalyzer {
             }
             13 => self.facts.certificate_request = Some(seen.frame),
             16 => self.facts.client_key_exchange = Some(seen.frame),
-            4 => self.facts.new_session_ticket = Some(seen.frame),
+            4 => self.on_new_session_ticket(raw, seen),
             _ => {}
         }
+        if matches!(ty, 1 | 2) {
+            self.session_news = true;
+        }
+    }
+
+    /// A NewSessionTicket (plaintext in TLS 1.2, decrypted in TLS 1.3): its ticket is what a
+    /// later connection offers to resume this session.
+    fn on_new_session_ticket(&mut self, raw: &[u8], seen: Seen) {
+        self.facts.new_session_ticket.get_or_insert(seen.frame);
+        if let Some(ticket) = messages::new_session_ticket(&raw[4..], self.tls13) {
+            if self.facts.tickets_issued.len() < MAX_TICKETS_KEPT {
+                self.facts.tickets_issued.push(messages::fingerprint(ticket));
+                self.session_news = true;
+            }
+        }
+    }
+
+    /// True once after a hello or ticket arrived: the flow table's session index then looks at
+    /// the facts (see `flow::sessions`).
+    pub fn take_session_news(&mut self) -> bool {
+        std::mem::take(&mut self.session_news)
     }
 }
 

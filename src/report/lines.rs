@@ -42,7 +42,8 @@ impl Reporter for LineReporter {
         self.out.flush()
     }
 
-    fn finish(&mut self, files: &[FileSummary], _profiles: &Profiles) -> io::Result<()> {
+    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+        super::write_findings(&mut self.out, profiles)?;
         let t = totals(files);
         writeln!(self.out, "{} connection(s), {} frame(s)", t.connections, t.frames)?;
         if t.evicted > 0 {

@@ -83,4 +83,8 @@ fn add_profile(into: &mut Value, more: &Value) {
         into["certificates"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)).collect();
     certs.extend(more["certificates"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)));
     into["certificates"] = json!(certs);
+    // Findings are per run: each document's stand as they were drawn.
+    let mut findings = into["findings"].as_array().cloned().unwrap_or_default();
+    findings.extend(more["findings"].as_array().into_iter().flatten().cloned());
+    into["findings"] = Value::Array(findings);
 }

@@ -43,6 +43,36 @@ pub fn reporter(format: Format, out: Box<dyn Write>, all: bool, live: bool) -> B
     }
 }
 
+/// The server-level findings as text (table and lines formats), each with its window, what it
+/// means, the fix and the connections that show it.
+fn write_findings(out: &mut dyn Write, profiles: &Profiles) -> io::Result<()> {
+    let mut first = true;
+    for p in profiles.servers() {
+        for f in &p.findings {
+            if std::mem::take(&mut first) {
+                writeln!(out, "\nfindings:")?;
+            }
+            writeln!(
+                out,
+                "{} {} ({}), {} to {}, {} connection(s), {} failed",
+                p.server,
+                f.code,
+                f.confidence.as_str(),
+                crate::time::rfc3339_nanos(f.start),
+                crate::time::rfc3339_nanos(f.end),
+                f.connections,
+                f.failed
+            )?;
+            writeln!(out, "  why:    {}", f.explanation)?;
+            writeln!(out, "  fix:    {}", f.hint)?;
+            let shown: Vec<String> =
+                f.evidence.iter().map(|e| format!("{} frame {} {}", e.client, e.first_frame, e.verdict)).collect();
+            writeln!(out, "  see:    {}", shown.join("; "))?;
+        }
+    }
+    Ok(())
+}
+
 /// Timestamps serialise as RFC 3339 UTC strings.
 pub fn ser_ts<S: Serializer>(ts: &Nanos, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::time::rfc3339_nanos(*ts))

@@ -156,6 +156,7 @@ impl Reporter for TableReporter {
         if any_server {
             writeln!(self.out, "\nservers:\n{servers}")?;
         }
+        super::write_findings(&mut self.out, profiles)?;
 
         if multi_file {
             let mut per_file = Table::new();
