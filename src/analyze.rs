@@ -5,10 +5,11 @@ use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, Frame,
 use crate::decode::{decode, Decoded};
 use crate::flow::{Flow, FlowStats, FlowTable, Limits};
 use crate::profile::{is_inferable, Profiles};
+use crate::proto::dns::parse_response;
 use crate::proto::facts::Seen;
 use crate::record::Connection;
 use crate::report::Reporter;
-use crate::revocation::RevocationChecks;
+use crate::revocation::{DnsLog, RevocationChecks};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -33,6 +34,9 @@ pub struct FileSummary {
     /// Connection count per final verdict code (filled in by [`Session::finish`]).
     pub verdicts: BTreeMap<&'static str, u64>,
     pub flow_stats: FlowStats,
+    /// UDP datagrams from port 53 (counted in `other_ip` too); their answers name where a
+    /// client went for a certificate's revocation URL.
+    pub dns_responses: u64,
     /// Key log lines the capture itself carried (pcapng Decryption Secrets Blocks).
     pub secrets_in_capture: u64,
     /// Connections whose encrypted handshake records or alerts were decrypted.
@@ -162,6 +166,7 @@ fn analyze_opened(
 pub struct Pipeline {
     label: String,
     table: FlowTable,
+    dns: DnsLog,
     pub summary: FileSummary,
 }
 
@@ -170,6 +175,7 @@ impl Pipeline {
         Pipeline {
             label: label.to_string(),
             table: FlowTable::new(limits.clone()),
+            dns: DnsLog::default(),
             summary: FileSummary { path: label.to_string(), ..Default::default() },
         }
     }
@@ -192,7 +198,14 @@ impl Pipeline {
                 self.summary.tcp_segments += 1;
                 self.table.on_segment(&seg, Seen { frame: frame.index, ts: frame.ts });
                 for flow in self.table.take_finished() {
-                    settled(&mut self.summary, &self.label, flow, emit);
+                    settled(&mut self.summary, &self.label, &self.dns, flow, emit);
+                }
+            }
+            Decoded::DnsResponse { client, payload } => {
+                self.summary.other_ip += 1;
+                self.summary.dns_responses += 1;
+                if let Some(response) = parse_response(payload) {
+                    self.dns.note(client, response, Seen { frame: frame.index, ts: frame.ts });
                 }
             }
             Decoded::OtherIp => self.summary.other_ip += 1,
@@ -205,16 +218,18 @@ impl Pipeline {
     pub fn finish(mut self, emit: &mut dyn FnMut(Connection)) -> FileSummary {
         self.table.finish_all();
         for flow in self.table.take_finished() {
-            settled(&mut self.summary, &self.label, flow, emit);
+            settled(&mut self.summary, &self.label, &self.dns, flow, emit);
         }
         self.summary.flow_stats = self.table.stats.clone();
         self.summary
     }
 }
 
-/// A connection's record, counted in its input's summary and handed on.
-fn settled(summary: &mut FileSummary, label: &str, flow: Box<Flow>, emit: &mut dyn FnMut(Connection)) {
-    let conn = Connection::from_flow(flow, label);
+/// A connection's record, with the DNS answers about its revocation URLs, counted in its
+/// input's summary and handed on.
+fn settled(summary: &mut FileSummary, label: &str, dns: &DnsLog, flow: Box<Flow>, emit: &mut dyn FnMut(Connection)) {
+    let mut conn = Connection::from_flow(flow, label);
+    dns.annotate(&mut conn);
     summary.connections += 1;
     summary.decrypted += conn.tls.as_ref().is_some_and(|t| t.decrypted) as u64;
     emit(conn);

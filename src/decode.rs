@@ -2,7 +2,9 @@
 //!
 //! Tolerant of frames cut by a snap length: the segment then says how many payload bytes the
 //! wire carried and how many the capture kept, so reassembly can record the hole instead of
-//! mistaking it for the end of the data. Everything that is not TCP is counted and dropped.
+//! mistaking it for the end of the data. DNS responses are handed on (they say where a client
+//! went for a certificate's revocation URL); everything else that is not TCP is counted and
+//! dropped.
 
 use crate::capture::{Frame, LinkType};
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
@@ -37,6 +39,11 @@ pub struct TcpSegment<'a> {
 #[derive(Debug)]
 pub enum Decoded<'a> {
     Tcp(TcpSegment<'a>),
+    /// A UDP datagram from port 53 (a DNS response) to `client`; also counted as other IP.
+    DnsResponse {
+        client: IpAddr,
+        payload: &'a [u8],
+    },
     /// IP traffic that is not TCP, or TCP in an IP fragment.
     OtherIp,
     /// Not IP at all (ARP, unknown EtherType, a link type this tool does not read).
@@ -271,6 +278,11 @@ fn segment<'a>(packet: &LaxSlicedPacket<'a>, frame_cut: bool) -> Decoded<'a> {
     let Some(TransportSlice::Tcp(tcp)) = &packet.transport else {
         if ip_payload.ip_number == etherparse::IpNumber::TCP && !ip_payload.fragmented {
             return Decoded::Malformed;
+        }
+        if let Some(TransportSlice::Udp(udp)) = &packet.transport {
+            if udp.source_port() == 53 && !ip_payload.fragmented {
+                return Decoded::DnsResponse { client: dst, payload: udp.payload() };
+            }
         }
         return Decoded::OtherIp;
     };

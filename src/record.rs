@@ -7,6 +7,7 @@ use crate::flow::{EndReason, Flow};
 use crate::proto::facts::{Seen, TlsFacts};
 use crate::proto::tds::{TdsFacts, ALPN_TDS8};
 use crate::proto::tls::Status;
+use crate::revocation::DnsLookup;
 use serde::Serialize;
 
 /// Version of the JSON schema; bumped on any incompatible change.
@@ -72,6 +73,8 @@ pub struct Connection {
     pub tds: Option<TdsFacts>,
     /// True when the payload was not TLS.
     pub not_tls: bool,
+    /// DNS answers the client got for the hosts of its certificate's CRL and OCSP URLs.
+    pub revocation_lookups: Vec<DnsLookup>,
     pub verdict: Verdict,
 }
 
@@ -141,6 +144,7 @@ impl Connection {
             tls,
             tds,
             not_tls,
+            revocation_lookups: Vec::new(),
             verdict: Verdict::default(),
         };
         conn.verdict = classify(&conn);

@@ -4,14 +4,106 @@
 //! (Windows: CRYPT_E_REVOCATION_OFFLINE, 0x80092013).
 //!
 //! A second pass across connections, like the server profiles: the failed fetch is often
-//! settled after the handshake it explains.
+//! settled after the handshake it explains. When the URL names a host, the DNS answers in the
+//! capture say which address the client went to, or that its lookup failed: each input keeps
+//! them in a [`DnsLog`], and a connection whose certificate names hosts carries the answers its
+//! client got for them (`revocation_lookups`).
 
+use crate::capture::Nanos;
 use crate::classify::{Confidence, Evidence, Fault};
+use crate::proto::dns::{rcode_name, DnsResponse};
+use crate::proto::facts::Seen;
 use crate::record::Connection;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 /// Failed connections remembered as possible revocation fetches; beyond this the oldest stay.
 const MAX_FAILED_FETCHES: usize = 65_536;
+/// (client, host name) pairs whose DNS answers an input remembers; the oldest are forgotten.
+pub const MAX_DNS_NAMES: usize = 65_536;
+
+/// A DNS answer a client got for the host of one of its certificate's revocation URLs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DnsLookup {
+    pub name: String,
+    pub frame: u64,
+    #[serde(serialize_with = "crate::report::ser_ts")]
+    pub ts: Nanos,
+    /// `NOERROR`, `NXDOMAIN`, `SERVFAIL`, ...
+    pub rcode: String,
+    pub addresses: Vec<IpAddr>,
+}
+
+impl DnsLookup {
+    fn failed(&self) -> bool {
+        self.rcode != "NOERROR"
+    }
+}
+
+/// The latest answer with addresses and the latest failure, per client and name.
+#[derive(Default)]
+struct Answers {
+    resolved: Option<DnsLookup>,
+    failed: Option<DnsLookup>,
+}
+
+/// The DNS responses of one input, by client and name (bounded by [`MAX_DNS_NAMES`]).
+#[derive(Default)]
+pub struct DnsLog {
+    answers: FxHashMap<(IpAddr, String), Answers>,
+    order: VecDeque<(IpAddr, String)>,
+}
+
+impl DnsLog {
+    /// Takes one response sent to `client`.
+    pub fn note(&mut self, client: IpAddr, response: DnsResponse, seen: Seen) {
+        let key = (client, response.name);
+        let lookup = DnsLookup {
+            name: key.1.clone(),
+            frame: seen.frame,
+            ts: seen.ts,
+            rcode: rcode_name(response.rcode),
+            addresses: response.addresses,
+        };
+        // NOERROR without addresses (an AAAA query for a name with only A records) says nothing.
+        if !lookup.failed() && lookup.addresses.is_empty() {
+            return;
+        }
+        if !self.answers.contains_key(&key) {
+            self.order.push_back(key.clone());
+            if self.order.len() > MAX_DNS_NAMES {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.answers.remove(&oldest);
+                }
+            }
+        }
+        let answers = self.answers.entry(key).or_default();
+        if lookup.failed() {
+            answers.failed = Some(lookup);
+        } else {
+            answers.resolved = Some(lookup);
+        }
+    }
+
+    /// Gives a settled connection the answers its client got for the hosts of its
+    /// certificate's revocation URLs: addresses learned before it ended, failures during it.
+    pub fn annotate(&self, c: &mut Connection) {
+        if self.answers.is_empty() {
+            return;
+        }
+        let Some(client) = c.client_addr().map(|a| a.ip()) else { return };
+        let mut found = Vec::new();
+        for url in revocation_urls(c) {
+            let Some((host, _)) = url_host(url).filter(|(h, _)| h.parse::<IpAddr>().is_err()) else { continue };
+            let Some(answers) = self.answers.get(&(client, host.to_ascii_lowercase())) else { continue };
+            found.extend(answers.resolved.iter().filter(|l| l.ts <= c.end).cloned());
+            found.extend(answers.failed.iter().filter(|l| (c.start..=c.end).contains(&l.ts)).cloned());
+        }
+        c.revocation_lookups = found;
+    }
+}
 
 /// A TCP connection that never carried data (unanswered, refused or reset at once).
 struct FailedFetch {
@@ -99,21 +191,60 @@ impl RevocationChecks {
         may_be_revocation(c.verdict.code) && !revocation_urls(c).is_empty()
     }
 
-    /// The failed fetch of one of the certificate's revocation URLs during this connection:
-    /// by address when the URL names one (`true`); by port and time when it names a host,
-    /// whose address the capture may not show (`false`).
-    fn failed_fetch_for(&self, c: &Connection) -> Option<(String, &FailedFetch, bool)> {
+    /// Why one of the certificate's revocation URLs could not be fetched during this
+    /// connection: a failed connection to its address (named in the URL, or by a DNS answer
+    /// in the capture: `likely`), a failed DNS lookup of its host (`likely`), or a failed
+    /// connection to its port during the handshake when the host's address is unknown
+    /// (`possible`).
+    fn unreachable(&self, c: &Connection) -> Option<(String, Confidence, String, Vec<Evidence>)> {
         let client = c.client_addr()?.ip();
         revocation_urls(c).iter().find_map(|url| {
             let (host, port) = url_host(url)?;
-            let literal: Option<IpAddr> = host.parse().ok();
-            let fetch = self.failed.iter().find(|f| {
-                f.client == client
-                    && f.port == port
-                    && (c.start..=c.end).contains(&f.start)
-                    && literal.map_or(true, |ip| ip == f.server)
-            })?;
-            Some((url.clone(), fetch, literal.is_some()))
+            let fetched = |addresses: &[IpAddr]| {
+                self.failed.iter().find(|f| {
+                    f.client == client
+                        && f.port == port
+                        && (c.start..=c.end).contains(&f.start)
+                        && (addresses.is_empty() || addresses.contains(&f.server))
+                })
+            };
+            let fetch_evidence = |f: &FailedFetch| Evidence { frame: f.frame, what: format!("failed fetch of {url}") };
+            if let Ok(literal) = host.parse::<IpAddr>() {
+                let f = fetched(&[literal])?;
+                return Some((
+                    url.clone(),
+                    Confidence::Likely,
+                    format!("its connection to {url} failed ({})", f.what),
+                    vec![fetch_evidence(f)],
+                ));
+            }
+            let lookups: Vec<&DnsLookup> =
+                c.revocation_lookups.iter().filter(|l| l.name.eq_ignore_ascii_case(&host)).collect();
+            for l in lookups.iter().filter(|l| !l.failed()) {
+                if let Some(f) = fetched(&l.addresses) {
+                    let shown: Vec<String> = l.addresses.iter().map(IpAddr::to_string).collect();
+                    let how = format!(
+                        "its connection to {url} ({host} is {} by the DNS answer in frame {}) failed ({})",
+                        shown.join(", "),
+                        l.frame,
+                        f.what
+                    );
+                    let dns = Evidence { frame: l.frame, what: format!("DNS answer for {host}") };
+                    return Some((url.clone(), Confidence::Likely, how, vec![dns, fetch_evidence(f)]));
+                }
+            }
+            if let Some(l) = lookups.iter().find(|l| l.failed()) {
+                let how = format!("its DNS lookup of {host} for {url} failed ({}, frame {})", l.rcode, l.frame);
+                let dns = Evidence { frame: l.frame, what: format!("DNS {} for {host}", l.rcode) };
+                return Some((url.clone(), Confidence::Likely, how, vec![dns]));
+            }
+            let f = fetched(&[])?;
+            Some((
+                url.clone(),
+                Confidence::Possible,
+                format!("its connection to {url} failed ({})", f.what),
+                vec![fetch_evidence(f)],
+            ))
         })
     }
 
@@ -123,17 +254,14 @@ impl RevocationChecks {
         if !Self::may_explain(c) {
             return;
         }
-        let Some((url, fetch, by_address)) = self.failed_fetch_for(c) else { return };
+        let Some((_, confidence, how, evidence)) = self.unreachable(c) else { return };
         let v = &mut c.verdict;
         v.code = "certificate_rejected";
         v.side = Fault::Network;
-        v.confidence = if by_address { Confidence::Likely } else { Confidence::Possible };
-        v.explanation = format!(
-            "the client could not check the certificate's revocation: its connection to {url} failed ({}); {}",
-            fetch.what, v.explanation
-        );
+        v.confidence = confidence;
+        v.explanation = format!("the client could not check the certificate's revocation: {how}; {}", v.explanation);
         v.hint = "Let the client reach the CRL and OCSP URLs of the certificate chain (firewall, proxy, DNS), or publish them where it can. Windows: certutil -urlfetch -verify cert.cer shows each URL; the error is CRYPT_E_REVOCATION_OFFLINE (0x80092013). OpenSSL: the check is -crl_check with -crl_download.".into();
-        v.evidence.push(Evidence { frame: fetch.frame, what: format!("failed fetch of {url}") });
+        v.evidence.extend(evidence);
         v.evidence.sort_by_key(|e| e.frame);
     }
 }

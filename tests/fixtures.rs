@@ -291,3 +291,29 @@ fn unreachable_crl_is_named_as_the_cause() {
     let fetch = conns.iter().find(|c| c["server"] == "127.0.0.2:80").unwrap();
     assert_eq!(verdict(fetch).0, "syn_timeout");
 }
+
+#[test]
+fn a_crl_host_resolved_in_the_capture_is_matched_by_address() {
+    // The CRL URL names crl.example.test; DNS answers 127.0.0.2 in frame 10 (the AAAA answer in
+    // 11 is empty); SYNs to 127.0.0.2:80 in 12-16 go unanswered; the client resets in 17.
+    let conns = connections(&fixture("tls12-crl-host-unreachable.pcap"));
+    let tls = conns.iter().find(|c| c["server"] == "127.0.0.1:4433").unwrap();
+    assert_eq!(verdict(tls), ("certificate_rejected", "network", "likely"));
+    assert_eq!(evidence_frames(tls), [6, 10, 12, 17]);
+    let lookups = tls["revocation_lookups"].as_array().unwrap();
+    assert_eq!(lookups.len(), 1);
+    assert_eq!((lookups[0]["name"].as_str(), lookups[0]["frame"].as_u64()), (Some("crl.example.test"), Some(10)));
+    assert_eq!(lookups[0]["addresses"][0], "127.0.0.2");
+    assert!(explanation(tls).contains("crl.example.test is 127.0.0.2"), "{}", explanation(tls));
+}
+
+#[test]
+fn a_crl_host_that_does_not_resolve_is_named_as_the_cause() {
+    // missing-crl.example.test: NXDOMAIN for A (frame 10) and AAAA (11); the client resets in 14.
+    let conns = connections(&fixture("tls12-crl-host-nxdomain.pcap"));
+    let tls = conns.iter().find(|c| c["server"] == "127.0.0.1:4433").unwrap();
+    assert_eq!(verdict(tls), ("certificate_rejected", "network", "likely"));
+    assert_eq!(evidence_frames(tls), [6, 11, 14]);
+    assert!(explanation(tls).contains("DNS lookup of missing-crl.example.test"), "{}", explanation(tls));
+    assert!(explanation(tls).contains("NXDOMAIN"), "{}", explanation(tls));
+}

@@ -408,3 +408,48 @@ fn ticket_fingerprints_agree_with_tshark() {
     // control connection, and that conversation wins over Decode As).
     assert!(compared >= 6, "only {compared} connections compared");
 }
+
+/// DNS responses: the name, response code and addresses tlsdiag reads for a certificate's CRL
+/// host are those tshark shows in the same frame.
+#[test]
+fn dns_answers_agree_with_tshark() {
+    if !has_tshark() {
+        eprintln!("tshark not installed: skipped");
+        return;
+    }
+    let mut compared = 0;
+    for name in ["tls12-crl-host-unreachable.pcap", "tls12-crl-host-nxdomain.pcap"] {
+        let path = fixture(name);
+        let out = Command::new("tshark")
+            .args(["-r", path.to_str().unwrap(), "-Y", "dns.flags.response==1", "-T", "fields"])
+            .args(["-e", "frame.number", "-e", "dns.qry.name", "-e", "dns.flags.rcode", "-e", "dns.a"])
+            .output()
+            .expect("run tshark");
+        let theirs: BTreeMap<u64, (String, u64, String)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f[0].parse().unwrap(), (f[1].to_string(), f[2].parse().unwrap(), f.get(3).unwrap_or(&"").to_string()))
+            })
+            .collect();
+        for conn in connections(&path) {
+            for lookup in conn["revocation_lookups"].as_array().unwrap() {
+                let frame = lookup["frame"].as_u64().unwrap();
+                let (qname, rcode, addresses) =
+                    theirs.get(&frame).unwrap_or_else(|| panic!("{name}: no DNS response in {frame}"));
+                assert_eq!(lookup["name"], qname.as_str(), "{name} frame {frame}");
+                let ours_rcode = match lookup["rcode"].as_str().unwrap() {
+                    "NOERROR" => 0,
+                    "NXDOMAIN" => 3,
+                    other => panic!("unexpected {other}"),
+                };
+                assert_eq!(ours_rcode, *rcode, "{name} frame {frame}");
+                let ours: Vec<&str> =
+                    lookup["addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+                assert_eq!(ours.join(","), *addresses, "{name} frame {frame}");
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 2);
+}

@@ -5,6 +5,7 @@
 //! bytes, so the flow stops buffering as soon as the handshake outcome is known.
 
 pub mod decrypt;
+pub mod dns;
 pub mod facts;
 pub mod keylog;
 pub mod messages;
