@@ -101,6 +101,63 @@ fn tls12_finished_messages_are_decrypted() {
 }
 
 #[test]
+fn tls12_cbc_records_are_decrypted_with_either_mac_order() {
+    // AES-256-CBC with HMAC-SHA384 and encrypt-then-MAC; AES-128-CBC with HMAC-SHA1 and
+    // MAC-then-encrypt (-no_etm). Both Finished messages (frames 8 and 9) open only when the
+    // MAC verifies.
+    for (stem, suite, etm) in [
+        ("tls12-cbc-keylog", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", true),
+        ("tls12-cbc-no-etm-keylog", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", false),
+    ] {
+        let c = with_keylog(stem);
+        assert_eq!(verdict(&c).0, "ok", "{stem}");
+        assert_eq!(c["tls"]["server_hello"]["cipher_suite"], suite);
+        let extensions = c["tls"]["server_hello"]["extensions"].as_array().unwrap();
+        assert_eq!(extensions.iter().any(|e| e == "encrypt_then_mac"), etm, "{stem}");
+        assert_eq!(c["tls"]["decrypted"], true, "{stem}");
+        assert!(c["tls"]["errors"].as_array().unwrap().is_empty(), "{stem}: {}", c["tls"]["errors"]);
+        let messages = |side: &str| -> Vec<(String, u64)> {
+            c["tls"][side]["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| (m["message"].as_str().unwrap().to_string(), m["frame"].as_u64().unwrap()))
+                .collect()
+        };
+        assert!(messages("client").contains(&("Finished".into(), 8)), "{stem}: {:?}", messages("client"));
+        assert!(messages("server").contains(&("Finished".into(), 9)), "{stem}: {:?}", messages("server"));
+        // Without the key log the Finished messages stay opaque.
+        let (plain, _) = analysed(&format!("{stem}.pcap"), &[]);
+        assert!(!plain["tls"]["client"]["messages"].as_array().unwrap().iter().any(|m| m["message"] == "Finished"));
+    }
+}
+
+#[test]
+fn a_cbc_record_whose_mac_fails_is_not_taken_for_plaintext() {
+    // One byte of the master secret changed: the CBC blocks still decrypt to something, but
+    // the MAC does not verify, so nothing is read from them.
+    let text = std::fs::read_to_string(fixture("tls12-cbc-no-etm-keylog.keylog")).unwrap();
+    let damaged: String = text
+        .lines()
+        .map(|l| {
+            let (head, secret) = l.rsplit_once(' ').unwrap();
+            let flipped = if secret.starts_with('0') { "1" } else { "0" };
+            format!("{head} {flipped}{}\n", &secret[1..])
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let keylog = dir.path().join("damaged.keylog");
+    std::fs::write(&keylog, damaged).unwrap();
+    let (c, _) = analysed("tls12-cbc-no-etm-keylog.pcap", &["--keylog", keylog.to_str().unwrap()]);
+    assert_eq!(c["tls"]["decrypted"], false);
+    let errors = c["tls"]["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e.as_str().unwrap().contains("do not decrypt the Client's record in frame 8")),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn chacha20_poly1305_from_python_ssl() {
     let c = with_keylog("tls13-chacha-python");
     assert_eq!(verdict(&c).0, "ok");

@@ -1,18 +1,24 @@
 //! Opening TLS records with the secrets of a key log: the TLS 1.3 traffic keys (RFC 8446
-//! section 7.3), the TLS 1.2 key block (RFC 5246 section 6.3) of AEAD suites, and the record
-//! nonces and additional data of each (RFC 8446 5.2-5.3, RFC 5288, RFC 7905).
+//! section 7.3), the TLS 1.2 key block (RFC 5246 section 6.3), and the record nonces and
+//! additional data of the AEAD suites (RFC 8446 5.2-5.3, RFC 5288, RFC 7905); for the TLS 1.2
+//! AES-CBC suites, the explicit IV, padding and HMAC of RFC 5246 6.2.3.2, or of RFC 7366 when
+//! encrypt-then-MAC was negotiated.
 //!
 //! The cryptography is RustCrypto's; this module only arranges the inputs. What a record holds
 //! is the caller's business: the analyzer reads handshake messages and alerts and drops the
 //! bytes of application data unread.
 
+use aes::{Aes128, Aes256};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use cbc::cipher::block_padding::NoPadding;
+use cbc::cipher::{BlockDecryptMut, KeyIvInit};
 use chacha20poly1305::ChaCha20Poly1305;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
+use sha1::Sha1;
 use sha2::{Sha256, Sha384};
-use tls_parser::{TlsCipherEnc, TlsCipherEncMode, TlsCipherSuite, TlsPRF};
+use tls_parser::{TlsCipherEnc, TlsCipherEncMode, TlsCipherMac, TlsCipherSuite, TlsPRF};
 
 /// The AEAD tag length of every supported cipher.
 const TAG_LEN: usize = 16;
@@ -23,6 +29,62 @@ enum Cipher {
     Aes128Gcm(Box<Aes128Gcm>),
     Aes256Gcm(Box<Aes256Gcm>),
     ChaCha20Poly1305(Box<ChaCha20Poly1305>),
+    /// TLS 1.2 AES-CBC: a block cipher key and an HMAC key.
+    Cbc(Box<CbcKeys>),
+}
+
+/// The keys of one direction of a TLS 1.2 AES-CBC suite.
+struct CbcKeys {
+    key: Vec<u8>,
+    mac: MacHash,
+    mac_key: Vec<u8>,
+    /// RFC 7366: the MAC covers the IV and ciphertext, and is checked before decrypting.
+    encrypt_then_mac: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MacHash {
+    Sha1,
+    Sha256,
+    Sha384,
+}
+
+impl MacHash {
+    fn len(self) -> usize {
+        match self {
+            MacHash::Sha1 => 20,
+            MacHash::Sha256 => 32,
+            MacHash::Sha384 => 48,
+        }
+    }
+
+    fn hmac(self, key: &[u8], parts: &[&[u8]]) -> Option<Vec<u8>> {
+        fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Option<Vec<u8>> {
+            let mut m = <M as KeyInit>::new_from_slice(key).ok()?;
+            for p in parts {
+                m.update(p);
+            }
+            Some(m.finalize().into_bytes().to_vec())
+        }
+        match self {
+            MacHash::Sha1 => run::<Hmac<Sha1>>(key, parts),
+            MacHash::Sha256 => run::<Hmac<Sha256>>(key, parts),
+            MacHash::Sha384 => run::<Hmac<Sha384>>(key, parts),
+        }
+    }
+}
+
+/// The AES block size, and the length of a TLS 1.1+ CBC record's explicit IV.
+const BLOCK_LEN: usize = 16;
+
+/// Decrypts whole AES-CBC blocks in place (`key` of 16 or 32 bytes).
+fn cbc_decrypt(key: &[u8], iv: &[u8], blocks: &mut [u8]) -> Option<()> {
+    match key.len() {
+        16 => cbc::Decryptor::<Aes128>::new_from_slices(key, iv).ok()?.decrypt_padded_mut::<NoPadding>(blocks).ok()?,
+        32 => cbc::Decryptor::<Aes256>::new_from_slices(key, iv).ok()?.decrypt_padded_mut::<NoPadding>(blocks).ok()?,
+        _ => return None,
+    };
+    Some(())
 }
 
 impl Cipher {
@@ -33,6 +95,7 @@ impl Cipher {
             CipherKind::ChaCha20Poly1305 => {
                 Cipher::ChaCha20Poly1305(Box::new(ChaCha20Poly1305::new_from_slice(key).ok()?))
             }
+            CipherKind::Aes128Cbc(_) | CipherKind::Aes256Cbc(_) => return None,
         })
     }
 
@@ -42,6 +105,7 @@ impl Cipher {
             Cipher::Aes128Gcm(c) => c.decrypt(nonce.into(), payload).ok(),
             Cipher::Aes256Gcm(c) => c.decrypt(nonce.into(), payload).ok(),
             Cipher::ChaCha20Poly1305(c) => c.decrypt(nonce.into(), payload).ok(),
+            Cipher::Cbc(_) => None,
         }
     }
 }
@@ -51,13 +115,15 @@ enum CipherKind {
     Aes128Gcm,
     Aes256Gcm,
     ChaCha20Poly1305,
+    Aes128Cbc(MacHash),
+    Aes256Cbc(MacHash),
 }
 
 impl CipherKind {
     fn key_len(self) -> usize {
         match self {
-            CipherKind::Aes128Gcm => 16,
-            CipherKind::Aes256Gcm | CipherKind::ChaCha20Poly1305 => 32,
+            CipherKind::Aes128Gcm | CipherKind::Aes128Cbc(_) => 16,
+            CipherKind::Aes256Gcm | CipherKind::ChaCha20Poly1305 | CipherKind::Aes256Cbc(_) => 32,
         }
     }
 }
@@ -76,16 +142,25 @@ fn suite_parts(suite: u16) -> Option<(CipherKind, Hash)> {
         TlsPRF::Default | TlsPRF::Sha256 => Hash::Sha256,
         _ => return None,
     };
+    let mac = || match s.mac {
+        TlsCipherMac::HmacSha1 => Some(MacHash::Sha1),
+        TlsCipherMac::HmacSha256 => Some(MacHash::Sha256),
+        TlsCipherMac::HmacSha384 => Some(MacHash::Sha384),
+        _ => None,
+    };
     let cipher = match (s.enc, s.enc_mode, s.enc_size) {
         (TlsCipherEnc::Aes, TlsCipherEncMode::Gcm, 128) => CipherKind::Aes128Gcm,
         (TlsCipherEnc::Aes, TlsCipherEncMode::Gcm, 256) => CipherKind::Aes256Gcm,
         (TlsCipherEnc::Chacha20_Poly1305, _, _) => CipherKind::ChaCha20Poly1305,
+        (TlsCipherEnc::Aes, TlsCipherEncMode::Cbc, 128) => CipherKind::Aes128Cbc(mac()?),
+        (TlsCipherEnc::Aes, TlsCipherEncMode::Cbc, 256) => CipherKind::Aes256Cbc(mac()?),
         _ => return None,
     };
     Some((cipher, hash))
 }
 
-/// True when records of this suite can be opened (AES-GCM and ChaCha20-Poly1305 suites).
+/// True when records of this suite can be opened (AES-GCM, ChaCha20-Poly1305, and in TLS 1.2
+/// AES-CBC suites).
 pub fn supported(suite: u16) -> bool {
     suite_parts(suite).is_some()
 }
@@ -158,6 +233,8 @@ enum Version {
     Tls12Gcm,
     /// TLS 1.2 ChaCha20-Poly1305 (RFC 7905: nonce as in TLS 1.3).
     Tls12ChaCha,
+    /// TLS 1.2 AES-CBC with HMAC (explicit IV per record).
+    Tls12Cbc,
 }
 
 impl RecordKeys {
@@ -169,22 +246,42 @@ impl RecordKeys {
         Some(RecordKeys { cipher: Cipher::new(kind, &key)?, iv: iv.try_into().ok()?, version: Version::Tls13, seq: 0 })
     }
 
-    /// Keys of the given side's writes in TLS 1.2, from the master secret and both randoms.
+    /// Keys of the given side's writes in TLS 1.2, from the master secret and both randoms
+    /// (`encrypt_then_mac`: both hellos carried RFC 7366's extension; CBC suites only).
     pub fn tls12(
         suite: u16,
         master_secret: &[u8],
         client_random: &[u8],
         server_random: &[u8],
         writer_is_client: bool,
+        encrypt_then_mac: bool,
     ) -> Option<RecordKeys> {
         let (kind, hash) = suite_parts(suite)?;
+        let seed = [server_random, client_random].concat();
+        let key_len = kind.key_len();
+        if let CipherKind::Aes128Cbc(mac) | CipherKind::Aes256Cbc(mac) = kind {
+            // Client MAC key, server MAC key, client key, server key (the IVs that follow
+            // serve TLS 1.0 only; TLS 1.2 records carry theirs).
+            let mac_len = mac.len();
+            let block = prf(hash, master_secret, b"key expansion", &seed, 2 * mac_len + 2 * key_len)?;
+            let (mac_key, key) = if writer_is_client {
+                (&block[..mac_len], &block[2 * mac_len..2 * mac_len + key_len])
+            } else {
+                (&block[mac_len..2 * mac_len], &block[2 * mac_len + key_len..2 * mac_len + 2 * key_len])
+            };
+            let keys = CbcKeys { key: key.to_vec(), mac, mac_key: mac_key.to_vec(), encrypt_then_mac };
+            return Some(RecordKeys {
+                cipher: Cipher::Cbc(Box::new(keys)),
+                iv: [0; 12],
+                version: Version::Tls12Cbc,
+                seq: 0,
+            });
+        }
         let (version, iv_len) = match kind {
             CipherKind::ChaCha20Poly1305 => (Version::Tls12ChaCha, 12),
             _ => (Version::Tls12Gcm, 4),
         };
-        let key_len = kind.key_len();
         // AEAD suites have no MAC keys: client key, server key, client IV, server IV.
-        let seed = [server_random, client_random].concat();
         let block = prf(hash, master_secret, b"key expansion", &seed, 2 * key_len + 2 * iv_len)?;
         let (key, iv) = if writer_is_client {
             (&block[..key_len], &block[2 * key_len..2 * key_len + iv_len])
@@ -236,10 +333,60 @@ impl RecordKeys {
                 let plaintext = self.cipher.open(&nonce, ciphertext, &aad)?;
                 Opened { content_type: header[0], plaintext }
             }
+            Version::Tls12Cbc => {
+                let Cipher::Cbc(keys) = &self.cipher else { return None };
+                Opened { content_type: header[0], plaintext: open_cbc(keys, self.seq, header, body)? }
+            }
         };
         self.seq += 1;
         Some(opened)
     }
+}
+
+/// A TLS 1.2 AES-CBC record: `IV || AES-CBC(content || MAC || padding)` (RFC 5246 6.2.3.2),
+/// or `IV || AES-CBC(content || padding) || MAC` with encrypt-then-MAC (RFC 7366). The MAC is
+/// checked, so secrets that do not belong to this connection do not pass for plaintext.
+fn open_cbc(keys: &CbcKeys, seq: u64, header: [u8; 5], body: &[u8]) -> Option<Vec<u8>> {
+    let mac_len = keys.mac.len();
+    let mac_input = |len: usize| {
+        let mut prefix = [0u8; 13];
+        prefix[..8].copy_from_slice(&seq.to_be_bytes());
+        prefix[8..11].copy_from_slice(&header[..3]);
+        prefix[11..].copy_from_slice(&(len as u16).to_be_bytes());
+        prefix
+    };
+    let sealed = if keys.encrypt_then_mac {
+        let (sealed, mac) = body.split_at(body.len().checked_sub(mac_len)?);
+        let expected = keys.mac.hmac(&keys.mac_key, &[&mac_input(sealed.len()), sealed])?;
+        if expected != mac {
+            return None;
+        }
+        sealed
+    } else {
+        body
+    };
+    if sealed.len() < 2 * BLOCK_LEN || sealed.len() % BLOCK_LEN != 0 {
+        return None;
+    }
+    let (iv, ciphertext) = sealed.split_at(BLOCK_LEN);
+    let mut plain = ciphertext.to_vec();
+    cbc_decrypt(&keys.key, iv, &mut plain)?;
+    // Padding: its length byte last, and that many bytes of the same value before it.
+    let pad = *plain.last()? as usize;
+    let unpadded = plain.len().checked_sub(pad + 1)?;
+    if plain[unpadded..].iter().any(|&b| b as usize != pad) {
+        return None;
+    }
+    plain.truncate(unpadded);
+    if !keys.encrypt_then_mac {
+        let content_len = plain.len().checked_sub(mac_len)?;
+        let expected = keys.mac.hmac(&keys.mac_key, &[&mac_input(content_len), &plain[..content_len]])?;
+        if expected != plain[content_len..] {
+            return None;
+        }
+        plain.truncate(content_len);
+    }
+    Some(plain)
 }
 
 #[cfg(test)]

@@ -526,10 +526,12 @@ impl TlsAnalyzer {
         let Some(secrets) = keylog.lookup(&ch.random) else {
             return;
         };
-        if !decrypt::supported(sh.cipher_suite_id) {
+        // TLS 1.0 and 1.1 derive their keys with another PRF and chain CBC IVs across records.
+        let old_version = !self.tls13 && sh.version_id != 0x0303;
+        if !decrypt::supported(sh.cipher_suite_id) || old_version {
             self.facts.errors.push(format!(
-                "the key log has this connection's secrets, but {} records are not decrypted (AES-GCM and ChaCha20-Poly1305 suites are)",
-                sh.cipher_suite
+                "the key log has this connection's secrets, but {} {} records are not decrypted (AES-GCM and ChaCha20-Poly1305 suites are, and AES-CBC in TLS 1.2)",
+                sh.version, sh.cipher_suite
             ));
             return;
         }
@@ -548,7 +550,9 @@ impl TlsAnalyzer {
         let (secrets, ch, sh) =
             (self.secrets.as_ref()?, self.facts.client_hello.as_ref()?, self.facts.server_hello.as_ref()?);
         let master = secrets.master_secret.as_ref()?;
-        RecordKeys::tls12(sh.cipher_suite_id, master, &ch.random, &sh.random, writer == Role::Client).map(Box::new)
+        let encrypt_then_mac = sh.extensions.iter().any(|e| e == "encrypt_then_mac");
+        RecordKeys::tls12(sh.cipher_suite_id, master, &ch.random, &sh.random, writer == Role::Client, encrypt_then_mac)
+            .map(Box::new)
     }
 
     /// TLS 1.3: after a side's Finished its records are under its application traffic secret.
