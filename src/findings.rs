@@ -74,7 +74,7 @@ pub struct Finding {
     pub evidence: Vec<ConnectionRef>,
 }
 
-/// A connection the server did not serve, or one it served.
+/// A connection named in a finding: one the server did not serve, or a refused resumption.
 #[derive(Clone, Debug)]
 struct Event {
     start: Nanos,
@@ -113,8 +113,9 @@ type GroupKey = (String, IpAddr, String, String);
 #[derive(Default)]
 pub struct Collector {
     unserved: FxHashMap<String, (u64, Vec<Event>)>,
-    /// Start times and ports of served connections, per server address.
-    served: FxHashMap<IpAddr, Vec<(Nanos, u16)>>,
+    /// Served connections per server address, counted by port and [`BURST_GAP`]-long slice
+    /// of time: enough to tell what a host served around a burst, in little memory.
+    served: FxHashMap<IpAddr, BTreeMap<(i64, u16), u64>>,
     groups: FxHashMap<GroupKey, Group>,
     resumptions: FxHashMap<String, Resumptions>,
 }
@@ -155,7 +156,8 @@ impl Collector {
             *count += 1;
             push_capped(events, Event { start: c.start, accepted, conn: ConnectionRef::of(c) });
         } else if c.verdict.is_ok() {
-            push_capped(self.served.entry(server.ip()).or_default(), (c.start, server.port()));
+            let slice = c.start.div_euclid(BURST_GAP);
+            *self.served.entry(server.ip()).or_default().entry((slice, server.port())).or_default() += 1;
         }
         let Some(tls) = &c.tls else { return };
         if let (Some(sh), Some(client)) = (&tls.server_hello, c.client_addr()) {
@@ -257,19 +259,21 @@ impl Collector {
         }
         let (start, end) = (burst[0].start, burst[burst.len() - 1].start);
         let addr: std::net::SocketAddr = server.parse().ok()?;
-        let served_meanwhile: Vec<u16> = self
-            .served
-            .get(&addr.ip())
-            .into_iter()
-            .flatten()
-            .filter(|(t, _)| *t >= start - BURST_GAP && *t <= end + BURST_GAP)
-            .map(|(_, port)| *port)
-            .collect();
+        // Handshakes the host completed from one time slice before the burst to one after.
+        let slices = (start.div_euclid(BURST_GAP) - 1, u16::MIN)..=(end.div_euclid(BURST_GAP) + 1, u16::MAX);
+        let mut ports: Vec<String> = Vec::new();
+        let mut served_meanwhile = 0;
+        for ((_, port), n) in self.served.get(&addr.ip()).into_iter().flat_map(|m| m.range(slices.clone())) {
+            served_meanwhile += n;
+            ports.push(port.to_string());
+        }
+        ports.sort();
+        ports.dedup();
         let queued = burst.iter().filter(|e| e.accepted).count();
         // Some connections queued and others dropped in one burst is an accept queue filling
         // up; other connections served meanwhile rule out a server that is simply down.
         let filling_queue = queued > 0 && queued < burst.len();
-        if served_meanwhile.is_empty() && !filling_queue {
+        if served_meanwhile == 0 && !filling_queue {
             return None;
         }
         let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
@@ -283,13 +287,9 @@ impl Collector {
             (end - start) as f64 / 1e9,
             kinds.join(", ")
         );
-        if !served_meanwhile.is_empty() {
-            let mut ports: Vec<String> = served_meanwhile.iter().map(u16::to_string).collect();
-            ports.sort();
-            ports.dedup();
+        if served_meanwhile > 0 {
             explanation.push_str(&format!(
-                "; meanwhile {} handshake(s) with {} succeeded (port {})",
-                served_meanwhile.len(),
+                "; meanwhile {served_meanwhile} handshake(s) with {} succeeded (port {})",
                 addr.ip(),
                 ports.join(", ")
             ));
@@ -299,7 +299,7 @@ impl Collector {
         }
         Some(Finding {
             code: "listener_overloaded",
-            confidence: if served_meanwhile.is_empty() { Confidence::Possible } else { Confidence::Likely },
+            confidence: if served_meanwhile == 0 { Confidence::Possible } else { Confidence::Likely },
             start,
             end,
             connections: burst.len() as u64,
