@@ -20,6 +20,23 @@ fn analysed(name: &str, extra: &[&str]) -> (Value, Run) {
     (conns.into_iter().next().unwrap(), run)
 }
 
+/// A copy of a fixture's key log with every secret passed through `damage` (the client
+/// randoms stay right), in a temporary directory that lives as long as the first value.
+fn damaged_keylog(stem: &str, damage: impl Fn(&str) -> String) -> (tempfile::TempDir, std::path::PathBuf) {
+    let text = std::fs::read_to_string(fixture(&format!("{stem}.keylog"))).unwrap();
+    let damaged: String = text
+        .lines()
+        .map(|l| {
+            let (head, secret) = l.rsplit_once(' ').unwrap();
+            format!("{head} {}\n", damage(secret))
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let keylog = dir.path().join("damaged.keylog");
+    std::fs::write(&keylog, damaged).unwrap();
+    (dir, keylog)
+}
+
 fn with_keylog(stem: &str) -> Value {
     let keylog = fixture(&format!("{stem}.keylog"));
     analysed(&format!("{stem}.pcap"), &["--keylog", keylog.to_str().unwrap()]).0
@@ -136,18 +153,10 @@ fn tls12_cbc_records_are_decrypted_with_either_mac_order() {
 fn a_cbc_record_whose_mac_fails_is_not_taken_for_plaintext() {
     // One byte of the master secret changed: the CBC blocks still decrypt to something, but
     // the MAC does not verify, so nothing is read from them.
-    let text = std::fs::read_to_string(fixture("tls12-cbc-no-etm-keylog.keylog")).unwrap();
-    let damaged: String = text
-        .lines()
-        .map(|l| {
-            let (head, secret) = l.rsplit_once(' ').unwrap();
-            let flipped = if secret.starts_with('0') { "1" } else { "0" };
-            format!("{head} {flipped}{}\n", &secret[1..])
-        })
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let keylog = dir.path().join("damaged.keylog");
-    std::fs::write(&keylog, damaged).unwrap();
+    let (_dir, keylog) = damaged_keylog("tls12-cbc-no-etm-keylog", |secret| {
+        let flipped = if secret.starts_with('0') { "1" } else { "0" };
+        format!("{flipped}{}", &secret[1..])
+    });
     let (c, _) = analysed("tls12-cbc-no-etm-keylog.pcap", &["--keylog", keylog.to_str().unwrap()]);
     assert_eq!(c["tls"]["decrypted"], false);
     let errors = c["tls"]["errors"].as_array().unwrap();
@@ -187,17 +196,7 @@ fn a_file_that_is_not_a_key_log_is_an_error() {
 fn wrong_secrets_are_an_error_on_the_connection_not_a_wrong_verdict() {
     // The right client random with damaged secrets: nothing opens, and the verdict is the one
     // the record sizes give.
-    let text = std::fs::read_to_string(fixture("tls13-gnutls-cert-unknown-ca.keylog")).unwrap();
-    let damaged: String = text
-        .lines()
-        .map(|l| {
-            let (head, secret) = l.rsplit_once(' ').unwrap();
-            format!("{head} {}\n", secret.chars().rev().collect::<String>())
-        })
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let keylog = dir.path().join("damaged.keylog");
-    std::fs::write(&keylog, damaged).unwrap();
+    let (_dir, keylog) = damaged_keylog("tls13-gnutls-cert-unknown-ca", |secret| secret.chars().rev().collect());
     let (c, _) = analysed("tls13-gnutls-cert-unknown-ca.pcap", &["--keylog", keylog.to_str().unwrap()]);
     assert_eq!(verdict(&c).0, "aborted_after_server_hello");
     assert_eq!(c["tls"]["decrypted"], false);
