@@ -634,7 +634,8 @@ fn fault_of(r: Role) -> Fault {
     }
 }
 
-fn is_dhe(suite_id: u16) -> bool {
+/// True for a suite whose key exchange is finite-field Diffie-Hellman (TLS_DHE_*).
+pub fn is_dhe(suite_id: u16) -> bool {
     matches!(TlsCipherSuite::from_id(suite_id).map(|s| s.kx), Some(TlsCipherKx::Dhe))
 }
 

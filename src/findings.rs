@@ -14,13 +14,12 @@
 //! [`MAX_GROUPS`] (client, server, parameters) groups in all; beyond that only counts grow.
 
 use crate::capture::Nanos;
-use crate::classify::{Confidence, Fault};
+use crate::classify::{is_dhe, Confidence, Fault};
 use crate::record::Connection;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use tls_parser::{TlsCipherKx, TlsCipherSuite};
 
 /// Connections kept per server and kind of finding.
 pub const MAX_EVENTS: usize = 4096;
@@ -411,10 +410,6 @@ fn resumption_fallback(r: &Resumptions) -> Option<Finding> {
             .into(),
         evidence: r.fallbacks.iter().take(MAX_EVIDENCE).map(|e| e.conn.clone()).collect(),
     })
-}
-
-fn is_dhe(suite_id: u16) -> bool {
-    matches!(TlsCipherSuite::from_id(suite_id).map(|s| s.kx), Some(TlsCipherKx::Dhe))
 }
 
 /// True when `k` failures in `n` trials are not improbable (both tails at least 0.5 %) for a
