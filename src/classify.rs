@@ -560,9 +560,12 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 Confidence::Likely,
             );
         }
+        // A client that closes before any answer arrived gave up on the connection itself
+        // (browsers close spare and raced connections right after their ClientHello).
+        let when = if end.frame < sh.frame { "before the" } else { "after the" };
         return Verdict::new("fatal_alert", fault_of(who), Confidence::Possible)
             .because(format!(
-                "the {} ended the connection after the {} ServerHello without an alert",
+                "the {} ended the connection {when} {} ServerHello without an alert",
                 role_name(who),
                 sh.version
             ))

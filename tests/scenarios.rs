@@ -131,3 +131,15 @@ fn unanswered_syn_then_client_reset() {
     assert_eq!(conns[0]["verdict"]["code"], "syn_timeout");
     assert_eq!(evidence_frames(&conns[0]), vec![1, 2]);
 }
+
+#[test]
+fn a_client_that_closes_before_the_server_hello_is_said_to_have_done_so() {
+    // mercury capture2 (tshark): 192.168.1.101:56675 sends its ClientHello (4470) and its FIN
+    // (4472) at once; the ServerHello arrives later (4490).
+    let conns = connections(&corpus("mercury--capture2.pcap"));
+    let c = conns.iter().find(|c| c["client"] == "192.168.1.101:56675").expect("connection");
+    assert_eq!(verdict(c), ("fatal_alert", "client", "possible"));
+    assert_eq!(evidence_frames(c), [4472, 4490]);
+    let why = c["verdict"]["explanation"].as_str().unwrap();
+    assert!(why.contains("before the TLS1.2 ServerHello"), "{why}");
+}
