@@ -11,6 +11,7 @@ pub mod capture;
 pub mod classify;
 pub mod decode;
 pub mod explain;
+pub mod fifo_map;
 pub mod findings;
 pub mod flow;
 #[cfg(feature = "live")]

@@ -11,12 +11,11 @@
 
 use crate::capture::Nanos;
 use crate::classify::{Confidence, Evidence, Fault};
+use crate::fifo_map::FifoMap;
 use crate::proto::dns::{rcode_name, DnsResponse};
 use crate::proto::facts::Seen;
 use crate::record::Connection;
-use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::VecDeque;
 use std::net::IpAddr;
 
 /// Failed connections remembered as possible revocation fetches; beyond this the oldest stay.
@@ -50,10 +49,14 @@ struct Answers {
 }
 
 /// The DNS responses of one input, by client and name (bounded by [`MAX_DNS_NAMES`]).
-#[derive(Default)]
 pub struct DnsLog {
-    answers: FxHashMap<(IpAddr, String), Answers>,
-    order: VecDeque<(IpAddr, String)>,
+    answers: FifoMap<(IpAddr, String), Answers>,
+}
+
+impl Default for DnsLog {
+    fn default() -> Self {
+        DnsLog { answers: FifoMap::new(MAX_DNS_NAMES) }
+    }
 }
 
 impl DnsLog {
@@ -71,15 +74,7 @@ impl DnsLog {
         if !lookup.failed() && lookup.addresses.is_empty() {
             return;
         }
-        if !self.answers.contains_key(&key) {
-            self.order.push_back(key.clone());
-            if self.order.len() > MAX_DNS_NAMES {
-                if let Some(oldest) = self.order.pop_front() {
-                    self.answers.remove(&oldest);
-                }
-            }
-        }
-        let answers = self.answers.entry(key).or_default();
+        let answers = self.answers.get_or_insert_with(key, Answers::default);
         if lookup.failed() {
             answers.failed = Some(lookup);
         } else {
@@ -90,7 +85,7 @@ impl DnsLog {
     /// Gives a settled connection the answers its client got for the hosts of its
     /// certificate's revocation URLs: addresses learned before it ended, failures during it.
     pub fn annotate(&self, c: &mut Connection) {
-        if self.answers.is_empty() {
+        if self.answers.is_empty() || revocation_urls(c).is_empty() {
             return;
         }
         let Some(client) = c.client_addr().map(|a| a.ip()) else { return };

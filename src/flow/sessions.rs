@@ -9,10 +9,10 @@
 //! oldest sessions are forgotten.
 
 use super::{Flow, Side};
+use crate::fifo_map::FifoMap;
 use crate::proto::facts::{Resumption, SessionOrigin, TlsFacts};
 use crate::proto::messages::version_rank;
 use rustc_hash::FxHashMap;
-use std::collections::VecDeque;
 use std::net::IpAddr;
 
 /// Sessions remembered at once, per input.
@@ -33,10 +33,8 @@ pub struct Indexed {
 /// per server process, and FTPS data connections go to another port of the same host.
 type SessionKey = (IpAddr, String);
 
-#[derive(Default)]
 pub struct SessionIndex {
-    issued: FxHashMap<SessionKey, SessionOrigin>,
-    order: VecDeque<SessionKey>,
+    issued: FifoMap<SessionKey, SessionOrigin>,
     /// Open FTPS control connections by (client address, server address), with the id of
     /// their flow so that a closing one removes only itself.
     ftps_controls: FxHashMap<(IpAddr, IpAddr), (u64, SessionOrigin)>,
@@ -114,14 +112,13 @@ impl SessionIndex {
     }
 
     fn remember(&mut self, key: SessionKey, origin: SessionOrigin) {
-        if self.issued.insert(key.clone(), origin).is_none() {
-            self.order.push_back(key);
-            if self.order.len() > MAX_SESSIONS {
-                if let Some(oldest) = self.order.pop_front() {
-                    self.issued.remove(&oldest);
-                }
-            }
-        }
+        self.issued.insert(key, origin);
+    }
+}
+
+impl Default for SessionIndex {
+    fn default() -> Self {
+        SessionIndex { issued: FifoMap::new(MAX_SESSIONS), ftps_controls: FxHashMap::default() }
     }
 }
 
@@ -179,7 +176,7 @@ mod tests {
             index.remember((server, i.to_string()), origin(i as u64));
         }
         assert_eq!(index.issued.len(), MAX_SESSIONS);
-        assert!(!index.issued.contains_key(&(server, "0".into())));
-        assert!(index.issued.contains_key(&(server, MAX_SESSIONS.to_string())));
+        assert!(index.issued.get(&(server, "0".into())).is_none());
+        assert!(index.issued.get(&(server, MAX_SESSIONS.to_string())).is_some());
     }
 }

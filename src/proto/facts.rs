@@ -296,6 +296,13 @@ impl TlsFacts {
             Role::Server => &mut self.server,
         }
     }
+    /// The certificate chain a side sent.
+    pub fn certificates_mut(&mut self, role: Role) -> &mut Option<CertificateChain> {
+        match role {
+            Role::Client => &mut self.client_certificates,
+            Role::Server => &mut self.server_certificates,
+        }
+    }
     pub fn first_fatal_alert(&self) -> Option<&Alert> {
         self.alerts.iter().find(|a| a.is_fatal())
     }

@@ -571,11 +571,7 @@ impl TlsAnalyzer {
     fn on_decrypted_message(&mut self, side: Side, role: Role, raw: &[u8], seen: Seen) {
         match raw[0] {
             11 if self.tls13 => {
-                let chain = messages::tls13_certificate_chain(&raw[4..], seen.frame);
-                match role {
-                    Role::Server => self.facts.server_certificates = chain,
-                    Role::Client => self.facts.client_certificates = chain,
-                }
+                *self.facts.certificates_mut(role) = messages::tls13_certificate_chain(&raw[4..], seen.frame)
             }
             13 => self.facts.certificate_request = Some(seen.frame),
             4 => self.on_new_session_ticket(raw, seen),
@@ -704,13 +700,7 @@ impl TlsAnalyzer {
                 }
                 None => {}
             },
-            11 => {
-                let chain = messages::certificate_chain(&msg, seen.frame);
-                match role {
-                    Role::Server => self.facts.server_certificates = chain,
-                    Role::Client => self.facts.client_certificates = chain,
-                }
-            }
+            11 => *self.facts.certificates_mut(role) = messages::certificate_chain(&msg, seen.frame),
             12 => {
                 if let (tls_parser::TlsMessageHandshake::ServerKeyExchange(ske), Some(sh)) =
                     (&msg, &self.facts.server_hello)
