@@ -95,7 +95,8 @@ impl Profiles {
 
     /// Sharpens an inferable verdict with what the server did with other clients.
     pub fn sharpen(&self, c: &mut Connection) {
-        if !is_inferable(c.verdict.code) {
+        // A hello the server's TCP never acknowledged did not reach it: nothing was refused.
+        if !is_inferable(c.verdict.code) || c.verdict.side == Fault::Network {
             return;
         }
         let (Some(p), Some(ch)) = (self.servers.get(&c.server), c.tls.as_ref().and_then(|t| t.client_hello.as_ref()))

@@ -199,6 +199,9 @@ pub struct SideFacts {
     pub encrypted_records: Vec<RecordSeen>,
     /// A gap in the captured bytes of this side before the handshake was over.
     pub gap: Option<u64>,
+    /// After the gap, the frame where reading went on at the next record header found; what
+    /// was learned from there on comes after bytes the capture lost.
+    pub resynced: Option<u64>,
     /// Plaintext handshake messages in order, each with the frame Wireshark shows it in.
     pub messages: Vec<MessageSeen>,
 }

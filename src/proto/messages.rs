@@ -245,6 +245,27 @@ pub fn certificate_chain(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<Ce
     Some(CertificateChain { frame, certificates: c.cert_chain.iter().map(|raw| certificate_facts(raw.data)).collect() })
 }
 
+/// Where a TLS 1.2 Certificate message body (RFC 5246 7.4.2) does not add up: the list length
+/// against the message, or a certificate's length against what is left of the list. tls-parser
+/// reads such a list as empty; the peer that receives it answers with decode_error.
+pub fn certificate_list_fault(body: &[u8]) -> Option<String> {
+    let list_len = u32::from_be_bytes([0, *body.first()?, *body.get(1)?, *body.get(2)?]) as usize;
+    if list_len != body.len() - 3 {
+        return Some(format!("certificate list of {list_len} bytes in a message of {}", body.len()));
+    }
+    let mut rest = &body[3..];
+    while !rest.is_empty() {
+        let Some(len) = rest.get(..3).map(|l| u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize) else {
+            return Some("a certificate length cut short".into());
+        };
+        if len > rest.len() - 3 {
+            return Some(format!("a certificate of {len} bytes where {} remain", rest.len() - 3));
+        }
+        rest = &rest[3 + len..];
+    }
+    None
+}
+
 /// A TLS 1.3 Certificate message body (RFC 8446 4.4.2): a request context, then each
 /// certificate followed by its own extensions, which tls-parser's TLS 1.2 reader does not know.
 pub fn tls13_certificate_chain(body: &[u8], frame: u64) -> Option<CertificateChain> {

@@ -80,7 +80,7 @@ pub fn ser_ts<S: Serializer>(ts: &Nanos, s: S) -> Result<S::Ok, S::Error> {
 
 /// Connections shown without `--all`: everything that involved TLS or failed at TCP level.
 pub fn is_shown(conn: &Connection, all: bool) -> bool {
-    all || conn.verdict.code != "not_tls"
+    all || !matches!(conn.verdict.code, "not_tls" | "abandoned")
 }
 
 /// Sorts connections by input, then by first frame: the order of a capture in Wireshark,
