@@ -174,3 +174,30 @@ fn corpus_certainties_rest_on_captured_packets() {
     assert!(checked > 1000, "{checked} certain verdicts checked");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The same patterns in public captures written by others (frames read with tshark).
+#[test]
+fn corpus_one_sided_and_abandoned_connections() {
+    if !has_corpus() {
+        return;
+    }
+    let find = |file: &str, client: &str| -> Value {
+        connections(&corpus(file)).into_iter().find(|c| c["client"] == client).expect(client)
+    };
+    // Client side only: CH 3, ACK 4 of 218 server bytes, CCS + Finished 5, data 6, FIN 9.
+    let c = find("ndpi--tls_1.3_unidirectional_client.pcapng", "192.168.12.156:39750");
+    assert_eq!(verdict(&c), ("ok", "none", "likely"));
+    assert_eq!(c["tcp"]["one_sided"], "client_only");
+    // Server side only, the same connection from the other tap.
+    let c = find("ndpi--tls_1.3_unidirectional_server.pcapng", "192.168.12.156:39750");
+    assert_eq!(c["tcp"]["one_sided"], "server_only");
+    assert_eq!(verdict(&c).2, "likely");
+    // SYN 2620, SYN-ACK 2653, the client's RST 2654.
+    let c = find("ndpi--opera-vpn.pcapng", "192.168.1.29:51457");
+    assert_eq!(verdict(&c), ("abandoned", "none", "certain"));
+    assert_eq!(evidence_frames(&c), [2653, 2654]);
+    // The server's first 2920 bytes are not in the capture, the client goes on to its
+    // ClientKeyExchange, CCS and Finished (1371-1373) and data flows both ways.
+    let c = find("pcapplusplus--tls2.pcap", "192.168.0.17:49713");
+    assert_eq!(verdict(&c), ("ok", "none", "likely"));
+}
