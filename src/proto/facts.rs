@@ -54,6 +54,10 @@ pub struct ClientHello {
     pub early_data: bool,
     /// Sent in the SSLv2-compatible record format.
     pub sslv2_format: bool,
+    /// JA3 fingerprint (MD5 hex), as tshark's tls.handshake.ja3; empty for SSLv2-format hellos.
+    pub ja3: String,
+    /// JA4 fingerprint of the client (FoxIO's specification, TCP).
+    pub ja4: String,
     /// The key a key log is indexed by.
     #[serde(skip)]
     pub random: [u8; 32],
@@ -77,6 +81,8 @@ pub struct ServerHello {
     pub session_id: String,
     /// The server accepted a TLS 1.3 pre-shared key.
     pub psk_accepted: bool,
+    /// JA3S fingerprint (MD5 hex), as tshark's tls.handshake.ja3s.
+    pub ja3s: String,
     /// Needed with the client's to derive TLS 1.2 record keys.
     #[serde(skip)]
     pub random: [u8; 32],

@@ -715,7 +715,8 @@ impl TlsAnalyzer {
                 return;
             }
         };
-        if messages::extensions_malformed(&msg) {
+        let malformed_extensions = messages::extensions_malformed(&msg);
+        if malformed_extensions {
             self.facts.errors.push(format!(
                 "malformed extensions in the {} from the {role:?} in frame {}",
                 handshake_name(ty),
@@ -724,9 +725,15 @@ impl TlsAnalyzer {
         }
         match ty {
             1 if self.facts.client_hello.is_none() => {
-                self.facts.client_hello = messages::client_hello(&msg, seen.frame)
+                let mut hello = messages::client_hello(&msg, &raw[4..], seen.frame);
+                // A fingerprint of the part that parsed would name no real stack (tshark
+                // gives none either).
+                if let Some(h) = hello.as_mut().filter(|_| malformed_extensions) {
+                    (h.ja3, h.ja4) = (String::new(), String::new());
+                }
+                self.facts.client_hello = hello
             }
-            2 => match messages::server_hello(&msg, seen.frame) {
+            2 => match messages::server_hello(&msg, &raw[4..], seen.frame) {
                 Some(ServerHelloKind::Retry(hrr)) => {
                     // Only TLS 1.3 retries; the server's CCS that may follow is the compatibility one.
                     self.tls13 = true;
