@@ -9,7 +9,7 @@ use tlsdiag::analyze::Session;
 use tlsdiag::batch;
 use tlsdiag::flow::Limits;
 use tlsdiag::proto::keylog::KeyLog;
-use tlsdiag::report::{reporter, Format};
+use tlsdiag::report::{reporter, Format, ListMode};
 
 /// Exit code when `--fail-on-failure` is given and a handshake failure was found.
 const EXIT_FAILURE_FOUND: u8 = 1;
@@ -71,9 +71,13 @@ struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-    /// Also show connections that are not TLS.
+    /// Also show connections that are not TLS, and those the client abandoned.
     #[arg(long)]
     all: bool,
+    /// Which connections the table lists after the problems: `problems` (the first failing
+    /// ones), `failing` (all of them, with details) or `all`.
+    #[arg(long, value_enum, default_value = "problems")]
+    list: ListMode,
     /// Exit with code 1 when a handshake failure was found.
     #[arg(long)]
     fail_on_failure: bool,
@@ -209,7 +213,7 @@ fn live(args: LiveArgs) -> Result<u8> {
         ..Limits::default()
     };
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
-    let mut report = reporter(args.format, Box::new(stdout), args.all, true);
+    let mut report = reporter(args.format, Box::new(stdout), args.all, ListMode::default(), true);
     let mut session = Session::streaming(report.as_mut());
     let summary = tlsdiag::live::capture(&options, &limits, &stop, &mut |conn| session.connection(conn))?;
     let failed = summary.error.clone();
@@ -235,7 +239,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     };
     let inputs = batch::expand(&args.files, args.files_from.as_deref()).context("listing the inputs")?;
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
-    let mut report = reporter(args.format, Box::new(stdout), args.all, false);
+    let mut report = reporter(args.format, Box::new(stdout), args.all, args.list, false);
     let mut session = Session::new(report.as_mut());
     let mut result = if args.merge {
         batch::run_merged(&inputs, &limits, &mut session)

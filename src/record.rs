@@ -120,6 +120,8 @@ pub struct Connection {
     /// DNS answers the client got for the hosts of its certificate's CRL and OCSP URLs.
     pub revocation_lookups: Vec<DnsLookup>,
     pub verdict: Verdict,
+    /// A Wireshark display filter that selects this connection's packets.
+    pub wireshark_filter: String,
 }
 
 /// One direction alone is in the capture when a side sent nothing that the capture holds while
@@ -214,7 +216,9 @@ impl Connection {
             not_tls,
             revocation_lookups: Vec::new(),
             verdict: Verdict::default(),
+            wireshark_filter: String::new(),
         };
+        conn.wireshark_filter = crate::problems::wireshark_filter(&conn.client, &conn.server);
         conn.verdict = classify(&conn);
         conn
     }
