@@ -23,4 +23,5 @@ pub mod proto;
 pub mod record;
 pub mod report;
 pub mod revocation;
+pub mod suite_names;
 pub mod time;

@@ -14,7 +14,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Verdicts that one connection alone cannot explain further, and a profile may.
 pub fn is_inferable(code: &str) -> bool {
-    matches!(code, "rst_without_server_hello" | "closed_without_server_hello" | "no_server_hello")
+    matches!(
+        code,
+        "rst_without_server_hello"
+            | "closed_without_server_hello"
+            | "no_server_hello"
+            | "cipher_mismatch"
+            | "protocol_mismatch"
+    )
 }
 
 /// What one server (ip:port) did across all connections seen.
@@ -104,8 +111,78 @@ impl Profiles {
         self.servers.values()
     }
 
+    /// A refusal the alert settles, on a server that served other clients: what it chose for
+    /// them says which side is out of line, and the setting that fixes it.
+    fn name_what_others_got(&self, c: &mut Connection) {
+        let (Some(p), Some(ch)) = (self.servers.get(&c.server), c.tls.as_ref().and_then(|t| t.client_hello.as_ref()))
+        else {
+            return;
+        };
+        if p.ok == 0 {
+            return;
+        }
+        let how = c.verdict.explanation.clone();
+        match c.verdict.code {
+            "cipher_mismatch" => {
+                // The suite to name: the one chosen most for others among those of the
+                // client's newest version (TLS 1.3 suites serve only TLS 1.3 clients).
+                let tls13_client = ch.max_version == "TLS1.3";
+                let fits = |s: &str| crate::suite_names::is_tls13_suite(s) == tls13_client;
+                let Some((chosen, _)) = p
+                    .cipher_suites
+                    .iter()
+                    .filter(|(s, _)| fits(s))
+                    .max_by_key(|(_, n)| **n)
+                    .or_else(|| p.cipher_suites.iter().max_by_key(|(_, n)| **n))
+                else {
+                    return;
+                };
+                if ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s)) {
+                    return;
+                }
+                c.verdict.side = Fault::Client;
+                c.verdict.confidence = Confidence::Likely;
+                c.verdict.explanation = format!(
+                    "{how}; this server completed {} handshake(s) with other clients, choosing {}, which this client does not offer",
+                    p.ok,
+                    p.cipher_suites.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+                c.verdict.hint = format!(
+                    "Enable {} in the client (its OS, framework or driver settings), or enable one of the client's suites on the server.",
+                    crate::suite_names::suite_spellings(chosen)
+                );
+            }
+            "protocol_mismatch" => {
+                let offered_max = version_id(&ch.max_version).map(version_rank).unwrap_or(0);
+                let Some(lowest) = p.version_ids.iter().copied().min_by_key(|v| version_rank(*v)) else { return };
+                if offered_max >= version_rank(lowest) {
+                    return;
+                }
+                let name = crate::names::version(lowest);
+                c.verdict.side = Fault::Client;
+                c.verdict.confidence = Confidence::Likely;
+                c.verdict.explanation = format!(
+                    "{how}; this server completed {} handshake(s) with other clients using {}",
+                    p.ok,
+                    p.versions.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+                c.verdict.hint = format!(
+                    "Enable {name} in the client. {}",
+                    crate::suite_names::version_settings(&name).unwrap_or_default()
+                );
+            }
+            _ => {}
+        }
+    }
+
     /// Sharpens an inferable verdict with what the server did with other clients.
     pub fn sharpen(&self, c: &mut Connection) {
+        if matches!(c.verdict.code, "cipher_mismatch" | "protocol_mismatch") {
+            if c.verdict.confidence == Confidence::Certain {
+                self.name_what_others_got(c);
+            }
+            return;
+        }
         // A hello the server's TCP never acknowledged did not reach it: nothing was refused.
         if !is_inferable(c.verdict.code) || c.verdict.side == Fault::Network {
             return;

@@ -103,3 +103,26 @@ fn one_server_many_clients_names_the_clients_and_the_fix() {
     assert_eq!(problems[1]["client_examples"], serde_json::json!(["127.0.0.1"]));
     assert!(!problems[1]["fix"].as_str().unwrap().is_empty());
 }
+
+/// Every OpenSSL spelling a fix names is OpenSSL's own (`openssl ciphers -stdname`).
+#[test]
+fn openssl_suite_names_are_openssls() {
+    if !have_tool("openssl", &["version"]) {
+        return;
+    }
+    let out = Command::new("openssl")
+        .args(["ciphers", "-stdname", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"])
+        .output()
+        .expect("run openssl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut checked = 0;
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(iana), Some("-"), Some(openssl)) = (words.next(), words.next(), words.next()) else { continue };
+        if let Some(ours) = tlsdiag::suite_names::openssl_name(iana) {
+            assert_eq!(ours, openssl, "{iana}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "{checked} suites checked");
+}
