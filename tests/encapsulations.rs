@@ -1,0 +1,105 @@
+//! TLS carried inside tunnels and mirrors: GRE, ERSPAN types II and III (fixtures made with
+//! real TLS peers, see tests/fixtures/README.md), 802.11 behind radiotap and PPI (public
+//! captures of ../shared/corpus). Frames and facts were checked with tshark.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+/// The `files[0]` summary of `analyze --format json` on one capture.
+fn file_summary(path: &Path) -> Value {
+    let run = tlsdiag(&["analyze", "--format", "json", "--all", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON document");
+    doc["files"][0].clone()
+}
+
+/// A capture of ../shared/corpus, or None (with the reason printed) when the corpus is absent
+/// and neither CI nor TLSDIAG_REQUIRE_TOOLS asks for it.
+fn corpus_file(name: &str) -> Option<std::path::PathBuf> {
+    let path = corpus(name);
+    if path.exists() {
+        return Some(path);
+    }
+    let required = std::env::var_os("CI").is_some() || std::env::var("TLSDIAG_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+    assert!(!required, "{} is missing: the public corpus must sit at ../shared/corpus", path.display());
+    eprintln!("{} missing: skipped (the public corpus sits at ../shared/corpus)", path.display());
+    None
+}
+
+#[test]
+fn tls_inside_gre_with_checksum_key_and_sequence() {
+    let path = fixture("gre-tls12-ok.pcap");
+    let c = only_tls_connection(&path);
+    assert_eq!(verdict(&c), ("ok", "none", "certain"));
+    // The inner addresses, not the underlay's.
+    assert!(c["client"].as_str().unwrap().starts_with("192.168.99.1:"));
+    assert_eq!(c["server"], "192.168.99.2:4433");
+    assert_eq!(evidence_frames(&c), [7, 9, 12]);
+    assert_eq!(c["tls"]["server_hello"]["cipher_suite"], "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+    let f = file_summary(&path);
+    assert_eq!(f["tunnels"]["gre"], 20, "every frame is GRE");
+    // Frames 1 and 3 carry IPv6 router solicitations through the tunnel.
+    assert_eq!(f["other_ip"], 2);
+    assert_eq!(f["tunnels"]["skipped_gre"], 0);
+}
+
+#[test]
+fn certificate_rejected_inside_plain_gre() {
+    let c = only_tls_connection(&fixture("gre-tls13-unknown-ca.pcap"));
+    assert_eq!(verdict(&c), ("certificate_rejected", "server", "certain"));
+    assert_eq!(evidence_frames(&c), [6, 8, 10]);
+    assert_eq!(c["tls"]["alerts"][0]["description"], "unknown_ca");
+    assert_eq!(c["tls"]["alerts"][0]["sender"], "client");
+}
+
+#[test]
+fn tls_mirrored_through_erspan_type_ii() {
+    let path = fixture("erspan2-tls12-ok.pcap");
+    let c = only_tls_connection(&path);
+    assert_eq!(verdict(&c), ("ok", "none", "certain"));
+    assert_eq!(c["server"], "127.0.0.1:4433");
+    assert_eq!(evidence_frames(&c), [4, 6, 9]);
+    let f = file_summary(&path);
+    assert_eq!((f["tunnels"]["gre"].as_u64(), f["tunnels"]["erspan_ii"].as_u64()), (Some(15), Some(15)));
+}
+
+#[test]
+fn cipher_mismatch_mirrored_through_erspan_type_iii() {
+    let path = fixture("erspan3-tls12-cipher-mismatch.pcap");
+    let c = only_tls_connection(&path);
+    assert_eq!(verdict(&c).0, "cipher_mismatch");
+    assert_eq!(evidence_frames(&c), [4, 6]);
+    assert_eq!(c["tls"]["alerts"][0]["description"], "handshake_failure");
+    assert_eq!(file_summary(&path)["tunnels"]["erspan_iii"], 10);
+}
+
+/// 26 radiotap 802.11 QoS data frames carrying one HTTP connection (tshark: wlan.fc.type_subtype
+/// 0x0020 on every frame, unprotected).
+#[test]
+fn tcp_inside_radiotap_80211_data_frames() {
+    let Some(path) = corpus_file("arkime--80211http.pcap") else { return };
+    let conns = connections(&path);
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0]["client"], "172.5.5.113:49417");
+    assert_eq!(conns[0]["server"], "14.17.32.211:80");
+    assert_eq!(conns[0]["packets"], 26);
+    assert_eq!(verdict(&conns[0]).0, "not_tls");
+    let f = file_summary(&path);
+    assert_eq!((f["tcp_segments"].as_u64(), f["tunnels"]["wlan"].as_u64()), (Some(26), Some(26)));
+}
+
+/// PPI in front of 802.11: frames 2 and 4 are not data frames, 1 and 3 are UDP, 5 a SYN
+/// (tshark: ppi.dlt 105 on all five).
+#[test]
+fn tcp_inside_ppi_80211_frames() {
+    let Some(path) = corpus_file("libpcap--filter--http_PPI.pcap") else { return };
+    let conns = connections(&path);
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0]["client"], "192.168.1.132:3827");
+    assert_eq!(conns[0]["tcp"]["syn"]["frame"], 5);
+    let f = file_summary(&path);
+    assert_eq!((f["tcp_segments"].as_u64(), f["other_ip"].as_u64(), f["not_ip"].as_u64()), (Some(1), Some(2), Some(2)));
+}
