@@ -103,3 +103,73 @@ fn tcp_inside_ppi_80211_frames() {
     let f = file_summary(&path);
     assert_eq!((f["tcp_segments"].as_u64(), f["other_ip"].as_u64(), f["not_ip"].as_u64()), (Some(1), Some(2), Some(2)));
 }
+
+/// The OpenVPN facts of a connection.
+fn openvpn(c: &Value) -> &Value {
+    assert_eq!(c["encapsulation"], "openvpn");
+    &c["openvpn"]
+}
+
+#[test]
+fn tls_inside_openvpn_control_channel() {
+    let c = only_tls_connection(&fixture("openvpn-tcp-ok.pcap"));
+    assert_eq!(verdict(&c), ("ok", "none", "certain"));
+    let o = openvpn(&c);
+    assert_eq!(o["control_auth"], "none");
+    // tshark -d tcp.port==1194,openvpn: hard resets 4 (client) and 6 (server), ClientHello 8,
+    // ServerHello 9 (TLS_AES_256_GCM_SHA384, supported_version 0x0304).
+    assert_eq!((o["client_reset"].as_u64(), o["server_reset"].as_u64()), (Some(4), Some(6)));
+    assert_eq!(c["server"].as_str().unwrap(), "10.99.0.2:1194");
+    assert_eq!(c["tls"]["client_hello"]["frame"], 8);
+    assert_eq!(c["tls"]["server_hello"]["frame"], 9);
+    assert_eq!(c["tls"]["server_hello"]["cipher_suite"], "TLS_AES_256_GCM_SHA384");
+    assert_eq!(c["tls"]["server_hello"]["version"], "TLS1.3");
+}
+
+#[test]
+fn openvpn_client_rejecting_the_server_certificate() {
+    // The client logged "VERIFY ERROR ... Sent fatal SSL alert: unknown CA", but the alert never
+    // reached the wire: its FIN (frame 10) follows the server's flight (ServerHello 9).
+    let c = only_tls_connection(&fixture("openvpn-tcp-unknown-ca.pcap"));
+    assert_eq!(verdict(&c), ("aborted_after_server_hello", "client", "likely"));
+    assert_eq!(evidence_frames(&c), [9, 10]);
+    assert_eq!(c["tcp"]["client_fin"]["frame"], 10);
+    assert_eq!(openvpn(&c)["control_auth"], "none");
+}
+
+#[test]
+fn tls_auth_hmac_is_recognised_by_its_size() {
+    let c = only_tls_connection(&fixture("openvpn-tcp-tls-auth-ok.pcap"));
+    assert_eq!(verdict(&c), ("ok", "none", "certain"));
+    let o = openvpn(&c);
+    assert_eq!((o["control_auth"].as_str(), o["hmac_size"].as_u64()), (Some("tls_auth"), Some(20)));
+    // tshark with openvpn.tls_auth: ClientHello 8, ServerHello 10.
+    assert_eq!(c["tls"]["client_hello"]["frame"], 8);
+    assert_eq!(c["tls"]["server_hello"]["frame"], 10);
+}
+
+#[test]
+fn tls_version_refused_inside_tls_auth_sha256() {
+    let c = only_tls_connection(&fixture("openvpn-tcp-tls-auth-version-mismatch.pcap"));
+    // The client offers TLS 1.3 only (supported_versions 0x0304); the server (max 1.2) closes
+    // at once without an alert (FIN, frame 9).
+    assert_eq!(verdict(&c).0, "closed_without_server_hello");
+    assert_eq!(evidence_frames(&c), [8, 9]);
+    assert_eq!(c["tls"]["client_hello"]["supported_versions"], serde_json::json!(["TLS1.3"]));
+    let o = openvpn(&c);
+    assert_eq!((o["control_auth"].as_str(), o["hmac_size"].as_u64()), (Some("tls_auth"), Some(32)));
+}
+
+#[test]
+fn tls_crypt_hides_the_handshake_data_packets_prove_it_completed() {
+    let conns = connections(&fixture("openvpn-tcp-tls-crypt.pcap"));
+    assert_eq!(conns.len(), 1);
+    let c = &conns[0];
+    assert!(c["tls"].is_null(), "no TLS can be read behind tls-crypt");
+    assert_eq!(verdict(c), ("ok", "none", "likely"));
+    let o = openvpn(c);
+    assert_eq!(o["control_auth"], "tls_crypt");
+    // tshark: P_DATA_V2 (opcode 0x09) first from the server in frame 21, from the client in 22.
+    assert_eq!(o["first_data"], serde_json::json!([22, 21]));
+    assert_eq!(evidence_frames(c), [4, 21, 22]);
+}

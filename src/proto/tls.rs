@@ -8,6 +8,7 @@ use super::facts::{
 };
 use super::keylog::{KeyLog, Secrets};
 use super::messages::{self, handshake_name, ServerHelloKind};
+use super::openvpn::{self, OpenVpnUnwrapper};
 use super::tds::{self, TdsUnwrapper};
 use super::Side;
 use crate::names;
@@ -65,7 +66,10 @@ pub struct TlsAnalyzer {
     /// Set when the connection turned out to be SQL Server's TDS, which carries the handshake
     /// inside PRELOGIN packets.
     tds: Option<Box<TdsUnwrapper>>,
-    /// The TLS bytes unwrapped from TDS, reused from call to call.
+    /// Set when the connection turned out to be OpenVPN over TCP, which carries the handshake
+    /// inside its control channel.
+    openvpn: Option<Box<OpenVpnUnwrapper>>,
+    /// The TLS bytes unwrapped from TDS or OpenVPN, reused from call to call.
     unwrapped: Vec<u8>,
     /// Where this connection's secrets may be found (`--keylog`, pcapng secrets blocks).
     keylog: Option<Arc<KeyLog>>,
@@ -86,6 +90,7 @@ impl TlsAnalyzer {
             max_handshake_message,
             records: 0,
             tds: None,
+            openvpn: None,
             unwrapped: Vec::new(),
             keylog: None,
             secrets: None,
@@ -196,6 +201,11 @@ impl TlsAnalyzer {
         self.tds.take().map(|t| t.facts)
     }
 
+    /// The OpenVPN facts of an OpenVPN-over-TCP connection, taken out of the analyzer.
+    pub fn take_openvpn(&mut self) -> Option<openvpn::OpenVpnFacts> {
+        self.openvpn.take().map(|o| o.facts)
+    }
+
     /// The next in-order bytes of this side's stream.
     pub fn on_data(&mut self, side: Side, data: &[u8], seen: Seen) {
         if !self.wants(side) || data.is_empty() {
@@ -203,6 +213,9 @@ impl TlsAnalyzer {
         }
         if self.status == Status::NotTls {
             return self.on_answer(data, seen);
+        }
+        if self.openvpn.is_some() {
+            return self.on_openvpn_data(side, data, seen);
         }
         let Some(tds) = self.tds.as_mut() else {
             return self.on_tls_bytes(side, data, seen);
@@ -232,6 +245,28 @@ impl TlsAnalyzer {
             self.dirs[side].stopped = true;
             self.settle_if_both_stopped();
         }
+    }
+
+    /// OpenVPN's control channel carries the handshake: its TLS bytes go on as a plain TLS
+    /// connection's would.
+    fn on_openvpn_data(&mut self, side: Side, data: &[u8], seen: Seen) {
+        let Some(vpn) = self.openvpn.as_mut() else { return };
+        let mut unwrapped = std::mem::take(&mut self.unwrapped);
+        vpn.unwrap(side, data, seen.frame, &mut unwrapped);
+        let (client, stopped) = (vpn.client_side(), [vpn.stopped(0), vpn.stopped(1)]);
+        if let Some(client) = client.filter(|_| self.facts.client_hello.is_none()) {
+            self.client = Some(client);
+        }
+        if !unwrapped.is_empty() {
+            self.on_tls_bytes(side, &unwrapped, seen);
+            unwrapped.clear();
+        }
+        self.unwrapped = unwrapped;
+        // Sides the OpenVPN layer is done with (an error; tls-crypt once data flowed both ways).
+        for (dir, stop) in self.dirs.iter_mut().zip(stopped) {
+            dir.stopped |= stop;
+        }
+        self.settle_if_both_stopped();
     }
 
     fn on_tls_bytes(&mut self, side: Side, data: &[u8], seen: Seen) {
@@ -288,6 +323,18 @@ impl TlsAnalyzer {
                         }
                         tds::Detection::NeedMore => break,
                         tds::Detection::No => {}
+                    }
+                }
+                // OpenVPN over TCP carries the handshake inside its control channel.
+                if pos == 0 && self.tds.is_none() && self.openvpn.is_none() && self.facts.non_tls.is_none() {
+                    match openvpn::detect(rest) {
+                        openvpn::Detection::OpenVpn => {
+                            self.openvpn = Some(Box::default());
+                            self.dirs[side].record = Vec::new();
+                            return self.on_openvpn_data(side, &buf, seen);
+                        }
+                        openvpn::Detection::NeedMore => break,
+                        openvpn::Detection::No => {}
                     }
                 }
                 // Not TLS (yet): a protocol that upgrades to TLS (STARTTLS, MySQL, PostgreSQL,
