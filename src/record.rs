@@ -95,6 +95,9 @@ pub enum Encapsulation {
     Tds,
     /// Inside OpenVPN's control channel (OpenVPN over TCP).
     Openvpn,
+    /// After bytes the client sent unanswered before its ClientHello (a proxy header, an
+    /// unknown wrapper).
+    Prologue,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -202,6 +205,7 @@ impl Connection {
             _ if openvpn.is_some() => Some(Encapsulation::Openvpn),
             (Some(_), _) => Some(Encapsulation::Tds),
             (None, Some(t)) if t.starttls => Some(Encapsulation::Starttls),
+            (None, Some(t)) if t.client_prologue.is_some() => Some(Encapsulation::Prologue),
             (None, Some(_)) if !not_tls => Some(Encapsulation::Tls),
             _ => None,
         };

@@ -173,3 +173,25 @@ fn tls_crypt_hides_the_handshake_data_packets_prove_it_completed() {
     assert_eq!(o["first_data"], serde_json::json!([22, 21]));
     assert_eq!(evidence_frames(c), [4, 21, 22]);
 }
+
+/// curl --haproxy-protocol: a PROXY v1 header (43 bytes, frame 4) before the ClientHello
+/// (frame 6), which nginx with proxy_protocol expects (ServerHello 8).
+#[test]
+fn client_hello_found_behind_a_proxy_protocol_header() {
+    let c = only_tls_connection(&fixture("prologue-proxy-v1-ok.pcap"));
+    assert_eq!(verdict(&c), ("ok", "none", "certain"));
+    assert_eq!(c["encapsulation"], "prologue");
+    assert_eq!(c["tls"]["client_prologue"], serde_json::json!({"frame": 4, "bytes": 43}));
+    assert_eq!(c["tls"]["client_hello"]["frame"], 6);
+    assert_eq!(c["tls"]["server_hello"]["frame"], 8);
+}
+
+/// The same header to openssl s_server, which closes (FIN, frame 6) on the PROXY bytes
+/// before the ClientHello (frame 7) arrives.
+#[test]
+fn server_closing_on_an_unexpected_prologue() {
+    let c = only_tls_connection(&fixture("prologue-proxy-v1-unexpected.pcap"));
+    assert_eq!(verdict(&c), ("client_not_tls", "client", "likely"));
+    assert_eq!(evidence_frames(&c), [4, 6, 7]);
+    assert_eq!(c["tls"]["client_hello"]["frame"], 7);
+}
