@@ -195,3 +195,37 @@ fn server_closing_on_an_unexpected_prologue() {
     assert_eq!(evidence_frames(&c), [4, 6, 7]);
     assert_eq!(c["tls"]["client_hello"]["frame"], 7);
 }
+
+/// Connections of a corpus capture by client endpoint.
+fn by_client(conns: &[Value], client: &str) -> Value {
+    conns.iter().find(|c| c["client"] == client).cloned().unwrap_or_else(|| panic!("no connection from {client}"))
+}
+
+/// A real OpenVPN client in a public capture: tls-auth with a 32-byte HMAC on port 1194.
+/// tshark -d tcp.port==1194,openvpn -o openvpn.tls_auth:TRUE -o openvpn.tls_auth_hmac_size:32:
+/// hard resets 6585/6587, ClientHello 6591, ServerHello 6593 (0x1302), P_DATA_V2 from 6617.
+#[test]
+fn openvpn_with_tls_auth_sha256_in_a_public_capture() {
+    let Some(path) = corpus_file("mercury--emix.pcap") else { return };
+    let conns = connections(&path);
+    let c = by_client(&conns, "1.20.121.102:38764");
+    assert_eq!(verdict(&c), ("ok", "none", "certain"));
+    let o = openvpn(&c);
+    assert_eq!((o["control_auth"].as_str(), o["hmac_size"].as_u64()), (Some("tls_auth"), Some(32)));
+    assert_eq!((o["client_reset"].as_u64(), o["server_reset"].as_u64()), (Some(6585), Some(6587)));
+    assert_eq!(c["tls"]["client_hello"]["frame"], 6591);
+    assert_eq!(c["tls"]["server_hello"]["frame"], 6593);
+    assert_eq!(c["tls"]["server_hello"]["cipher_suite"], "TLS_AES_256_GCM_SHA384");
+}
+
+/// A NetBIOS session request starts with 0x81, which once passed for an SSLv2 record header
+/// and hid the payload (tshark: NBSS type 0x81 in frame 2007): it is plain not-TLS.
+#[test]
+fn high_bit_first_byte_is_not_taken_for_sslv2() {
+    let Some(path) = corpus_file("mercury--emix.pcap") else { return };
+    let conns = connections(&path);
+    let c = by_client(&conns, "192.168.122.145:63181");
+    assert_eq!(verdict(&c), ("not_tls", "none", "certain"));
+    assert_eq!(evidence_frames(&c), [2007]);
+    assert!(c["tls"]["client_hello"].is_null());
+}
