@@ -2,7 +2,7 @@
 //! each settled connection handed to the caller as soon as it is known.
 
 use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, Frame, MergedSource, Opened};
-use crate::decode::{decode, Decoded};
+use crate::decode::{decode_counted, Decoded, TunnelCounts};
 use crate::flow::{Flow, FlowStats, FlowTable, Limits};
 use crate::profile::{is_inferable, Profiles};
 use crate::proto::dns::parse_response;
@@ -30,6 +30,8 @@ pub struct FileSummary {
     pub not_ip: u64,
     /// Frames too short or malformed to reach the TCP header.
     pub malformed: u64,
+    /// Frames per tunnel layer crossed, and tunnelled frames whose payload could not be read.
+    pub tunnels: TunnelCounts,
     pub connections: u64,
     /// Connection count per final verdict code (filled in by [`Session::finish`]).
     pub verdicts: BTreeMap<&'static str, u64>,
@@ -193,7 +195,7 @@ impl Pipeline {
 
     /// One frame; connections it settles go to `emit` at once.
     pub fn on_frame(&mut self, frame: &Frame<'_>, emit: &mut dyn FnMut(Connection)) {
-        match decode(frame) {
+        match decode_counted(frame, &mut self.summary.tunnels) {
             Decoded::Tcp(seg) => {
                 self.summary.tcp_segments += 1;
                 self.table.on_segment(&seg, Seen { frame: frame.index, ts: frame.ts });
@@ -211,6 +213,7 @@ impl Pipeline {
             Decoded::OtherIp => self.summary.other_ip += 1,
             Decoded::NotIp => self.summary.not_ip += 1,
             Decoded::Malformed => self.summary.malformed += 1,
+            Decoded::Skipped => {}
         }
     }
 

@@ -117,7 +117,7 @@ impl Tally {
 enum Message {
     // Boxed: a connection record is large and most messages carry one.
     Connection(usize, Box<Connection>),
-    Done(usize, FileSummary),
+    Done(usize, Box<FileSummary>),
 }
 
 /// Analyses every input, in parallel when there are several (on `threads` threads, or one per
@@ -157,7 +157,7 @@ pub fn run(inputs: &[Input], limits: &Limits, threads: Option<usize>, session: &
                 let summary = analyze_input(input, limits, &mut |conn| {
                     let _ = tx.send(Message::Connection(i, Box::new(conn)));
                 });
-                let _ = tx.send(Message::Done(i, summary));
+                let _ = tx.send(Message::Done(i, Box::new(summary)));
             });
         }
         drop(tx);
@@ -170,7 +170,7 @@ pub fn run(inputs: &[Input], limits: &Limits, threads: Option<usize>, session: &
             match message {
                 Message::Connection(i, conn) if i == next => tally.deliver(*conn, session),
                 Message::Connection(i, conn) => held.entry(i).or_default().0.push(*conn),
-                Message::Done(i, summary) => held.entry(i).or_default().1 = Some(summary),
+                Message::Done(i, summary) => held.entry(i).or_default().1 = Some(*summary),
             }
             // Release everything the input in turn has, and move on while inputs are done.
             while let Some((conns, summary)) = held.get_mut(&next) {

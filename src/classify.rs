@@ -3,6 +3,7 @@
 //! hint. A pure function: the same facts always give the same verdict.
 
 use crate::proto::facts::{Alert, Certificate, Role, TlsFacts, TLS13_ALERT_SIZED, TLS13_FINISHED_MAX};
+use crate::proto::openvpn::{ControlAuth, OpenVpnFacts};
 use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
 use crate::record::Connection;
 use serde::Serialize;
@@ -120,7 +121,10 @@ fn secs(nanos: i64) -> String {
 /// The verdict for one connection.
 pub fn classify(c: &Connection) -> Verdict {
     let client_hello = c.tls.as_ref().and_then(|t| t.client_hello.as_ref());
+    let refused_prologue = c.tls.as_ref().and_then(|t| prologue_refused(c, t));
     let mut verdict = match (&c.tls, &c.tds) {
+        _ if client_hello.is_none() && c.openvpn.as_ref().is_some_and(openvpn_hides_tls) => openvpn_verdict(c),
+        _ if refused_prologue.is_some() => refused_prologue.unwrap_or_default(),
         (_, Some(tds)) if client_hello.is_none() || tds_mismatch_decides(c, tds) => tds_verdict(c, tds),
         (None, _) => tcp_verdict(c),
         (Some(_), _) if c.not_tls => not_tls_verdict(c),
@@ -135,6 +139,55 @@ pub fn classify(c: &Connection) -> Verdict {
     // Evidence reads in capture order, as it would be walked in Wireshark.
     verdict.evidence.sort_by_key(|e| e.frame);
     verdict
+}
+
+/// The server ended the connection after the client's prologue and before its ClientHello:
+/// it did not expect those bytes (a PROXY header sent to a server without proxy_protocol).
+fn prologue_refused(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
+    let prologue = tls.client_prologue.as_ref()?;
+    let hello = tls.client_hello.as_ref()?.frame;
+    let t = &c.tcp;
+    let end = [t.server_fin, t.server_rst].into_iter().flatten().map(|s| s.frame).filter(|&f| f < hello).min()?;
+    let preview = tls.non_tls.as_ref().map_or(String::new(), |n| format!(" (\"{}\")", n.preview));
+    Some(
+        Verdict::new("client_not_tls", Fault::Client, Confidence::Likely)
+            .because(format!(
+                "the client sent {} bytes that are not TLS before its ClientHello{preview}, and the server closed the connection after them, before the ClientHello arrived",
+                prologue.bytes
+            ))
+            .hint("The client sends a prologue the server does not expect (a PROXY protocol header: turn it off in the client or the load balancer, or enable proxy_protocol on the server).")
+            .frame(Some(prologue.frame), "client's prologue")
+            .frame(Some(end), "server's close")
+            .frame(Some(hello), "ClientHello, too late"),
+    )
+}
+
+/// OpenVPN's tls-crypt encrypts the control channel: the TLS inside cannot be read.
+fn openvpn_hides_tls(o: &OpenVpnFacts) -> bool {
+    o.control_auth == Some(ControlAuth::TlsCrypt)
+}
+
+/// An OpenVPN connection whose TLS handshake is hidden (tls-crypt): data-channel packets both
+/// ways prove it completed, since their keys come out of it; without them nothing can be said.
+fn openvpn_verdict(c: &Connection) -> Verdict {
+    let Some(o) = &c.openvpn else { return tcp_verdict(c) };
+    let [client_data, server_data] = o.first_data;
+    if let (Some(from_client), Some(from_server)) = (client_data, server_data) {
+        return Verdict::new("ok", Fault::None, Confidence::Likely)
+            .because(format!(
+                "OpenVPN with tls-crypt: the control channel (and the TLS handshake in it) is encrypted, but data-channel packets flowed both ways ({} from the client, {} from the server), whose keys only a completed handshake gives",
+                o.data_packets[0], o.data_packets[1]
+            ))
+            .frame(o.client_reset, "client hard reset")
+            .frame(Some(from_client), "first data packet from the client")
+            .frame(Some(from_server), "first data packet from the server");
+    }
+    Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Possible)
+        .because("OpenVPN with tls-crypt: the control channel is encrypted, so the TLS handshake inside cannot be read, and no data-channel packets flowed both ways")
+        .hint("Read the OpenVPN logs of both ends (verb 3 or more) for the TLS error; tls-crypt hides it from captures by design.")
+        .frame(o.client_reset, "client hard reset")
+        .frame(o.server_reset, "server hard reset")
+        .frame(c.tcp.client_fin.or(c.tcp.server_fin).or(c.tcp.client_rst).or(c.tcp.server_rst).map(|s| s.frame), "end of the connection")
 }
 
 /// A connection that carried no payload: the TCP story is the whole story.

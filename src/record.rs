@@ -5,6 +5,7 @@ use crate::capture::Nanos;
 use crate::classify::{classify, Verdict};
 use crate::flow::{EndReason, Flow};
 use crate::proto::facts::{Seen, TlsFacts};
+use crate::proto::openvpn::OpenVpnFacts;
 use crate::proto::tds::{TdsFacts, ALPN_TDS8};
 use crate::proto::tls::Status;
 use crate::revocation::DnsLookup;
@@ -92,6 +93,11 @@ pub enum Encapsulation {
     Starttls,
     /// SQL Server: inside TDS PRELOGIN packets (TDS 7.x), or TLS first for TDS 8.0.
     Tds,
+    /// Inside OpenVPN's control channel (OpenVPN over TCP).
+    Openvpn,
+    /// After bytes the client sent unanswered before its ClientHello (a proxy header, an
+    /// unknown wrapper).
+    Prologue,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -115,6 +121,8 @@ pub struct Connection {
     pub tls: Option<TlsFacts>,
     /// SQL Server's TDS: PRELOGIN options of both sides and how encryption was negotiated.
     pub tds: Option<TdsFacts>,
+    /// OpenVPN over TCP: how the control channel is protected, its packets, the data channel.
+    pub openvpn: Option<OpenVpnFacts>,
     /// True when the payload was not TLS.
     pub not_tls: bool,
     /// DNS answers the client got for the hosts of its certificate's CRL and OCSP URLs.
@@ -186,16 +194,20 @@ impl Connection {
         let status = flow.tls.status();
         let not_tls = status == Status::NotTls;
         let prelogin = flow.tls.take_tds();
-        // A SQL Server connection that negotiated no encryption has nothing to say about TLS.
-        let saw_tls = prelogin.is_none() || flow.tls.saw_records();
+        let openvpn = flow.tls.take_openvpn();
+        // A SQL Server connection that negotiated no encryption, or an OpenVPN one whose control
+        // channel is encrypted, has nothing to say about TLS.
+        let saw_tls = (prelogin.is_none() && openvpn.is_none()) || flow.tls.saw_records();
         let tls = (status != Status::Waiting && saw_tls).then(|| std::mem::take(&mut flow.tls.facts));
         let tds = prelogin.or_else(|| {
             let offered = tls.as_ref()?.client_hello.as_ref()?.alpn.iter().any(|p| p == ALPN_TDS8);
             offered.then(TdsFacts::strict)
         });
         let encapsulation = match (&tds, &tls) {
+            _ if openvpn.is_some() => Some(Encapsulation::Openvpn),
             (Some(_), _) => Some(Encapsulation::Tds),
             (None, Some(t)) if t.starttls => Some(Encapsulation::Starttls),
+            (None, Some(t)) if t.client_prologue.is_some() => Some(Encapsulation::Prologue),
             (None, Some(_)) if !not_tls => Some(Encapsulation::Tls),
             _ => None,
         };
@@ -213,6 +225,7 @@ impl Connection {
             encapsulation,
             tls,
             tds,
+            openvpn,
             not_tls,
             revocation_lookups: Vec::new(),
             verdict: Verdict::default(),

@@ -37,6 +37,10 @@ impl LinkType {
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
     pub const LINUX_SLL2: LinkType = LinkType(276);
+    /// 802.11 frames without a radio header, behind radiotap, and behind PPI.
+    pub const IEEE802_11: LinkType = LinkType(105);
+    pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
+    pub const PPI: LinkType = LinkType(192);
 }
 
 /// Packet time in nanoseconds since the Unix epoch. The analysis clock: never the wall clock.

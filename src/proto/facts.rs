@@ -252,6 +252,15 @@ pub struct Answer {
 }
 
 /// Everything the TLS analyzer learned about one connection.
+/// Bytes a client sent before its ClientHello that are not TLS.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Prologue {
+    /// The frame the prologue began in.
+    pub frame: u64,
+    /// How many bytes came before the ClientHello's record.
+    pub bytes: usize,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TlsFacts {
     pub client_hello: Option<ClientHello>,
@@ -286,6 +295,9 @@ pub struct TlsFacts {
     pub non_tls: Option<NonTls>,
     /// TLS began after a plaintext exchange (STARTTLS and similar upgrades).
     pub starttls: bool,
+    /// The client sent bytes that are not TLS before its ClientHello while the server had said
+    /// nothing (a proxy header, a wrapper this tool does not know).
+    pub client_prologue: Option<Prologue>,
     /// Encrypted handshake records or alerts were read with secrets from a key log.
     pub decrypted: bool,
     /// Problems decoding this connection (malformed records or messages, limits reached).

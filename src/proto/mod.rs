@@ -10,6 +10,7 @@ pub mod facts;
 pub mod fingerprint;
 pub mod keylog;
 pub mod messages;
+pub mod openvpn;
 pub mod tds;
 pub mod tls;
 pub mod x509;

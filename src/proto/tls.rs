@@ -4,10 +4,12 @@
 
 use super::decrypt::{self, Opened, RecordKeys};
 use super::facts::{
-    Alert, MessageSeen, NonTls, RecordSeen, Role, Seen, TlsFacts, MAX_RECORDS_KEPT, MAX_TICKETS_KEPT, TLS13_ALERT_SIZED,
+    Alert, MessageSeen, NonTls, Prologue, RecordSeen, Role, Seen, TlsFacts, MAX_RECORDS_KEPT, MAX_TICKETS_KEPT,
+    TLS13_ALERT_SIZED,
 };
 use super::keylog::{KeyLog, Secrets};
 use super::messages::{self, handshake_name, ServerHelloKind};
+use super::openvpn::{self, OpenVpnUnwrapper};
 use super::tds::{self, TdsUnwrapper};
 use super::Side;
 use crate::names;
@@ -65,12 +67,17 @@ pub struct TlsAnalyzer {
     /// Set when the connection turned out to be SQL Server's TDS, which carries the handshake
     /// inside PRELOGIN packets.
     tds: Option<Box<TdsUnwrapper>>,
-    /// The TLS bytes unwrapped from TDS, reused from call to call.
+    /// Set when the connection turned out to be OpenVPN over TCP, which carries the handshake
+    /// inside its control channel.
+    openvpn: Option<Box<OpenVpnUnwrapper>>,
+    /// The TLS bytes unwrapped from TDS or OpenVPN, reused from call to call.
     unwrapped: Vec<u8>,
     /// Where this connection's secrets may be found (`--keylog`, pcapng secrets blocks).
     keylog: Option<Arc<KeyLog>>,
     /// This connection's secrets, once the ServerHello named the suite.
     secrets: Option<Box<Secrets>>,
+    /// The frame of each side's first byte (a client prologue is one the server did not answer).
+    first_byte: [Option<u64>; 2],
     /// A hello or ticket arrived since the flow table last looked (see `take_session_news`).
     session_news: bool,
     pub facts: TlsFacts,
@@ -86,10 +93,12 @@ impl TlsAnalyzer {
             max_handshake_message,
             records: 0,
             tds: None,
+            openvpn: None,
             unwrapped: Vec::new(),
             keylog: None,
             secrets: None,
             session_news: false,
+            first_byte: [None; 2],
             facts: TlsFacts::default(),
         }
     }
@@ -196,13 +205,22 @@ impl TlsAnalyzer {
         self.tds.take().map(|t| t.facts)
     }
 
+    /// The OpenVPN facts of an OpenVPN-over-TCP connection, taken out of the analyzer.
+    pub fn take_openvpn(&mut self) -> Option<openvpn::OpenVpnFacts> {
+        self.openvpn.take().map(|o| o.facts)
+    }
+
     /// The next in-order bytes of this side's stream.
     pub fn on_data(&mut self, side: Side, data: &[u8], seen: Seen) {
         if !self.wants(side) || data.is_empty() {
             return;
         }
+        self.first_byte[side].get_or_insert(seen.frame);
         if self.status == Status::NotTls {
             return self.on_answer(data, seen);
+        }
+        if self.openvpn.is_some() {
+            return self.on_openvpn_data(side, data, seen);
         }
         let Some(tds) = self.tds.as_mut() else {
             return self.on_tls_bytes(side, data, seen);
@@ -234,6 +252,28 @@ impl TlsAnalyzer {
         }
     }
 
+    /// OpenVPN's control channel carries the handshake: its TLS bytes go on as a plain TLS
+    /// connection's would.
+    fn on_openvpn_data(&mut self, side: Side, data: &[u8], seen: Seen) {
+        let Some(vpn) = self.openvpn.as_mut() else { return };
+        let mut unwrapped = std::mem::take(&mut self.unwrapped);
+        vpn.unwrap(side, data, seen.frame, &mut unwrapped);
+        let (client, stopped) = (vpn.client_side(), [vpn.stopped(0), vpn.stopped(1)]);
+        if let Some(client) = client.filter(|_| self.facts.client_hello.is_none()) {
+            self.client = Some(client);
+        }
+        if !unwrapped.is_empty() {
+            self.on_tls_bytes(side, &unwrapped, seen);
+            unwrapped.clear();
+        }
+        self.unwrapped = unwrapped;
+        // Sides the OpenVPN layer is done with (an error; tls-crypt once data flowed both ways).
+        for (dir, stop) in self.dirs.iter_mut().zip(stopped) {
+            dir.stopped |= stop;
+        }
+        self.settle_if_both_stopped();
+    }
+
     fn on_tls_bytes(&mut self, side: Side, data: &[u8], seen: Seen) {
         if !self.wants(side) {
             return;
@@ -263,7 +303,7 @@ impl TlsAnalyzer {
             if rest.len() < 5 {
                 break;
             }
-            if !self.dirs[side].valid && rest[0] & 0x80 != 0 {
+            if !self.dirs[side].valid && rest[0] & 0x80 != 0 && plausible_sslv2(rest) {
                 // SSLv2-format record: 2-byte length with the high bit set.
                 let len = (((rest[0] & 0x7f) as usize) << 8) | rest[1] as usize;
                 if rest.len() < 2 + len {
@@ -290,12 +330,33 @@ impl TlsAnalyzer {
                         tds::Detection::No => {}
                     }
                 }
+                // OpenVPN over TCP carries the handshake inside its control channel.
+                if pos == 0 && self.tds.is_none() && self.openvpn.is_none() && self.facts.non_tls.is_none() {
+                    match openvpn::detect(rest) {
+                        openvpn::Detection::OpenVpn => {
+                            self.openvpn = Some(Box::default());
+                            self.dirs[side].record = Vec::new();
+                            return self.on_openvpn_data(side, &buf, seen);
+                        }
+                        openvpn::Detection::NeedMore => break,
+                        openvpn::Detection::No => {}
+                    }
+                }
                 // Not TLS (yet): a protocol that upgrades to TLS (STARTTLS, MySQL, PostgreSQL,
                 // an HTTP CONNECT) sends plaintext first. Look for where a hello starts.
                 self.note_plaintext(side, rest, seen);
                 match find_hello(rest) {
                     Some(offset) => {
-                        self.facts.starttls = true;
+                        // Bytes the server never answered are a prologue, not an upgrade.
+                        let first = self.first_byte[side].unwrap_or(seen.frame);
+                        if self.role(side) == Role::Client
+                            && self.first_byte[1 - side].is_none()
+                            && !self.facts.starttls
+                        {
+                            self.facts.client_prologue = Some(Prologue { frame: first, bytes: pos + offset });
+                        } else {
+                            self.facts.starttls = true;
+                        }
                         pos += offset;
                         continue;
                     }
@@ -805,6 +866,17 @@ fn preview(bytes: &[u8]) -> String {
 }
 
 /// Offset of the first plausible TLS handshake record holding a ClientHello or ServerHello.
+/// An SSLv2-format CLIENT-HELLO (type 1, version 0x0002 or 0x03xx) or SERVER-HELLO (type 4,
+/// session-id-hit 0 or 1): other bytes with the high bit set are a prologue, not SSLv2.
+fn plausible_sslv2(rest: &[u8]) -> bool {
+    let len = (((rest[0] & 0x7f) as usize) << 8) | rest[1] as usize;
+    match (rest.get(2), rest.get(3)) {
+        (Some(1), Some(0 | 3)) => len >= 9,
+        (Some(4), Some(0 | 1)) => len >= 11,
+        _ => false,
+    }
+}
+
 fn find_hello(bytes: &[u8]) -> Option<usize> {
     bytes.windows(6).position(|w| {
         let len = u16::from_be_bytes([w[3], w[4]]) as usize;
@@ -823,6 +895,32 @@ mod tests {
         data.extend_from_slice(&[22, 3, 1, 0, 50, 1, 0, 0, 46]);
         assert_eq!(find_hello(&data), Some(at));
         assert_eq!(find_hello(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), None);
+    }
+
+    /// A client that sends bytes of its own before the ClientHello (a proxy header, binary
+    /// framing with the high bit set) unanswered: the hello is found behind them.
+    #[test]
+    fn client_hello_after_an_unanswered_client_prologue() {
+        let hello = record(22, &client_hello(&[]));
+        for prologue in [&b"PROXY TCP4 192.0.2.1 192.0.2.2 5000 443\r\n"[..], &[0x9c, 0x41, 0x07, 0x00]] {
+            let mut tls = TlsAnalyzer::new(1 << 16);
+            tls.set_client_hint(0);
+            tls.on_data(0, prologue, seen(4));
+            tls.on_data(0, &hello, seen(5));
+            assert!(tls.facts.client_hello.is_some(), "{prologue:?}");
+            assert_eq!(tls.facts.client_hello.as_ref().unwrap().frame, 5);
+            let p = tls.facts.client_prologue.as_ref().expect("prologue");
+            assert_eq!((p.frame, p.bytes), (4, prologue.len()));
+            assert!(!tls.facts.starttls);
+        }
+        // The server spoke first: a STARTTLS upgrade, not a prologue.
+        let mut tls = TlsAnalyzer::new(1 << 16);
+        tls.set_client_hint(0);
+        tls.on_data(1, b"220 mail ESMTP\r\n", seen(4));
+        tls.on_data(0, b"STARTTLS\r\n", seen(5));
+        tls.on_data(1, b"220 go ahead\r\n", seen(6));
+        tls.on_data(0, &hello, seen(7));
+        assert!(tls.facts.starttls && tls.facts.client_prologue.is_none());
     }
 
     // Adversarial input (issue: hostile captures). Each case must end in a recorded error or

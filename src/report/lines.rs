@@ -4,7 +4,7 @@
 use super::{is_shown, Reporter};
 use crate::analyze::{totals, FileSummary};
 use crate::profile::Profiles;
-use crate::record::Connection;
+use crate::record::{Connection, Encapsulation};
 use crate::time::rfc3339_nanos;
 use std::io::{self, Write};
 
@@ -33,7 +33,12 @@ impl Reporter for LineReporter {
             c.client,
             c.server,
             v.code,
-            if c.tds.is_some() { " [tds]" } else { "" },
+            match c.encapsulation {
+                Some(Encapsulation::Tds) => " [tds]",
+                Some(Encapsulation::Openvpn) => " [openvpn]",
+                Some(Encapsulation::Prologue) => " [prologue]",
+                _ => "",
+            },
             v.confidence.as_str(),
             v.side.as_str(),
             v.explanation,

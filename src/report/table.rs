@@ -4,7 +4,7 @@
 use super::{in_capture_order, is_shown, ListMode, Reporter};
 use crate::analyze::{totals, FileSummary};
 use crate::profile::Profiles;
-use crate::record::Connection;
+use crate::record::{Connection, Encapsulation};
 use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
 use std::io::{self, Write};
 
@@ -89,10 +89,10 @@ impl Reporter for TableReporter {
                         .map(|s| s.version.clone())
                         .or_else(|| ch.map(|h| format!("({})", h.max_version)))
                         .unwrap_or_else(|| "-".into());
-                    if c.tds.is_some() {
-                        format!("{version} in TDS")
-                    } else {
-                        version
+                    match c.encapsulation {
+                        Some(Encapsulation::Tds) => format!("{version} in TDS"),
+                        Some(Encapsulation::Openvpn) => format!("{version} in OpenVPN"),
+                        _ => version,
                     }
                 },
                 sh.map(|s| s.cipher_suite.clone()).unwrap_or_else(|| "-".into()),
