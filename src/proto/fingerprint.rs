@@ -8,7 +8,6 @@
 use crate::names::is_grease;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
-use std::fmt::Write;
 
 /// What a ClientHello's fingerprints are computed from, GREASE values included (they are
 /// left out here).
@@ -28,13 +27,31 @@ pub struct HelloValues<'a> {
     pub first_alpn: Option<&'a [u8]>,
 }
 
-fn decimal_list<T: std::fmt::Display>(values: impl Iterator<Item = T>) -> String {
-    let mut out = String::new();
+// Hex and decimal digits are pushed by hand: through `fmt` the fingerprints of one hello
+// cost more than its parsing (a hundred thousand instructions).
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_decimal(out: &mut String, mut v: u32) {
+    let mut digits = [0u8; 10];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend(digits[..n].iter().rev().map(|&d| d as char));
+}
+
+fn decimal_list(values: impl Iterator<Item = u32>) -> String {
+    let mut out = String::with_capacity(128);
     for (i, v) in values.enumerate() {
         if i > 0 {
             out.push('-');
         }
-        let _ = write!(out, "{v}");
+        push_decimal(&mut out, v);
     }
     out
 }
@@ -44,10 +61,12 @@ fn md5_hex(text: &str) -> String {
 }
 
 fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
 }
 
 fn not_grease(v: &u16) -> bool {
@@ -57,20 +76,29 @@ fn not_grease(v: &u16) -> bool {
 /// JA3: MD5 of "version,suites,extensions,groups,point formats" (empty fields stay empty:
 /// "768,4-5,,,").
 pub fn ja3(h: &HelloValues<'_>) -> String {
-    let full = format!(
-        "{},{},{},{},{}",
-        h.legacy_version,
-        decimal_list(h.cipher_suites.iter().filter(|v| not_grease(v))),
-        decimal_list(h.extensions.iter().filter(|v| not_grease(v))),
-        decimal_list(h.groups.iter().filter(|v| not_grease(v))),
-        decimal_list(h.point_formats.iter()),
-    );
+    let mut full = String::with_capacity(256);
+    push_decimal(&mut full, h.legacy_version.into());
+    for list in [
+        decimal_list(h.cipher_suites.iter().filter(|v| not_grease(v)).map(|&v| v.into())),
+        decimal_list(h.extensions.iter().filter(|v| not_grease(v)).map(|&v| v.into())),
+        decimal_list(h.groups.iter().filter(|v| not_grease(v)).map(|&v| v.into())),
+        decimal_list(h.point_formats.iter().map(|&v| v.into())),
+    ] {
+        full.push(',');
+        full.push_str(&list);
+    }
     md5_hex(&full)
 }
 
 /// JA3S: MD5 of "version,suite,extensions" of a ServerHello.
 pub fn ja3s(legacy_version: u16, cipher_suite: u16, extensions: &[u16]) -> String {
-    md5_hex(&format!("{legacy_version},{cipher_suite},{}", decimal_list(extensions.iter())))
+    let mut full = String::with_capacity(64);
+    push_decimal(&mut full, legacy_version.into());
+    full.push(',');
+    push_decimal(&mut full, cipher_suite.into());
+    full.push(',');
+    full.push_str(&decimal_list(extensions.iter().map(|&v| v.into())));
+    md5_hex(&full)
 }
 
 /// The first 12 hex digits of SHA-256 of a comma-separated list, or twelve zeros for none.
@@ -82,12 +110,14 @@ fn truncated_sha256(text: &str) -> String {
 }
 
 fn hex4_list(values: impl Iterator<Item = u16>) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(128);
     for (i, v) in values.enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{v:04x}");
+        for shift in [12, 8, 4, 0] {
+            out.push(HEX[((v >> shift) & 15) as usize] as char);
+        }
     }
     out
 }
