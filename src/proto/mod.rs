@@ -9,6 +9,7 @@ pub mod dns;
 pub mod facts;
 pub mod keylog;
 pub mod messages;
+pub mod record_size;
 pub mod tds;
 pub mod tls;
 pub mod x509;
