@@ -109,9 +109,13 @@ impl Verdict {
     }
 }
 
-/// True for a verdict code that means the handshake failed.
+/// True for a verdict code that means the handshake failed. A handshake that completed before
+/// the client hung up (`closed_after_handshake`) did not fail as far as the packets prove.
 pub fn is_failure_code(code: &str) -> bool {
-    !matches!(code, "ok" | "ok_resumed" | "incomplete_capture" | "not_tls" | "tds_unencrypted" | "")
+    !matches!(
+        code,
+        "ok" | "ok_resumed" | "incomplete_capture" | "not_tls" | "tds_unencrypted" | "closed_after_handshake" | ""
+    )
 }
 
 fn secs(nanos: i64) -> String {
@@ -724,31 +728,32 @@ fn repeated_hello_words(tls: &TlsFacts) -> String {
 /// (TLS 1.2) and a flaw in it, that is the likely story; without it, only a possibility (health
 /// checks close like that too).
 fn closed_after_handshake(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
-    if tls.client_record_after_complete.is_some() {
+    // A resumed session carries no certificate to reject.
+    if tls.client_record_after_complete.is_some() || tls.resumed {
         return None;
     }
     let (end, who, reset) = first_ending(c)?;
     let complete = tls.handshake_complete?;
-    if who != Role::Client || end.frame < complete {
+    // A client that rejects the certificate hangs up at once; one that leaves later went idle.
+    let at_once = tls.handshake_complete_ts.is_some_and(|ts| end.ts.saturating_sub(ts) <= 1_000_000_000);
+    if who != Role::Client || end.frame < complete || !at_once {
         return None;
     }
     let ch = tls.client_hello.as_ref()?;
     let sh = tls.server_hello.as_ref()?;
     let how = if reset { "reset" } else { "closed" };
     let what = format!("{} from the client", if reset { "RST" } else { "FIN" });
-    let problems: Vec<String> = tls
-        .server_certificates
-        .as_ref()
-        .and_then(|chain| chain.certificates.first())
-        .map(|leaf| {
-            let mut found = certificate_problems(leaf, ch.sni.as_deref(), c.start / 1_000_000_000);
-            found.extend(address_problem(leaf, ch.sni.as_deref(), c));
-            found
-        })
-        .unwrap_or_default();
+    let leaf = tls.server_certificates.as_ref().and_then(|chain| chain.certificates.first());
+    let mut problems =
+        leaf.map(|l| certificate_problems(l, ch.sni.as_deref(), c.start / 1_000_000_000)).unwrap_or_default();
+    // Clients that connect by address often check no name at all, and services with a
+    // self-signed certificate often have it pinned: only a possibility then.
+    let confidence =
+        if problems.iter().all(|p| p == "self-signed") { Confidence::Possible } else { Confidence::Likely };
+    problems.extend(leaf.and_then(|l| address_problem(l, ch.sni.as_deref(), c)));
     if !problems.is_empty() {
         return Some(
-            Verdict::new("certificate_rejected", Fault::Server, Confidence::Likely)
+            Verdict::new("certificate_rejected", Fault::Server, confidence)
                 .because(format!(
                     "the handshake completed ({} {}), then the client {how} the connection without sending data or an alert, as clients that check the certificate after the handshake do (Node.js tls, wget with GnuTLS); the certificate in the capture: {}",
                     sh.version,

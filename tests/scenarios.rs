@@ -46,7 +46,9 @@ fn sample_cipher_mismatch_tls12_and_tls13() {
     for (port, ch, alert) in [(":57584", 34, 36), (":57586", 44, 46)] {
         let c = by_client(&conns, port);
         assert_eq!(c["verdict"]["code"], "cipher_mismatch", "{port}");
-        assert_eq!(c["verdict"]["confidence"], "certain");
+        // Each client offers one version: handshake_failure does not tell the suite from the
+        // version (GnuTLS refuses versions with it), so the suite is likely, not certain.
+        assert_eq!(c["verdict"]["confidence"], "likely");
         assert_eq!(evidence_frames(&c), vec![ch, alert]);
         assert_eq!(c["tls"]["alerts"][0]["sender"], "server");
         assert_eq!(c["tls"]["alerts"][0]["description"], "handshake_failure");

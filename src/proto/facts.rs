@@ -270,6 +270,9 @@ pub struct TlsFacts {
     pub server: SideFacts,
     /// Frame where both Finished messages had been seen.
     pub handshake_complete: Option<u64>,
+    /// When that frame was captured.
+    #[serde(skip)]
+    pub handshake_complete_ts: Option<Nanos>,
     /// TLS 1.3: the server's first record after the client's Finished (a NewSessionTicket or
     /// data when all went well; alert-sized when the server refused the client's flight).
     pub server_reply_to_finished: Option<RecordSeen>,

@@ -545,21 +545,23 @@ impl TlsAnalyzer {
                     ));
                 } else {
                     self.facts.side_mut(role).finished.get_or_insert(seen.frame);
-                    self.check_completion(seen.frame);
+                    self.check_completion(seen);
                 }
             }
             22 => self.on_handshake_fragment(side, body, seen),
             23 => {
                 self.note_encrypted_record(side, ctype, body.len(), seen);
                 if self.tls13 && self.facts.handshake_complete.is_none() {
-                    // A side's first encrypted record that can hold a Finished of the suite is
-                    // taken for its Finished (or a flight ending in one). Smaller records are
-                    // alerts, an EncryptedExtensions, an empty Certificate: never the Finished.
-                    // Padding means a larger one may still be an alert; the classifier says so.
-                    if body.len() >= self.min_finished(side) {
+                    // The server's encrypted flight starts right after its ServerHello (a client
+                    // that answers with a Finished proves the rest of it was sent, even when the
+                    // capture lost it). The client's first record that can hold a Finished of
+                    // the suite is taken for it; smaller ones are alerts or an empty
+                    // Certificate, never the Finished. Padding means a larger one may still be
+                    // an alert: the classifier says so.
+                    if role == Role::Server || body.len() >= self.min_finished(side) {
                         self.facts.side_mut(role).finished.get_or_insert(seen.frame);
                     }
-                    self.check_completion(seen.frame);
+                    self.check_completion(seen);
                 } else {
                     self.facts.side_mut(role).application_data.get_or_insert(seen.frame);
                     if self.facts.client_hello.is_none() && self.facts.server_hello.is_none() {
@@ -634,7 +636,7 @@ impl TlsAnalyzer {
             4 => self.on_new_session_ticket(raw, seen),
             20 => {
                 self.facts.side_mut(role).finished.get_or_insert(seen.frame);
-                self.check_completion(seen.frame);
+                self.check_completion(seen);
                 if self.tls13 {
                     self.switch_to_application_keys(side, role);
                 }
@@ -656,13 +658,14 @@ impl TlsAnalyzer {
         }
     }
 
-    fn check_completion(&mut self, frame: u64) {
+    fn check_completion(&mut self, seen: Seen) {
         if self.facts.handshake_complete.is_none()
             && self.facts.server_hello.is_some()
             && self.facts.client.finished.is_some()
             && self.facts.server.finished.is_some()
         {
-            self.facts.handshake_complete = Some(frame);
+            self.facts.handshake_complete = Some(seen.frame);
+            self.facts.handshake_complete_ts = Some(seen.ts);
         }
     }
 
