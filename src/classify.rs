@@ -473,6 +473,13 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     if let Some(alert) = fatal.filter(|a| !server_ended_first(a)) {
         return alert_verdict(c, tls, alert);
     }
+    // TLS 1.3: a server that aborts after its flight, before the client spoke, never takes the
+    // client's Finished that may follow.
+    if let Some(abort) =
+        sh.filter(|sh| sh.version == "TLS1.3" && !tls.decrypted).and_then(|_| tls13_server_abort(c, tls))
+    {
+        return server_abort_verdict(tls, sh.map(|s| s.frame), abort);
+    }
     if tls.handshake_complete.is_some() {
         if let Some(refused) = server_refused_client_flight(c, tls) {
             return refused;
@@ -549,18 +556,6 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     }
     let is13 = sh.version == "TLS1.3";
     if is13 && tls.client.finished.is_none() {
-        if let Some(abort) = tls13_server_abort(c, tls) {
-            return Verdict::new("fatal_alert", Fault::Server, Confidence::Likely)
-                .because(format!(
-                    "the server sent one alert-sized encrypted record ({} bytes) after its own flight, before any encrypted record of the client: the server aborted the handshake{}",
-                    abort.length,
-                    repeated_hello_words(tls)
-                ))
-                .hint("Look at the server's log for the reason; capture with SSLKEYLOGFILE (on the server) to read the alert.")
-                .frame(Some(sh.frame), "ServerHello")
-                .frame(tls.repeated_client_hello, "second ClientHello")
-                .frame(Some(abort.frame), "alert-sized record from the server");
-        }
         if let Some(first) = tls.client.encrypted_records.iter().find(|r| r.content_type == 23) {
             return Verdict::new("aborted_after_server_hello", Fault::Client, Confidence::Likely)
                 .because(format!(
@@ -654,6 +649,20 @@ fn server_refused_client_flight(c: &Connection, tls: &TlsFacts) -> Option<Verdic
             .frame(Some(reply.frame), "alert-sized record from the server")
             .frame(Some(end.frame), "server ended the connection"),
     )
+}
+
+/// A TLS 1.3 server that aborted after its own flight (see [`tls13_server_abort`]).
+fn server_abort_verdict(tls: &TlsFacts, server_hello: Option<u64>, abort: RecordSeen) -> Verdict {
+    Verdict::new("fatal_alert", Fault::Server, Confidence::Likely)
+        .because(format!(
+            "the server sent one alert-sized encrypted record ({} bytes) after its own flight, before any encrypted record of the client: the server aborted the handshake{}",
+            abort.length,
+            repeated_hello_words(tls)
+        ))
+        .hint("Look at the server's log for the reason; capture with SSLKEYLOGFILE (on the server) to read the alert.")
+        .frame(server_hello, "ServerHello")
+        .frame(tls.repeated_client_hello, "second ClientHello")
+        .frame(Some(abort.frame), "alert-sized record from the server")
 }
 
 /// What a client's encrypted TLS 1.3 flight held, from its record sizes.

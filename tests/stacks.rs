@@ -136,6 +136,25 @@ fn tls13_server_refusing_the_clients_certificate_flight() {
 }
 
 #[test]
+fn tls13_server_aborts_after_a_second_client_hello() {
+    // tls_front.py replays s_client's ClientHello to s_server (4434) after the server's flight
+    // (11): second ClientHello 21, the server's 19-byte encrypted alert 22 (s_server: "bad
+    // record type"); the client's Finished (25) comes after it and does not complete anything.
+    let conns = connections(&fixture("tls13-server-aborts-on-repeated-client-hello.pcap"));
+    let relayed = conns.iter().find(|c| c["server"].as_str().unwrap().ends_with(":4434")).unwrap();
+    assert_eq!(verdict(relayed), ("fatal_alert", "server", "likely"));
+    assert_eq!(evidence_frames(relayed), [11, 21, 22]);
+    assert_eq!(relayed["tls"]["repeated_client_hello"], 21);
+    assert!(explanation(relayed).contains("second ClientHello"), "{}", explanation(relayed));
+    // The client's side of the relay: the same 19-byte record (24) after the client's Finished
+    // (15), data and FIN (18): only a possible refusal of its flight.
+    let client = conns.iter().find(|c| c["server"].as_str().unwrap().ends_with(":4433")).unwrap();
+    assert_eq!(verdict(client), ("aborted_after_server_hello", "client", "possible"));
+    assert_eq!(evidence_frames(client), [15, 24, 29]);
+    assert!(client["tls"]["repeated_client_hello"].is_null());
+}
+
+#[test]
 fn tls13_empty_client_certificate_is_read_from_record_sizes() {
     // A 25-byte record (an empty Certificate: 8 + 1 + 16) before the Finished. Python's ssl
     // server (log: "peer did not return a certificate") and stunnel (curl's log: "tlsv13 alert
