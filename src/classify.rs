@@ -559,11 +559,15 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         if let Some(first) = tls.client.encrypted_records.iter().find(|r| r.content_type == 23) {
             return Verdict::new("aborted_after_server_hello", Fault::Client, Confidence::Likely)
                 .because(format!(
-                    "the client answered the server's encrypted flight with a {}-byte record, smaller than any Finished of {} ({} bytes), and no Finished: an alert (padded, as Java pads its records, when over {} bytes); most likely it rejected the certificate",
+                    "the client answered the server's encrypted flight with a {}-byte record, smaller than any Finished of {} ({} bytes), and no Finished: {}; most likely it rejected the certificate",
                     first.length,
                     sh.cipher_suite,
                     record_size::tls13_min_finished(sh.cipher_suite_id),
-                    record_size::tls13_unpadded_alert(sh.cipher_suite_id)
+                    if first.length as usize > record_size::tls13_unpadded_alert(sh.cipher_suite_id) {
+                        "an alert with padding (Java pads every record by 16 bytes)"
+                    } else {
+                        "an alert"
+                    }
                 ))
                 .hint("Check the server certificate against the client's trust store and name; capture with SSLKEYLOGFILE to read the alert.")
                 .frame(Some(first.frame), "alert-sized encrypted record from the client");
