@@ -595,6 +595,9 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 Confidence::Likely,
             );
         }
+        if let Some(v) = closed_on_certificate(c, tls, end, who, reset) {
+            return v;
+        }
         // A client that closes before any answer arrived gave up on the connection itself
         // (browsers close spare and raced connections right after their ClientHello).
         let when = if end.frame < sh.frame { "before the" } else { "after the" };
@@ -667,6 +670,45 @@ fn server_abort_verdict(tls: &TlsFacts, server_hello: Option<u64>, abort: Record
         .frame(server_hello, "ServerHello")
         .frame(tls.repeated_client_hello, "second ClientHello")
         .frame(Some(abort.frame), "alert-sized record from the server")
+}
+
+/// TLS 1.2 and older: the client hung up after the server's Certificate, without an alert and
+/// without its key exchange: clients that reject the certificate silently do this (python-tds
+/// with pyOpenSSL). `likely` when the certificate in the capture has a flaw, else `possible`.
+fn closed_on_certificate(
+    c: &Connection,
+    tls: &TlsFacts,
+    end: crate::proto::facts::Seen,
+    who: Role,
+    reset: bool,
+) -> Option<Verdict> {
+    let chain = tls.server_certificates.as_ref()?;
+    let ch = tls.client_hello.as_ref()?;
+    if who != Role::Client || end.frame < chain.frame || tls.client_key_exchange.is_some() {
+        return None;
+    }
+    let leaf = chain.certificates.first();
+    let mut problems =
+        leaf.map(|l| certificate_problems(l, ch.sni.as_deref(), c.start / 1_000_000_000)).unwrap_or_default();
+    let confidence =
+        if problems.iter().all(|p| p == "self-signed") { Confidence::Possible } else { Confidence::Likely };
+    problems.extend(leaf.and_then(|l| address_problem(l, ch.sni.as_deref(), c)));
+    let found = if problems.is_empty() {
+        String::new()
+    } else {
+        format!("; the certificate in the capture: {}", problems.join(", "))
+    };
+    Some(
+        Verdict::new("certificate_rejected", Fault::Server, confidence)
+            .because(format!(
+                "the client {} the connection after the server's certificate, without an alert and without its key exchange, as clients that reject the certificate silently do (python-tds with pyOpenSSL){found}",
+                if reset { "reset" } else { "closed" }
+            ))
+            .hint("Check the server certificate against the client's trust store and the name it connects with (the client's error message names the reason).")
+            .frame(Some(ch.frame), "ClientHello")
+            .frame(Some(chain.frame), "Certificate")
+            .frame(Some(end.frame), format!("{} from the client", if reset { "RST" } else { "FIN" })),
+    )
 }
 
 /// What a client's encrypted TLS 1.3 flight held, from its record sizes.

@@ -349,3 +349,39 @@ fn record_sizes_agree_with_tshark() {
         assert_eq!(ours, theirs[..ours.len()], "{name}");
     }
 }
+
+#[test]
+fn sql_server_clients_beyond_freetds() {
+    // python-tds (pure Python, pyOpenSSL) and tedious (Node) against tds_front.py; frames with
+    // tshark -d tcp.port==1433,tds. Encryption on: PRELOGIN 4 and 6, ClientHello 8, the
+    // server's flight 9, NewSessionTicket and server Finished 11 (python-tds) or 12 (tedious).
+    for (name, frames) in [("tds-pytds-tls12-ok.pcap", [8, 9, 11]), ("tds-tedious-tls12-ok.pcap", [8, 9, 12])] {
+        let c = one(name);
+        assert_eq!(verdict(&c), ("ok", "none", "certain"), "{name}");
+        assert_eq!(evidence_frames(&c), frames, "{name}");
+        assert_eq!(c["tds"]["client"]["encryption"], "ON", "{name}");
+    }
+    // Both clients without encryption send PRELOGIN NOT_SUP (tshark: "Encryption is not
+    // available (2)") and their LOGIN7 in the clear (8).
+    for name in ["tds-pytds-unencrypted.pcap", "tds-tedious-encryption-off.pcap"] {
+        let c = one(name);
+        assert_eq!(verdict(&c), ("tds_unencrypted", "none", "certain"), "{name}");
+        assert_eq!(evidence_frames(&c), [4, 6, 8], "{name}");
+    }
+    // python-tds without encryption against a server that requires it: the server closes (8);
+    // the client says "Client does not have encryption enabled but it is required by server".
+    let c = one("tds-pytds-encryption-required.pcap");
+    assert_eq!(verdict(&c), ("tds_encryption_mismatch", "client", "certain"));
+    assert_eq!(evidence_frames(&c), [4, 6, 8]);
+}
+
+#[test]
+fn python_tds_rejects_the_certificate_without_an_alert() {
+    // pyOpenSSL: "certificate verify failed"; on the wire the client's FIN (11) right after the
+    // server's Certificate (10), no alert and no ClientKeyExchange. The certificate's CA is not
+    // in the capture, so nothing in it is flawed: only possible.
+    let c = one("tds-pytds-untrusted-certificate.pcap");
+    assert_eq!(verdict(&c), ("certificate_rejected", "server", "possible"));
+    assert_eq!(evidence_frames(&c), [8, 10, 11]);
+    assert!(explanation(&c).contains("without an alert and without its key exchange"), "{}", explanation(&c));
+}
