@@ -601,11 +601,20 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         // A client that closes before any answer arrived gave up on the connection itself
         // (browsers close spare and raced connections right after their ClientHello).
         let when = if end.frame < sh.frame { "before the" } else { "after the" };
+        // After the certificate and before its key exchange: a silent rejection or a probe.
+        let on_certificate = who == Role::Client
+            && tls.server_certificates.as_ref().is_some_and(|chain| chain.frame <= end.frame)
+            && tls.client_key_exchange.is_none();
         return Verdict::new("fatal_alert", fault_of(who), Confidence::Possible)
             .because(format!(
-                "the {} ended the connection {when} {} ServerHello without an alert",
+                "the {} ended the connection {when} {} ServerHello without an alert{}",
                 role_name(who),
-                sh.version
+                sh.version,
+                if on_certificate {
+                    ", after the server's certificate and before its key exchange: a client that rejects the certificate without an alert (python-tds with pyOpenSSL does), or a scanner that only wanted the server's hello"
+                } else {
+                    ""
+                }
             ))
             .hint("Look at the logs of that side for the reason it gave up.")
             .frame(Some(sh.frame), "ServerHello")
@@ -673,8 +682,9 @@ fn server_abort_verdict(tls: &TlsFacts, server_hello: Option<u64>, abort: Record
 }
 
 /// TLS 1.2 and older: the client hung up after the server's Certificate, without an alert and
-/// without its key exchange: clients that reject the certificate silently do this (python-tds
-/// with pyOpenSSL). `likely` when the certificate in the capture has a flaw, else `possible`.
+/// without its key exchange, and the certificate in the capture has a flaw: clients that reject
+/// the certificate silently do this (python-tds with pyOpenSSL). Without a flaw in sight the
+/// same shape is as often a scanner that only wanted the hello: left to `fatal_alert`.
 fn closed_on_certificate(
     c: &Connection,
     tls: &TlsFacts,
@@ -690,16 +700,13 @@ fn closed_on_certificate(
     let leaf = chain.certificates.first();
     let mut problems =
         leaf.map(|l| certificate_problems(l, ch.sni.as_deref(), c.start / 1_000_000_000)).unwrap_or_default();
-    let confidence =
-        if problems.iter().all(|p| p == "self-signed") { Confidence::Possible } else { Confidence::Likely };
+    if problems.iter().all(|p| p == "self-signed") {
+        return None;
+    }
     problems.extend(leaf.and_then(|l| address_problem(l, ch.sni.as_deref(), c)));
-    let found = if problems.is_empty() {
-        String::new()
-    } else {
-        format!("; the certificate in the capture: {}", problems.join(", "))
-    };
+    let found = format!("; the certificate in the capture: {}", problems.join(", "));
     Some(
-        Verdict::new("certificate_rejected", Fault::Server, confidence)
+        Verdict::new("certificate_rejected", Fault::Server, Confidence::Likely)
             .because(format!(
                 "the client {} the connection after the server's certificate, without an alert and without its key exchange, as clients that reject the certificate silently do (python-tds with pyOpenSSL){found}",
                 if reset { "reset" } else { "closed" }
