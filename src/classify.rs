@@ -2,8 +2,11 @@
 //! the evidence frames, a one-line explanation naming the actual values, and a remediation
 //! hint. A pure function: the same facts always give the same verdict.
 
-use crate::proto::facts::{Alert, Certificate, Role, TlsFacts, TLS13_ALERT_SIZED, TLS13_FINISHED_MAX};
+use crate::proto::facts::{
+    Alert, Certificate, RecordSeen, Role, TlsFacts, TLS13_ALERT_SIZED, TLS13_CERTIFICATE_MARGIN,
+};
 use crate::proto::openvpn::{ControlAuth, OpenVpnFacts};
+use crate::proto::record_size;
 use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
 use crate::record::Connection;
 use serde::Serialize;
@@ -109,9 +112,19 @@ impl Verdict {
     }
 }
 
-/// True for a verdict code that means the handshake failed.
+/// True for a verdict code that means the handshake failed. A handshake that completed before
+/// the client hung up (`closed_after_handshake`) did not fail as far as the packets prove.
 pub fn is_failure_code(code: &str) -> bool {
-    !matches!(code, "ok" | "ok_resumed" | "incomplete_capture" | "not_tls" | "tds_unencrypted" | "abandoned" | "")
+    !matches!(
+        code,
+        "ok" | "ok_resumed"
+            | "incomplete_capture"
+            | "not_tls"
+            | "tds_unencrypted"
+            | "abandoned"
+            | "closed_after_handshake"
+            | ""
+    )
 }
 
 fn secs(nanos: i64) -> String {
@@ -507,6 +520,15 @@ fn alert_what(a: &Alert) -> String {
 fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     let t = &c.tcp;
     let Some(ch) = &tls.client_hello else {
+        // A TLS record (Java answers with a plaintext unexpected_message alert) in answer to a
+        // client that spoke another protocol: a TLS service refusing a non-TLS client.
+        let plaintext_client = tls.non_tls.as_ref().filter(|n| n.sender == Role::Client && !t.midstream);
+        if let Some(v) = plaintext_client
+            .filter(|n| n.answer.as_ref().is_some_and(|a| a.tls_record))
+            .and_then(|n| client_not_tls(c, n))
+        {
+            return v;
+        }
         if let Some(one_sided) = partial::server_side_only(c, tls) {
             return one_sided;
         }
@@ -538,6 +560,13 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     if let Some(alert) = fatal.filter(|a| !server_ended_first(a)) {
         return alert_verdict(c, tls, alert);
     }
+    // TLS 1.3: a server that aborts after its flight, before the client spoke, never takes the
+    // client's Finished that may follow.
+    if let Some(abort) =
+        sh.filter(|sh| sh.version == "TLS1.3" && !tls.decrypted).and_then(|_| tls13_server_abort(c, tls))
+    {
+        return server_abort_verdict(tls, sh.map(|s| s.frame), abort);
+    }
     if tls.handshake_complete.is_some() {
         if let Some(refused) = server_refused_client_flight(c, tls) {
             return refused;
@@ -545,11 +574,17 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         if let Some(not_resumed) = ftps_data_not_resumed(tls) {
             return not_resumed;
         }
+        if let Some(closed) = closed_after_handshake(c, tls) {
+            return closed;
+        }
         let code = if tls.resumed { "ok_resumed" } else { "ok" };
         let sh = sh.expect("complete implies a ServerHello");
-        // Finished records found after a hole in the capture were found by their headers.
+        // Finished records found after a hole in the capture were found by their headers, and a
+        // TLS 1.3 Finished told by its size alone is not confirmed.
         let resynced = tls.client.resynced.or(tls.server.resynced);
-        return Verdict::new(code, Fault::None, if resynced.is_some() { Confidence::Likely } else { Confidence::Certain })
+        let unconfirmed = tls13_finished_unconfirmed(tls);
+        let confirmed = resynced.is_none() && unconfirmed.is_none();
+        return Verdict::new(code, Fault::None, if confirmed { Confidence::Certain } else { Confidence::Likely })
             .because(format!(
                 "{} {} with {}{}{}",
                 sh.version,
@@ -557,9 +592,9 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 sni,
                 if tls.resumed { ", session resumed" } else { "" },
                 if resynced.is_some() {
-                    "; bytes of the handshake are missing from the capture (lost, or cut by its snap length), and the Finished messages were found in the records after the hole"
+                    "; bytes of the handshake are missing from the capture (lost, or cut by its snap length), and the Finished messages were found in the records after the hole".to_string()
                 } else {
-                    ""
+                    unconfirmed.map(|r| format!("; the client's last record ({} bytes) has the size of a Finished, but nothing after it confirms it (an alert padded to that size cannot be ruled out)", r.length)).unwrap_or_default()
                 }
             ))
             .frame(Some(ch.frame), "ClientHello")
@@ -626,8 +661,15 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         if let Some(first) = tls.client.encrypted_records.iter().find(|r| r.content_type == 23) {
             return Verdict::new("aborted_after_server_hello", Fault::Client, Confidence::Likely)
                 .because(format!(
-                    "the client answered the server's encrypted flight with one alert-sized record ({} bytes) and no Finished: most likely it rejected the certificate",
-                    first.length
+                    "the client answered the server's encrypted flight with a {}-byte record, smaller than any Finished of {} ({} bytes), and no Finished: {}; most likely it rejected the certificate",
+                    first.length,
+                    sh.cipher_suite,
+                    record_size::tls13_min_finished(sh.cipher_suite_id),
+                    if first.length as usize > record_size::tls13_unpadded_alert(sh.cipher_suite_id) {
+                        "an alert with padding (Java pads every record by 16 bytes)"
+                    } else {
+                        "an alert"
+                    }
                 ))
                 .hint("Check the server certificate against the client's trust store and name; capture with SSLKEYLOGFILE to read the alert.")
                 .frame(Some(first.frame), "alert-sized encrypted record from the client");
@@ -655,17 +697,29 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 Confidence::Likely,
             );
         }
+        if let Some(v) = closed_on_certificate(c, tls, end, who, reset) {
+            return v;
+        }
         // A client that closes before any answer arrived gave up on the connection itself
         // (browsers close spare and raced connections right after their ClientHello).
         if let Some(abandoned) = partial::left_before_server_hello(c, sh.frame, end, who, reset) {
             return abandoned;
         }
         let when = if end.frame < sh.frame { "before the" } else { "after the" };
+        // After the certificate and before its key exchange: a silent rejection or a probe.
+        let on_certificate = who == Role::Client
+            && tls.server_certificates.as_ref().is_some_and(|chain| chain.frame <= end.frame)
+            && tls.client_key_exchange.is_none();
         return Verdict::new("fatal_alert", fault_of(who), Confidence::Possible)
             .because(format!(
-                "the {} ended the connection {when} {} ServerHello without an alert",
+                "the {} ended the connection {when} {} ServerHello without an alert{}",
                 role_name(who),
-                sh.version
+                sh.version,
+                if on_certificate {
+                    ", after the server's certificate and before its key exchange: a client that rejects the certificate without an alert (python-tds with pyOpenSSL does), or a scanner that only wanted the server's hello"
+                } else {
+                    ""
+                }
             ))
             .hint("Look at the logs of that side for the reason it gave up.")
             .frame(Some(sh.frame), "ServerHello")
@@ -684,25 +738,30 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
 fn server_refused_client_flight(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
     let sh = tls.server_hello.as_ref()?;
     let reply = tls.server_reply_to_finished?;
-    if sh.version != "TLS1.3" || tls.decrypted || reply.length > TLS13_ALERT_SIZED {
+    // After a fatal alert its sender sends nothing more: a second record means no refusal
+    // (Go's server sends its ticket before the client's Finished, then short data).
+    if sh.version != "TLS1.3" || tls.decrypted || reply.length > TLS13_ALERT_SIZED || tls.server_records_after_reply > 0
+    {
         return None;
     }
     let end = c.tcp.server_fin.or(c.tcp.server_rst).filter(|end| end.frame >= reply.frame)?;
     let flight = tls.client.encrypted_records.first()?;
-    let with_certificate = flight.length > TLS13_FINISHED_MAX;
+    let shape = client_flight_shape(tls, sh.cipher_suite_id);
     // A client that closed first gets the server's close_notify, of the same size.
     let client_closed_first = c.tcp.client_fin.or(c.tcp.client_rst).is_some_and(|end| end.frame < reply.frame);
-    let (confidence, cause) = match (with_certificate, client_closed_first) {
-        (true, false) => (Confidence::Likely, "most likely it rejected the client certificate the flight carried"),
-        (true, true) => (Confidence::Possible, "it likely rejected the client certificate the flight carried (but the client had closed first, so this may be the server's close_notify)"),
-        (false, _) => (Confidence::Possible, "the flight held no certificate: it may have required one, or the client closed first and this is the server's close_notify"),
+    let (code, fault, confidence, cause) = match (shape, client_closed_first) {
+        (Flight::Certificate, false) => ("aborted_after_server_hello", Fault::Client, Confidence::Likely, "most likely it rejected the client certificate the flight carried"),
+        (Flight::Certificate, true) => ("aborted_after_server_hello", Fault::Client, Confidence::Possible, "it likely rejected the client certificate the flight carried (but the client had closed first, so this may be the server's close_notify)"),
+        (Flight::EmptyCertificate, false) => ("client_certificate_required", Fault::Client, Confidence::Likely, "the client's flight began with a record of the size of an empty Certificate (sent only when the server asks for one): the server required a client certificate and the client had none"),
+        (Flight::EmptyCertificate, true) => ("client_certificate_required", Fault::Client, Confidence::Possible, "the client's flight began with a record of the size of an empty Certificate (sent only when the server asks for one), so the server most likely required a certificate the client did not have (but the client had closed first, so this may be the server's close_notify)"),
+        (Flight::FinishedOnly, _) => ("aborted_after_server_hello", Fault::Client, Confidence::Possible, "the flight held no certificate: it may have required one, or the client closed first and this is the server's close_notify"),
     };
     Some(
-        Verdict::new("aborted_after_server_hello", Fault::Client, confidence)
+        Verdict::new(code, fault, confidence)
             .because(format!(
                 "the server answered the client's encrypted TLS 1.3 flight ({} bytes{}) with one alert-sized record ({} bytes) and no NewSessionTicket, then {}: {cause}",
                 flight.length,
-                if with_certificate { ", more than a Finished alone" } else { "" },
+                if shape == Flight::Certificate { ", more than a Finished alone" } else { "" },
                 reply.length,
                 if c.tcp.server_rst.is_some_and(|r| r.frame == end.frame) { "reset the connection" } else { "closed the connection" }
             ))
@@ -710,6 +769,183 @@ fn server_refused_client_flight(c: &Connection, tls: &TlsFacts) -> Option<Verdic
             .frame(Some(flight.frame), "client's encrypted flight")
             .frame(Some(reply.frame), "alert-sized record from the server")
             .frame(Some(end.frame), "server ended the connection"),
+    )
+}
+
+/// A TLS 1.3 server that aborted after its own flight (see [`tls13_server_abort`]).
+fn server_abort_verdict(tls: &TlsFacts, server_hello: Option<u64>, abort: RecordSeen) -> Verdict {
+    Verdict::new("fatal_alert", Fault::Server, Confidence::Likely)
+        .because(format!(
+            "the server sent one alert-sized encrypted record ({} bytes) after its own flight, before any encrypted record of the client: the server aborted the handshake{}",
+            abort.length,
+            repeated_hello_words(tls)
+        ))
+        .hint("Look at the server's log for the reason; capture with SSLKEYLOGFILE (on the server) to read the alert.")
+        .frame(server_hello, "ServerHello")
+        .frame(tls.repeated_client_hello, "second ClientHello")
+        .frame(Some(abort.frame), "alert-sized record from the server")
+}
+
+/// TLS 1.2 and older: the client hung up after the server's Certificate, without an alert and
+/// without its key exchange, and the certificate in the capture has a flaw: clients that reject
+/// the certificate silently do this (python-tds with pyOpenSSL). Without a flaw in sight the
+/// same shape is as often a scanner that only wanted the hello: left to `fatal_alert`.
+fn closed_on_certificate(
+    c: &Connection,
+    tls: &TlsFacts,
+    end: crate::proto::facts::Seen,
+    who: Role,
+    reset: bool,
+) -> Option<Verdict> {
+    let chain = tls.server_certificates.as_ref()?;
+    let ch = tls.client_hello.as_ref()?;
+    if who != Role::Client || end.frame < chain.frame || tls.client_key_exchange.is_some() {
+        return None;
+    }
+    let leaf = chain.certificates.first();
+    let mut problems =
+        leaf.map(|l| certificate_problems(l, ch.sni.as_deref(), c.start / 1_000_000_000)).unwrap_or_default();
+    if problems.iter().all(|p| p == "self-signed") {
+        return None;
+    }
+    problems.extend(leaf.and_then(|l| address_problem(l, ch.sni.as_deref(), c)));
+    let found = format!("; the certificate in the capture: {}", problems.join(", "));
+    Some(
+        Verdict::new("certificate_rejected", Fault::Server, Confidence::Likely)
+            .because(format!(
+                "the client {} the connection after the server's certificate, without an alert and without its key exchange, as clients that reject the certificate silently do (python-tds with pyOpenSSL){found}",
+                if reset { "reset" } else { "closed" }
+            ))
+            .hint("Check the server certificate against the client's trust store and the name it connects with (the client's error message names the reason).")
+            .frame(Some(ch.frame), "ClientHello")
+            .frame(Some(chain.frame), "Certificate")
+            .frame(Some(end.frame), format!("{} from the client", if reset { "RST" } else { "FIN" })),
+    )
+}
+
+/// What a client's encrypted TLS 1.3 flight held, from its record sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flight {
+    /// One Finished-sized record: no client certificate.
+    FinishedOnly,
+    /// A record too small for a Finished, then the Finished: an empty Certificate (a client
+    /// asked for a certificate that has none sends it without a CertificateVerify).
+    EmptyCertificate,
+    /// A Certificate and CertificateVerify before the Finished, or one record well over a
+    /// Finished's size.
+    Certificate,
+}
+
+fn client_flight_shape(tls: &TlsFacts, suite_id: u16) -> Flight {
+    let min = record_size::tls13_min_finished(suite_id);
+    let records: Vec<&RecordSeen> = tls.client.encrypted_records.iter().filter(|r| r.content_type == 23).collect();
+    let Some(finished) = records.iter().position(|r| r.length as usize >= min) else {
+        return Flight::FinishedOnly;
+    };
+    match &records[..finished] {
+        [] if records[finished].length as usize >= min + TLS13_CERTIFICATE_MARGIN as usize => Flight::Certificate,
+        [] => Flight::FinishedOnly,
+        [_] => Flight::EmptyCertificate,
+        _ => Flight::Certificate,
+    }
+}
+
+/// TLS 1.3 without the secrets: the record taken for the client's Finished is its last, and
+/// nothing after it (another client record, a server answer larger than an alert, two server
+/// records) shows that it was not an alert padded to a Finished's size.
+fn tls13_finished_unconfirmed(tls: &TlsFacts) -> Option<RecordSeen> {
+    let sh = tls.server_hello.as_ref()?;
+    if sh.version != "TLS1.3" || tls.decrypted || tls.client_record_after_complete.is_some() {
+        return None;
+    }
+    let confirmed_by_server = tls
+        .server_reply_to_finished
+        .is_some_and(|r| r.length > TLS13_ALERT_SIZED || tls.server_records_after_reply > 0);
+    if confirmed_by_server {
+        return None;
+    }
+    let finished = tls.client.finished?;
+    tls.client.encrypted_records.iter().find(|r| r.frame == finished && r.content_type == 23).copied()
+}
+
+/// TLS 1.3: the server's last encrypted record is alert-sized, came in a later segment than the
+/// Finished-sized record of its flight, before any encrypted record of the client and before the
+/// client ended the connection (else it is the server's close_notify answering the close): the
+/// server aborted (the client's second ClientHello is one reason).
+fn tls13_server_abort(c: &Connection, tls: &TlsFacts) -> Option<RecordSeen> {
+    let flight_end = tls.server.finished?;
+    let last = *tls.server.encrypted_records.iter().rev().find(|r| r.content_type == 23)?;
+    let client_spoke_first = tls.client.encrypted_records.iter().any(|r| r.content_type == 23 && r.frame < last.frame);
+    let client_ended_first = c.tcp.client_fin.or(c.tcp.client_rst).is_some_and(|end| end.frame < last.frame);
+    let aborted =
+        last.frame > flight_end && last.length <= TLS13_ALERT_SIZED && !client_spoke_first && !client_ended_first;
+    aborted.then_some(last)
+}
+
+/// ", after the client's second ClientHello (frame N) ..." when there was one.
+fn repeated_hello_words(tls: &TlsFacts) -> String {
+    tls.repeated_client_hello
+        .map(|frame| format!(", after the client's second ClientHello on the same connection (frame {frame}), which no HelloRetryRequest asked for"))
+        .unwrap_or_default()
+}
+
+/// A completed handshake that the client ended at once, without sending a byte of data or an
+/// alert: clients that check the server's certificate only after the handshake (Node.js tls,
+/// wget with GnuTLS) close like that when they reject it. With the certificate in the capture
+/// (TLS 1.2) and a flaw in it, that is the likely story; without it, only a possibility (health
+/// checks close like that too).
+fn closed_after_handshake(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
+    // A resumed session carries no certificate to reject.
+    if tls.client_record_after_complete.is_some() || tls.resumed {
+        return None;
+    }
+    let (end, who, reset) = first_ending(c)?;
+    let complete = tls.handshake_complete?;
+    // A client that rejects the certificate hangs up at once; one that leaves later went idle.
+    let at_once = tls.handshake_complete_ts.is_some_and(|ts| end.ts.saturating_sub(ts) <= 1_000_000_000);
+    if who != Role::Client || end.frame < complete || !at_once {
+        return None;
+    }
+    let ch = tls.client_hello.as_ref()?;
+    let sh = tls.server_hello.as_ref()?;
+    let how = if reset { "reset" } else { "closed" };
+    let what = format!("{} from the client", if reset { "RST" } else { "FIN" });
+    let leaf = tls.server_certificates.as_ref().and_then(|chain| chain.certificates.first());
+    let mut problems =
+        leaf.map(|l| certificate_problems(l, ch.sni.as_deref(), c.start / 1_000_000_000)).unwrap_or_default();
+    // Clients that connect by address often check no name at all, and services with a
+    // self-signed certificate often have it pinned: only a possibility then.
+    let confidence =
+        if problems.iter().all(|p| p == "self-signed") { Confidence::Possible } else { Confidence::Likely };
+    problems.extend(leaf.and_then(|l| address_problem(l, ch.sni.as_deref(), c)));
+    if !problems.is_empty() {
+        return Some(
+            Verdict::new("certificate_rejected", Fault::Server, confidence)
+                .because(format!(
+                    "the handshake completed ({} {}), then the client {how} the connection without sending data or an alert, as clients that check the certificate after the handshake do (Node.js tls, wget with GnuTLS); the certificate in the capture: {}",
+                    sh.version,
+                    sh.cipher_suite,
+                    problems.join(", ")
+                ))
+                .hint("Install a certificate the client trusts: valid now, naming the host the client uses, from a CA in the client's store (Node: NODE_EXTRA_CA_CERTS or the ca option; Java: the trust store; Go: tls.Config RootCAs).")
+                .frame(Some(ch.frame), "ClientHello")
+                .frame(tls.server_certificates.as_ref().map(|c| c.frame), "Certificate")
+                .frame(Some(complete), "both Finished seen")
+                .frame(Some(end.frame), what),
+        );
+    }
+    Some(
+        Verdict::new("closed_after_handshake", Fault::Unknown, Confidence::Possible)
+            .because(format!(
+                "the handshake completed ({} {}), then the client {how} the connection without sending data or an alert: clients that check the certificate after the handshake (Node.js tls, wget with GnuTLS) do this when they reject it{}; so do health checks and scanners",
+                sh.version,
+                sh.cipher_suite,
+                if sh.version == "TLS1.3" { " (the certificate is encrypted in TLS 1.3)" } else { "" }
+            ))
+            .hint("Read the client's error message or log; capture with SSLKEYLOGFILE to see the certificate in TLS 1.3.")
+            .frame(Some(ch.frame), "ClientHello")
+            .frame(Some(complete), "both Finished seen")
+            .frame(Some(end.frame), what),
     )
 }
 
@@ -762,6 +998,31 @@ fn failed_after_key_exchange(tls: &TlsFacts, frame: Option<u64>, what: &str, con
 }
 
 fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
+    let mut verdict = alert_verdict_by_name(c, tls, alert);
+    let ch = tls.client_hello.as_ref().expect("alert verdicts need a ClientHello");
+    let desc = alert.description.as_deref().unwrap_or("");
+    // GnuTLS (and appliances) answer a version they do not serve with handshake_failure, not
+    // protocol_version: unless the client offered both current versions, the alert does not
+    // tell a suite refusal from a version refusal.
+    let both_current = ["TLS1.2", "TLS1.3"].iter().all(|v| ch.supported_versions.iter().any(|o| o == v));
+    if verdict.code == "cipher_mismatch" && desc == "handshake_failure" && !both_current {
+        verdict.confidence = Confidence::Likely;
+        verdict.explanation.push_str(&format!(
+            ", or none of its versions ({}): GnuTLS servers answer a version they do not serve with handshake_failure too",
+            versions_offered(ch)
+        ));
+        verdict.hint = "Enable a cipher suite and a TLS version both sides share (Java: jdk.tls.client.protocols and jdk.tls.disabledAlgorithms; Go: tls.Config MinVersion, MaxVersion and CipherSuites; Node: minVersion and ciphers; GnuTLS: its priority string).".into();
+    }
+    // A second ClientHello on the connection is the likely reason for an unexplained alert.
+    if verdict.code == "fatal_alert" && tls.repeated_client_hello.is_some() {
+        verdict.explanation.push_str(&repeated_hello_words(tls));
+        verdict = verdict.frame(tls.repeated_client_hello, "second ClientHello");
+    }
+    verdict
+}
+
+/// The verdict an alert's name and sender give.
+fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
     let ch = tls.client_hello.as_ref().expect("alert verdicts need a ClientHello");
     let desc = alert.description.as_deref().unwrap_or("");
     let sh = tls.server_hello.as_ref();
@@ -803,8 +1064,7 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
             | "certificate_expired" | "certificate_revoked" | "access_denied",
             Role::Server,
             Some(_),
-        ) if tls.certificate_request.is_some() =>
-        {
+        ) if tls.certificate_request.is_some() => {
             let sent = tls.client_certificates.as_ref().map(|c| c.certificates.len()).unwrap_or(0);
             base(
                 "client_certificate_required",
@@ -819,8 +1079,13 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
             .frame(tls.certificate_request, "CertificateRequest")
         }
         (
-            "bad_certificate" | "unsupported_certificate" | "certificate_revoked" | "certificate_expired"
-            | "certificate_unknown" | "unknown_ca" | "access_denied",
+            "bad_certificate"
+            | "unsupported_certificate"
+            | "certificate_revoked"
+            | "certificate_expired"
+            | "certificate_unknown"
+            | "unknown_ca"
+            | "access_denied",
             Role::Client,
             _,
         ) => {
@@ -865,7 +1130,11 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
         _ => base(
             "fatal_alert",
             fault_of(alert.sender),
-            format!("the {} ended the handshake with the fatal alert {}", role_name(alert.sender), if desc.is_empty() { "(encrypted)" } else { desc }),
+            format!(
+                "the {} ended the handshake with the fatal alert {}",
+                role_name(alert.sender),
+                if desc.is_empty() { "(encrypted)" } else { desc }
+            ),
             "Look up the alert in the sender's logs (Schannel event 36887 on Windows carries the same number).",
         ),
     }

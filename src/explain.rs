@@ -131,9 +131,16 @@ pub const VERDICTS: &[VerdictHelp] = &[
     VerdictHelp {
         code: "aborted_after_server_hello",
         meaning: "TLS 1.3: one side gave up inside the encrypted handshake (usually the client rejecting the certificate, or the server rejecting the client's).",
-        look_for: "Record sizes: an alert-sized (19-24 byte) record instead of a Finished or a NewSessionTicket; capture with SSLKEYLOGFILE and --keylog to read it.",
+        look_for: "Record sizes: a record smaller than any Finished of the suite (an alert: 19 bytes, 35 from Java, which pads) instead of a Finished, or an alert-sized answer to the client's Finished instead of a NewSessionTicket; capture with SSLKEYLOGFILE and --keylog to read it.",
         windows: "The client's error (0x800B0109 untrusted root, 0x800B010F name mismatch, 0x80092013 revocation offline); Schannel events 36882/36884 on the client.",
         openssl: "SSLKEYLOGFILE=/tmp/keys (curl, Python, Firefox, OpenSSL -keylogfile), then tlsdiag --keylog /tmp/keys.",
+    },
+    VerdictHelp {
+        code: "closed_after_handshake",
+        meaning: "The handshake completed, then the client closed or reset the connection without a byte of data or an alert: clients that check the certificate after the handshake do this when they reject it (so do health checks).",
+        look_for: "The client's FIN or RST right after the Finished messages, no application data from it; in TLS 1.2 the certificate's problems.",
+        windows: "The client application's error; a load balancer's health check probing the port.",
+        openssl: "The client's error message (wget: \"The certificate's owner does not match hostname\"); SSLKEYLOGFILE to see the TLS 1.3 certificate.",
     },
     VerdictHelp {
         code: "failed_after_key_exchange",
@@ -193,6 +200,24 @@ pub const VERDICTS: &[VerdictHelp] = &[
     },
 ];
 
+/// Where the TLS stacks other than Schannel and OpenSSL set what a verdict is about, and how
+/// each one fails (from the stack captures of tests/fixtures).
+const STACKS: &[(&str, &str)] = &[
+    ("client_not_tls", "A Java (JSSE) server answers non-TLS bytes with a 7-byte plaintext unexpected_message alert; nginx answers plain HTTP with 400 \"The plain HTTP request was sent to HTTPS port\"; OpenSSL-based servers close without a byte."),
+    ("protocol_mismatch", "Java: jdk.tls.client.protocols, jdk.tls.server.protocols, jdk.tls.disabledAlgorithms in java.security, SSLParameters.setProtocols; Go: tls.Config MinVersion and MaxVersion; Node: minVersion and maxVersion (--tls-min-v1.2); Python: SSLContext.minimum_version; GnuTLS: the priority string (-VERS-ALL:+VERS-TLS1.2), and a GnuTLS server refuses a version it does not serve with handshake_failure (see cipher_mismatch)."),
+    ("cipher_mismatch", "Java: jdk.tls.disabledAlgorithms in java.security, SSLParameters.setCipherSuites; Go: tls.Config CipherSuites (TLS 1.2 suites only; Go's TLS 1.3 suites are fixed); Node: the ciphers option (--tls-cipher-list); GnuTLS: the priority string. A GnuTLS server logs \"No supported cipher suites have been found\" and sends handshake_failure for a version mismatch too."),
+    ("certificate_rejected", "Java: the trust store (javax.net.ssl.trustStore, keytool -importcert; \"PKIX path building failed\", \"No subject alternative DNS name matching\"); Go: tls.Config RootCAs and ServerName (\"x509: certificate signed by unknown authority\"); Node: the ca option or NODE_EXTRA_CA_CERTS (CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID); Python: SSLContext.load_verify_locations; wget (GnuTLS): --ca-certificate."),
+    ("client_certificate_required", "Java: javax.net.ssl.keyStore on the client, SSLParameters.setNeedClientAuth on the server (\"Empty client certificate chain\"); Go: tls.Config Certificates on the client, ClientAuth and ClientCAs on the server; Node: key and cert (or pfx) on the client, requestCert on the server; stunnel: requireCert and verifyChain; nginx: ssl_verify_client, which answers a missing certificate with HTTP 400 inside TLS, not with an alert."),
+    ("aborted_after_server_hello", "TLS 1.3 clients that reject the certificate: Java sends a 35-byte (padded) alert, Go, GnuTLS and OpenSSL a 19-byte one, Node closes without an alert and without its Finished. Key logs: Go tls.Config KeyLogWriter, Node the 'keylog' event, Python SSLContext.keylog_filename, curl and GnuTLS SSLKEYLOGFILE; Java has none built in."),
+    ("closed_after_handshake", "Node.js tls checks the certificate after the handshake and destroys the socket (TLS 1.2; in TLS 1.3 it closes before its Finished); wget with GnuTLS resets the connection after the handshake; Go, Java and OpenSSL reject inside the handshake with an alert."),
+    ("fatal_alert", "A TLS 1.3 server that aborts after its own flight (a second ClientHello on the connection, say) sends one encrypted alert-sized record: 19 bytes, 35 from Java."),
+];
+
+/// The stack-specific settings for a verdict code, or "-".
+pub fn stack_settings(code: &str) -> &'static str {
+    STACKS.iter().find(|(c, _)| *c == code).map_or("-", |(_, text)| text)
+}
+
 /// Server-level findings (the `findings` of a server profile), explained like verdicts.
 pub const FINDINGS: &[VerdictHelp] = &[
     VerdictHelp {
@@ -220,9 +245,9 @@ pub const FINDINGS: &[VerdictHelp] = &[
 
 /// Alert numbers with the verdicts they lead to.
 const ALERT_VERDICTS: &[(u8, &[&str], &str)] = &[
-    (10, &["fatal_alert"], "A message arrived out of order: an implementation bug or a middlebox."),
+    (10, &["fatal_alert", "client_not_tls"], "A message arrived out of order: an implementation bug or a middlebox; a Java server's answer to a client that does not speak TLS (plain HTTP to an HTTPS port); a server's answer to a second ClientHello."),
     (20, &["failed_after_key_exchange"], "The Finished or a record did not verify: DHE leading-zero bug, missing EMS support, or bytes altered in transit."),
-    (40, &["cipher_mismatch", "client_certificate_required"], "No acceptable parameters: no shared suite (before ServerHello), or a required client certificate missing."),
+    (40, &["cipher_mismatch", "protocol_mismatch", "client_certificate_required"], "No acceptable parameters: no shared suite (before ServerHello; from a GnuTLS server also no shared version), or a required client certificate missing."),
     (42, &["certificate_rejected", "client_certificate_required"], "A certificate was refused; from the client it is the server's, from the server the client's."),
     (43, &["certificate_rejected"], "Certificate type or algorithm not supported (key type, signature, EKU)."),
     (44, &["certificate_rejected"], "The certificate is revoked."),
@@ -329,6 +354,10 @@ fn describe_verdicts(out: &mut String, codes: &[&str]) {
                 "\n  {}: {}\n    look for: {}\n    Windows:  {}\n    OpenSSL:  {}\n",
                 v.code, v.meaning, v.look_for, v.windows, v.openssl
             ));
+            let stacks = stack_settings(v.code);
+            if stacks != "-" {
+                out.push_str(&format!("    Java, Go, Node, GnuTLS: {stacks}\n"));
+            }
         }
     }
 }
@@ -390,10 +419,18 @@ pub fn explain(symptom: &str) -> Option<String> {
 /// code with both platforms' checks.
 pub fn markdown_table(kind: &str, entries: &[VerdictHelp]) -> String {
     let mut out = format!(
-        "| {kind} | meaning | look for in the capture | Windows / SQL Server | OpenSSL-based peers |\n|---|---|---|---|---|\n"
+        "| {kind} | meaning | look for in the capture | Windows / SQL Server | OpenSSL-based peers | Java, Go, Node, GnuTLS |\n|---|---|---|---|---|---|\n"
     );
     for v in entries {
-        out.push_str(&format!("| `{}` | {} | {} | {} | {} |\n", v.code, v.meaning, v.look_for, v.windows, v.openssl));
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            v.code,
+            v.meaning,
+            v.look_for,
+            v.windows,
+            v.openssl,
+            stack_settings(v.code)
+        ));
     }
     out
 }

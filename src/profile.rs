@@ -178,7 +178,9 @@ impl Profiles {
     /// Sharpens an inferable verdict with what the server did with other clients.
     pub fn sharpen(&self, c: &mut Connection) {
         if matches!(c.verdict.code, "cipher_mismatch" | "protocol_mismatch") {
-            if c.verdict.confidence == Confidence::Certain {
+            // Refused with an alert: what the server chose for others tells which side to change.
+            let refused_by_alert = c.tls.as_ref().and_then(|t| t.first_fatal_alert()).is_some();
+            if refused_by_alert {
                 self.name_what_others_got(c);
             }
             return;

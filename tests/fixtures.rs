@@ -82,8 +82,10 @@ fn retransmitted_server_hello_counts_once() {
 
 #[test]
 fn cipher_mismatch_alert() {
+    // The client offers TLS 1.2 only: handshake_failure from the server may also refuse the
+    // version (GnuTLS does, tls-gnutls-server-tls13-client-tls12), so the suite is likely.
     let c = one("tls12-cipher-mismatch.pcap");
-    assert_eq!(verdict(&c), ("cipher_mismatch", "unknown", "certain"));
+    assert_eq!(verdict(&c), ("cipher_mismatch", "unknown", "likely"));
     assert_eq!(evidence_frames(&c), vec![4, 6]);
     assert!(explanation(&c).contains("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), "{}", explanation(&c));
 }

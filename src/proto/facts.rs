@@ -219,14 +219,17 @@ pub struct MessageSeen {
     pub frame: u64,
 }
 
-pub const MAX_RECORDS_KEPT: usize = 6;
+pub const MAX_RECORDS_KEPT: usize = 8;
 
-/// An encrypted TLS 1.3 record no longer than this is the size of an alert (2 bytes, the inner
-/// type and a 16-byte tag, with a little padding), not of a Finished (at least 32 + 4 + 17).
-pub const TLS13_ALERT_SIZED: u16 = 24;
-/// A client's first encrypted TLS 1.3 record longer than this is not a Finished alone (at most
-/// 48 + 4 + 17 bytes with SHA-384): it carries a Certificate.
-pub const TLS13_FINISHED_MAX: u16 = 69;
+/// An encrypted TLS 1.3 record no longer than this has the size of an alert: 19 bytes (2 bytes,
+/// the inner type and a 16-byte tag) with up to 16 bytes of padding, as JSSE pads every record.
+/// It may also be a few bytes of data: the size alone never settles it (see
+/// [`super::record_size`] for what a record can and cannot be).
+pub const TLS13_ALERT_SIZED: u16 = 35;
+/// A client's TLS 1.3 record this much larger than the smallest Finished of its suite carries
+/// more than a padded Finished: a Certificate (the smallest real certificate is a few hundred
+/// bytes).
+pub const TLS13_CERTIFICATE_MARGIN: u16 = 128;
 
 /// The first bytes of a side that does not speak TLS (an HTTP answer on a TLS port, say).
 #[derive(Clone, Debug, Serialize)]
@@ -285,9 +288,22 @@ pub struct TlsFacts {
     pub server: SideFacts,
     /// Frame where both Finished messages had been seen.
     pub handshake_complete: Option<u64>,
+    /// When that frame was captured.
+    #[serde(skip)]
+    pub handshake_complete_ts: Option<Nanos>,
     /// TLS 1.3: the server's first record after the client's Finished (a NewSessionTicket or
     /// data when all went well; alert-sized when the server refused the client's flight).
     pub server_reply_to_finished: Option<RecordSeen>,
+    /// How many records the server sent after the one [`Self::server_reply_to_finished`]
+    /// names, counted up to one: after a fatal alert a sender sends nothing more.
+    pub server_records_after_reply: u8,
+    /// The client's first record after the handshake completed (application data or an
+    /// alert). None when the client ended the connection without one: clients that check the
+    /// certificate only after the handshake (Node.js, wget with GnuTLS) close like that.
+    pub client_record_after_complete: Option<RecordSeen>,
+    /// A second ClientHello on the same connection that no HelloRetryRequest asked for (a
+    /// client restarting its handshake, or a device replaying it): servers abort on it.
+    pub repeated_client_hello: Option<u64>,
     /// An abbreviated handshake (session id, ticket or PSK resumption).
     pub resumed: bool,
     /// The first bytes of a side that did not begin with TLS (plaintext before STARTTLS, or a

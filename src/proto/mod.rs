@@ -11,6 +11,7 @@ pub mod fingerprint;
 pub mod keylog;
 pub mod messages;
 pub mod openvpn;
+pub mod record_size;
 pub mod tds;
 pub mod tls;
 pub mod x509;

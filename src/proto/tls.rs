@@ -10,6 +10,7 @@ use super::facts::{
 use super::keylog::{KeyLog, Secrets};
 use super::messages::{self, handshake_name, ServerHelloKind};
 use super::openvpn::{self, OpenVpnUnwrapper};
+use super::record_size;
 use super::tds::{self, TdsUnwrapper};
 use super::Side;
 use crate::names;
@@ -371,6 +372,14 @@ impl TlsAnalyzer {
             if rest.len() < 5 + len {
                 break;
             }
+            if !self.dirs[side].valid && self.facts.client_hello.is_none() {
+                // A TLS record (a plaintext alert, often) answering a side that spoke something
+                // else: a TLS service refusing a client that does not speak TLS.
+                let role = self.role(side);
+                if self.facts.non_tls.as_ref().is_some_and(|n| n.sender != role && n.answer.is_none()) {
+                    self.on_answer(rest, seen);
+                }
+            }
             self.dirs[side].valid = true;
             if self.status == Status::Waiting {
                 self.status = Status::Active;
@@ -474,9 +483,18 @@ impl TlsAnalyzer {
     fn on_record(&mut self, side: Side, header: [u8; 5], body: &[u8], seen: Seen) {
         let role = self.role(side);
         let completed_before = self.facts.handshake_complete.is_some();
-        if completed_before && self.tls13 && role == Role::Server && self.facts.server_reply_to_finished.is_none() {
-            let reply = RecordSeen { frame: seen.frame, content_type: header[0], length: body.len() as u16 };
-            self.facts.server_reply_to_finished = Some(reply);
+        if completed_before {
+            let record = RecordSeen { frame: seen.frame, content_type: header[0], length: body.len() as u16 };
+            match role {
+                Role::Server if self.tls13 && self.facts.server_reply_to_finished.is_none() => {
+                    self.facts.server_reply_to_finished = Some(record)
+                }
+                Role::Server if self.tls13 => self.facts.server_records_after_reply = 1,
+                Role::Server => {}
+                Role::Client => {
+                    self.facts.client_record_after_complete.get_or_insert(record);
+                }
+            }
         }
         let decrypted_handshake = match self.open(side, header, body, seen) {
             Some(opened) => {
@@ -494,14 +512,48 @@ impl TlsAnalyzer {
             self.facts.errors.push(format!("no handshake outcome after {MAX_RECORDS_BEFORE_OUTCOME} records"));
             self.status = Status::Done;
         }
-        // One record after both Finished messages confirms (or refutes, as an alert) the
-        // outcome. In TLS 1.3 only the server's does: it answers the client's Finished, and a
-        // server that rejects the client's certificate says so only then. Decrypted TLS 1.3
-        // tickets are all read: a later connection may offer any of them.
+        // Records after both Finished messages confirm (or refute) the outcome: the client's
+        // first one (a client that closes without one may have rejected the certificate after
+        // the handshake) and, in TLS 1.3, the server's answer to the client's Finished (a
+        // server that rejects the client's certificate says so only then; an alert-sized answer
+        // is a refusal only when nothing follows it). Decrypted TLS 1.3 tickets are all read: a
+        // later connection may offer any of them.
         let more_tickets = decrypted_handshake && self.facts.tickets_issued.len() < MAX_TICKETS_KEPT;
-        if completed_before && (!self.tls13 || role == Role::Server) && !more_tickets {
+        if completed_before && self.outcome_confirmed() && !more_tickets {
             self.status = Status::Done;
         }
+    }
+
+    /// After the handshake completed: nothing more that follows can change the verdict.
+    fn outcome_confirmed(&self) -> bool {
+        let f = &self.facts;
+        if f.client_record_after_complete.is_none() {
+            return false;
+        }
+        if !self.tls13 {
+            return true;
+        }
+        match f.server_reply_to_finished {
+            Some(reply) => reply.length > TLS13_ALERT_SIZED || f.server_records_after_reply > 0 || f.decrypted,
+            None => false,
+        }
+    }
+
+    /// The smallest record that can hold this connection's encrypted Finished (see
+    /// [`record_size`]); 0 when the suite gives no bound.
+    fn min_finished(&self, side: Side) -> usize {
+        let Some(sh) = self.facts.server_hello.as_ref() else {
+            return 0;
+        };
+        if self.tls13 {
+            return record_size::tls13_min_finished(sh.cipher_suite_id);
+        }
+        let etm = sh.extensions.iter().any(|e| e == "encrypt_then_mac");
+        // A record protected under keys the key log opened was read, not inferred.
+        if self.dirs[side].keys.is_some() {
+            return 0;
+        }
+        record_size::tls12_min_finished(sh.cipher_suite_id, sh.version_id, etm).unwrap_or(0)
     }
 
     /// Opens an encrypted record with the key log's keys for this side, if there are any.
@@ -590,27 +642,34 @@ impl TlsAnalyzer {
             }
             22 if self.dirs[side].encrypted => {
                 self.note_encrypted_record(side, ctype, body.len(), seen);
-                self.facts.side_mut(role).finished.get_or_insert(seen.frame);
-                self.check_completion(seen.frame);
+                // A handshake record shorter than any Finished of the suite is something else
+                // (a HelloRequest, or damage), never the Finished.
+                let min = self.min_finished(side);
+                if body.len() < min {
+                    self.facts.errors.push(format!(
+                        "{role:?}'s encrypted handshake record in frame {} ({} bytes) is shorter than any Finished of the suite ({min} bytes)",
+                        seen.frame,
+                        body.len()
+                    ));
+                } else {
+                    self.facts.side_mut(role).finished.get_or_insert(seen.frame);
+                    self.check_completion(seen);
+                }
             }
             22 => self.on_handshake_fragment(side, body, seen),
             23 => {
                 self.note_encrypted_record(side, ctype, body.len(), seen);
                 if self.tls13 && self.facts.handshake_complete.is_none() {
-                    let facts = self.facts.side_mut(role);
-                    match role {
-                        // The server's encrypted flight starts right after its ServerHello.
-                        Role::Server => {
-                            facts.finished.get_or_insert(seen.frame);
-                        }
-                        // The client's first encrypted record larger than an alert is its Finished
-                        // (or its certificate flight).
-                        Role::Client if body.len() > TLS13_ALERT_SIZED as usize => {
-                            facts.finished.get_or_insert(seen.frame);
-                        }
-                        Role::Client => {}
+                    // The server's encrypted flight starts right after its ServerHello (a client
+                    // that answers with a Finished proves the rest of it was sent, even when the
+                    // capture lost it). The client's first record that can hold a Finished of
+                    // the suite is taken for it; smaller ones are alerts or an empty
+                    // Certificate, never the Finished. Padding means a larger one may still be
+                    // an alert: the classifier says so.
+                    if role == Role::Server || body.len() >= self.min_finished(side) {
+                        self.facts.side_mut(role).finished.get_or_insert(seen.frame);
                     }
-                    self.check_completion(seen.frame);
+                    self.check_completion(seen);
                 } else {
                     self.facts.side_mut(role).application_data.get_or_insert(seen.frame);
                     if self.facts.client_hello.is_none() && self.facts.server_hello.is_none() {
@@ -685,7 +744,7 @@ impl TlsAnalyzer {
             4 => self.on_new_session_ticket(raw, seen),
             20 => {
                 self.facts.side_mut(role).finished.get_or_insert(seen.frame);
-                self.check_completion(seen.frame);
+                self.check_completion(seen);
                 if self.tls13 {
                     self.switch_to_application_keys(side, role);
                 }
@@ -707,13 +766,14 @@ impl TlsAnalyzer {
         }
     }
 
-    fn check_completion(&mut self, frame: u64) {
+    fn check_completion(&mut self, seen: Seen) {
         if self.facts.handshake_complete.is_none()
             && self.facts.server_hello.is_some()
             && self.facts.client.finished.is_some()
             && self.facts.server.finished.is_some()
         {
-            self.facts.handshake_complete = Some(frame);
+            self.facts.handshake_complete = Some(seen.frame);
+            self.facts.handshake_complete_ts = Some(seen.ts);
         }
     }
 
@@ -794,6 +854,10 @@ impl TlsAnalyzer {
                 }
                 self.facts.client_hello = hello
             }
+            // The answer to a HelloRetryRequest is expected; any other second ClientHello is not.
+            1 if role == Role::Client && !self.retry_answered(seen.frame) => {
+                self.facts.repeated_client_hello.get_or_insert(seen.frame);
+            }
             2 => match messages::server_hello(&msg, &raw[4..], seen.frame) {
                 Some(ServerHelloKind::Retry(hrr)) => {
                     // Only TLS 1.3 retries; the server's CCS that may follow is the compatibility one.
@@ -839,6 +903,14 @@ impl TlsAnalyzer {
         if matches!(ty, 1 | 2) {
             self.session_news = true;
         }
+    }
+
+    /// True for the first ClientHello after a HelloRetryRequest (which asks for it); records
+    /// that one was seen.
+    fn retry_answered(&mut self, frame: u64) -> bool {
+        let asked = self.facts.hello_retry_request.as_ref().is_some_and(|hrr| hrr.frame < frame);
+        let first_answer = self.facts.client.messages.iter().filter(|m| m.message == "ClientHello").nth(2).is_none();
+        asked && first_answer
     }
 
     /// A NewSessionTicket (plaintext in TLS 1.2, decrypted in TLS 1.3): its ticket is what a
@@ -1009,6 +1081,100 @@ mod tests {
             tls.facts.errors,
             vec!["malformed extensions in the ClientHello from the Client in frame 3".to_string()]
         );
+    }
+
+    /// A ServerHello handshake message choosing `suite`, TLS 1.3 (supported_versions) or 1.2.
+    fn server_hello(suite: u16, tls13: bool) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0);
+        body.extend_from_slice(&suite.to_be_bytes());
+        body.push(0);
+        if tls13 {
+            body.extend_from_slice(&[0, 6, 0, 0x2b, 0, 2, 3, 4]);
+        } else {
+            body.extend_from_slice(&[0, 0]);
+        }
+        let mut msg = vec![2, 0, 0, 0];
+        msg[1..4].copy_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    /// Client on side 0, server on side 1, up to the server's first encrypted record (TLS 1.3)
+    /// or its ServerHello (TLS 1.2).
+    fn after_hellos(suite: u16, tls13: bool) -> TlsAnalyzer {
+        let mut tls = TlsAnalyzer::new(1 << 16);
+        tls.on_data(0, &record(22, &client_hello(&[])), seen(1));
+        tls.on_data(1, &record(22, &server_hello(suite, tls13)), seen(2));
+        if tls13 {
+            tls.on_data(1, &record(23, &[0; 800]), seen(2));
+        }
+        assert!(tls.facts.server_hello.is_some());
+        tls
+    }
+
+    #[test]
+    fn java_padded_tls13_alert_is_not_a_finished() {
+        // tls13-java-client-cert-unknown-ca: TLS_AES_256_GCM_SHA384, the client's only
+        // encrypted record is 35 bytes (an alert padded by 16); a Finished needs 69.
+        let mut tls = after_hellos(0x1302, true);
+        tls.on_data(0, &record(20, &[1]), seen(3));
+        tls.on_data(0, &record(23, &[0; 35]), seen(4));
+        assert_eq!(tls.facts.client.finished, None);
+        assert_eq!(tls.facts.handshake_complete, None);
+        tls.on_data(0, &record(23, &[0; 69]), seen(5));
+        assert_eq!(tls.facts.client.finished, Some(5));
+    }
+
+    #[test]
+    fn second_client_hello_is_a_fact_unless_a_retry_asked_for_it() {
+        let mut tls = TlsAnalyzer::new(1 << 16);
+        tls.on_data(0, &record(22, &client_hello(&[])), seen(1));
+        tls.on_data(1, &record(22, &server_hello(0x1301, true)), seen(2));
+        tls.on_data(0, &record(22, &client_hello(&[])), seen(3));
+        assert_eq!(tls.facts.repeated_client_hello, Some(3));
+        assert_eq!(tls.facts.client_hello.as_ref().map(|ch| ch.frame), Some(1));
+    }
+
+    #[test]
+    fn plaintext_alert_answering_plaintext_is_the_answer() {
+        // http-client-to-java-server: a GET, answered by JSSE's 7-byte unexpected_message alert.
+        let mut tls = TlsAnalyzer::new(1 << 16);
+        tls.set_client_hint(0);
+        tls.on_data(0, b"GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n", seen(4));
+        tls.on_data(1, &[21, 3, 3, 0, 2, 2, 10], seen(6));
+        let answer = tls.facts.non_tls.as_ref().and_then(|n| n.answer.as_ref()).expect("answer kept");
+        assert!(answer.tls_record);
+        assert_eq!((answer.frame, answer.alert.as_deref()), (6, Some("unexpected_message")));
+    }
+
+    proptest::proptest! {
+        /// No record shorter than the smallest Finished of its suite is ever counted as one,
+        /// whatever the suite (TLS 1.3 and 1.2), the record sizes and their number.
+        #[test]
+        fn no_record_below_the_floor_is_a_finished(
+            suite in proptest::sample::select((0..=u16::MAX).filter(|&id| tls_parser::TlsCipherSuite::from_id(id).is_some()).collect::<Vec<u16>>()),
+            tls13 in proptest::bool::ANY,
+            sizes in proptest::collection::vec(0usize..200, 1..6),
+        ) {
+            let mut tls = after_hellos(suite, tls13);
+            let floor = if tls13 {
+                record_size::tls13_min_finished(suite)
+            } else {
+                record_size::tls12_min_finished(suite, 0x0303, false).unwrap_or(0)
+            };
+            tls.on_data(0, &record(20, &[1]), seen(3));
+            for (i, &size) in sizes.iter().enumerate() {
+                let size = size.min(floor.saturating_sub(1));
+                tls.on_data(0, &record(if tls13 { 23 } else { 22 }, &vec![0; size]), seen(4 + i as u64));
+            }
+            proptest::prop_assert_eq!(tls.facts.client.finished, None, "floor {}", floor);
+            proptest::prop_assert_eq!(tls.facts.handshake_complete, None);
+            // A record at the floor is taken (records carry no other evidence without keys).
+            tls.on_data(0, &record(if tls13 { 23 } else { 22 }, &vec![0; floor]), seen(20));
+            proptest::prop_assert_eq!(tls.facts.client.finished, Some(20));
+        }
     }
 
     #[test]
