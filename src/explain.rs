@@ -236,20 +236,24 @@ const ALERT_VERDICTS: &[(u8, &[&str], &str)] = &[
     (120, &["fatal_alert"], "No common ALPN protocol (h2, http/1.1, tds/8.0)."),
 ];
 
-/// Windows error codes (HRESULTs and Winsock), with the verdicts that show them.
+/// Windows error codes (HRESULTs and Winsock), with the verdicts that show them, most likely
+/// first. The text starts with the code's symbolic name (`explain` takes the name too). The
+/// order follows what the code most often means in the field guides (Microsoft's SQL Server
+/// connectivity and TLS troubleshooting articles): for 10054 during a SQL Server login a TLS
+/// version or suite the two sides do not share comes first, an overloaded listener last.
 const WINDOWS_CODES: &[(u32, &str, &[&str])] = &[
-    (10054, "WSAECONNRESET: an existing connection was forcibly closed by the remote host", &["rst_without_server_hello", "reset_before_client_hello", "protocol_mismatch", "cipher_mismatch", "tds_encryption_mismatch", "intermittent_handshake_failure", "listener_overloaded"]),
+    (10054, "WSAECONNRESET: an existing connection was forcibly closed by the remote host", &["protocol_mismatch", "cipher_mismatch", "rst_without_server_hello", "tds_encryption_mismatch", "intermittent_handshake_failure", "reset_before_client_hello", "listener_overloaded"]),
     (10060, "WSAETIMEDOUT: the connection attempt timed out", &["syn_timeout"]),
     (10061, "WSAECONNREFUSED: the target machine actively refused it", &["connection_refused"]),
-    (809, "VPN error 809: the VPN server did not respond (SSTP: port 443 blocked or not SSTP)", &["syn_timeout", "server_not_tls", "rst_without_server_hello"]),
+    (809, "VPN error 809: the VPN server did not respond (SSTP: port 443 blocked or not SSTP)", &["syn_timeout", "rst_without_server_hello", "server_not_tls"]),
     (0x8009_0331, "SEC_E_ALGORITHM_MISMATCH: the client and server cannot communicate, because they do not possess a common algorithm", &["cipher_mismatch", "protocol_mismatch"]),
-    (0x8009_0326, "SEC_E_ILLEGAL_MESSAGE: the message received was unexpected or badly formatted (often a fatal alert received)", &["fatal_alert", "certificate_rejected", "client_certificate_required"]),
+    (0x8009_0326, "SEC_E_ILLEGAL_MESSAGE: the message received was unexpected or badly formatted (often a fatal alert received)", &["certificate_rejected", "client_certificate_required", "fatal_alert"]),
     (0x8009_0325, "SEC_E_UNTRUSTED_ROOT: the certificate chain was issued by an authority that is not trusted", &["certificate_rejected"]),
     (0x8009_0322, "SEC_E_WRONG_PRINCIPAL: the target principal name is incorrect", &["certificate_rejected"]),
     (0x8009_0327, "SEC_E_CERT_UNKNOWN: an unknown error occurred while processing the certificate", &["certificate_rejected"]),
     (0x8009_0328, "SEC_E_CERT_EXPIRED: the received certificate has expired", &["certificate_rejected"]),
-    (0x8009_030E, "SEC_E_NO_CREDENTIALS: no credentials are available (no usable certificate or private key)", &["reset_before_client_hello", "rst_without_server_hello", "client_certificate_required"]),
-    (0x8009_0304, "SEC_E_INTERNAL_ERROR: the Local Security Authority cannot be contacted (often the certificate's private key)", &["fatal_alert", "rst_without_server_hello"]),
+    (0x8009_030E, "SEC_E_NO_CREDENTIALS: no credentials are available (no usable certificate or private key)", &["rst_without_server_hello", "client_certificate_required", "reset_before_client_hello"]),
+    (0x8009_0304, "SEC_E_INTERNAL_ERROR: the Local Security Authority cannot be contacted (often the certificate's private key)", &["rst_without_server_hello", "fatal_alert"]),
     (0x800B_0109, "CERT_E_UNTRUSTEDROOT: a certificate chain processed, but terminated in a root certificate which is not trusted", &["certificate_rejected", "aborted_after_server_hello"]),
     (0x800B_010F, "CERT_E_CN_NO_MATCH: the certificate's CN name does not match the passed value", &["certificate_rejected", "aborted_after_server_hello"]),
     (0x800B_0101, "CERT_E_EXPIRED: a required certificate is not within its validity period", &["certificate_rejected", "aborted_after_server_hello"]),
@@ -258,22 +262,24 @@ const WINDOWS_CODES: &[(u32, &str, &[&str])] = &[
     (0x8009_2012, "CRYPT_E_NO_REVOCATION_CHECK: the revocation function was unable to check revocation for the certificate", &["certificate_rejected"]),
 ];
 
-/// Schannel event IDs of the System log.
+/// Schannel event IDs of the System log, with their verdicts most likely first. 36874 names
+/// the TLS version the client asked for: with that version disabled on the server it stands
+/// for a protocol mismatch as well as a suite mismatch.
 const SCHANNEL_EVENTS: &[(u32, &str, &[&str])] = &[
     (
         36874,
-        "a TLS connection request was received, but none of the client's cipher suites is supported by the server",
-        &["cipher_mismatch"],
+        "a TLS connection request was received, but none of the client's cipher suites is supported by the server (also logged when the TLS version the event names is disabled on the server)",
+        &["cipher_mismatch", "protocol_mismatch"],
     ),
     (
         36887,
         "a fatal alert was received from the remote endpoint (the event names the alert number: tlsdiag explain N)",
-        &["fatal_alert", "protocol_mismatch", "cipher_mismatch", "certificate_rejected"],
+        &["certificate_rejected", "cipher_mismatch", "protocol_mismatch", "fatal_alert"],
     ),
     (
         36888,
         "a fatal alert was generated and sent to the remote endpoint (the event names the alert number)",
-        &["fatal_alert", "protocol_mismatch", "cipher_mismatch", "client_certificate_required"],
+        &["cipher_mismatch", "protocol_mismatch", "client_certificate_required", "fatal_alert"],
     ),
     (
         36882,
@@ -315,15 +321,37 @@ fn verdict_help(code: &str) -> Option<&'static VerdictHelp> {
     VERDICTS.iter().chain(FINDINGS).find(|v| v.code == code)
 }
 
+/// The verdicts a symptom fits, numbered: the first is the one it most often means.
 fn describe_verdicts(out: &mut String, codes: &[&str]) {
-    for code in codes {
+    if codes.len() > 1 {
+        out.push_str("\n  verdicts that fit, most likely first:");
+    }
+    for (i, code) in codes.iter().enumerate() {
         if let Some(v) = verdict_help(code) {
+            let rank = if codes.len() > 1 { format!("{}. ", i + 1) } else { String::new() };
             out.push_str(&format!(
-                "\n  {}: {}\n    look for: {}\n    Windows:  {}\n    OpenSSL:  {}\n",
+                "\n  {rank}{}: {}\n    look for: {}\n    Windows:  {}\n    OpenSSL:  {}\n",
                 v.code, v.meaning, v.look_for, v.windows, v.openssl
             ));
         }
     }
+}
+
+/// The symbolic name a Windows code's text starts with (`WSAECONNRESET`, `SEC_E_...`).
+fn code_name(text: &str) -> Option<&str> {
+    text.split_once(':').map(|(name, _)| name).filter(|name| !name.contains(' '))
+}
+
+fn windows_entry(code: u32, text: &str, verdicts: &[&str]) -> String {
+    let mut out = format!("Windows error {}: {text}", windows_code(code));
+    describe_verdicts(&mut out, verdicts);
+    out
+}
+
+fn schannel_entry(id: u32, text: &str, verdicts: &[&str]) -> String {
+    let mut out = format!("Schannel event {id}: {text}");
+    describe_verdicts(&mut out, verdicts);
+    out
 }
 
 /// A number as the user may type it: decimal, 0x-hex, or a negative HRESULT as printed by .NET.
@@ -365,16 +393,28 @@ pub fn explain(symptom: &str) -> Option<String> {
         }
         return Some(out);
     }
+    // A Windows code by its name: WSAECONNRESET, SEC_E_ALGORITHM_MISMATCH, CERT_E_UNTRUSTEDROOT.
+    if let Some((code, text, verdicts)) =
+        WINDOWS_CODES.iter().find(|(_, text, _)| code_name(text).is_some_and(|n| n.eq_ignore_ascii_case(&key)))
+    {
+        return Some(windows_entry(*code, text, verdicts));
+    }
+    // "event 36874", "Schannel 36874", "Schannel event 36874", "event id 36874": an event ID
+    // for sure, whatever else the number could be.
+    let event = ["schannel_event_id_", "schannel_event_", "schannel_", "event_id_", "event_"]
+        .iter()
+        .find_map(|prefix| key.strip_prefix(prefix));
+    if let Some(number) = event {
+        let number = parse_number(number)?;
+        let (id, text, verdicts) = SCHANNEL_EVENTS.iter().find(|(id, _, _)| *id as u64 == number)?;
+        return Some(schannel_entry(*id, text, verdicts));
+    }
     let number = parse_number(&key)?;
     if let Some((code, text, verdicts)) = WINDOWS_CODES.iter().find(|(c, _, _)| *c as u64 == number) {
-        out.push_str(&format!("Windows error {}: {text}", windows_code(*code)));
-        describe_verdicts(&mut out, verdicts);
-        return Some(out);
+        return Some(windows_entry(*code, text, verdicts));
     }
     if let Some((id, text, verdicts)) = SCHANNEL_EVENTS.iter().find(|(id, _, _)| *id as u64 == number) {
-        out.push_str(&format!("Schannel event {id}: {text}"));
-        describe_verdicts(&mut out, verdicts);
-        return Some(out);
+        return Some(schannel_entry(*id, text, verdicts));
     }
     None
 }

@@ -46,7 +46,7 @@ impl Reporter for TableReporter {
         in_capture_order(&mut self.connections, files);
         let multi_file = files.len() > 1;
         let mut table = Table::new();
-        table.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
+        table.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
         let mut header =
             vec!["#", "client", "server", "SNI", "version", "cipher suite", "verdict", "frames CH/SH/fatal alert"];
         if multi_file {
@@ -131,7 +131,7 @@ impl Reporter for TableReporter {
         }
 
         let mut servers = Table::new();
-        servers.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
+        servers.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
         servers.set_header(vec!["server", "connections", "ok", "failures", "versions chosen", "suites chosen"]);
         let counts = |m: &dyn Fn() -> Vec<(String, u64)>| {
             let v = m();
@@ -160,7 +160,7 @@ impl Reporter for TableReporter {
 
         if multi_file {
             let mut per_file = Table::new();
-            per_file.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
+            per_file.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
             per_file.set_header(vec!["file", "format", "frames", "connections", "failures", "error"]);
             for f in files {
                 let failures = crate::analyze::failures_in(&f.verdicts);
