@@ -22,4 +22,5 @@ pub mod proto;
 pub mod record;
 pub mod report;
 pub mod revocation;
+pub mod sqlserver;
 pub mod time;

@@ -106,11 +106,21 @@ pub fn tds_summary(conn: &Connection) -> Option<String> {
         return Some("TDS 8.0 strict: TLS first (ALPN tds/8.0), PRELOGIN inside TLS".into());
     }
     let side = |who: &str, p: &Option<Prelogin>| match p {
-        Some(p) => format!(
-            "{who} {} encryption {}",
-            p.version.as_deref().unwrap_or("?"),
-            p.encryption.map(|e| e.as_str()).unwrap_or("not stated")
-        ),
+        Some(p) => {
+            // The server's version named as a release (a client's is its driver's version).
+            let build = p
+                .version
+                .as_deref()
+                .filter(|_| who == "server")
+                .and_then(crate::sqlserver::build)
+                .map(|b| format!(" ({}; {})", b.name(), b.tls12_words()))
+                .unwrap_or_default();
+            format!(
+                "{who} {}{build} encryption {}",
+                p.version.as_deref().unwrap_or("?"),
+                p.encryption.map(|e| e.as_str()).unwrap_or("not stated")
+            )
+        }
         None => format!("{who}: no PRELOGIN seen"),
     };
     let mut out = format!("{}; {}", side("client", &tds.client), side("server", &tds.server));

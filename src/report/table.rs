@@ -122,6 +122,10 @@ impl Reporter for TableReporter {
             if v.is_failure() {
                 writeln!(self.out, "  why:    {}", v.explanation)?;
                 writeln!(self.out, "  fix:    {}", v.hint)?;
+                // The error on the user's screen that this verdict matches.
+                if let Some(shown) = crate::explain::client_error(v.code) {
+                    writeln!(self.out, "  client: a Windows client shows {shown}")?;
+                }
                 let frames: Vec<String> = v.evidence.iter().map(|e| format!("{} ({})", e.frame, e.what)).collect();
                 writeln!(self.out, "  frames: {}", frames.join(", "))?;
             }
