@@ -42,7 +42,6 @@ Examples:
   tlsdiag analyze --merge ring_00001.pcap ring_00002.pcap
   tlsdiag analyze --keylog sslkeys.log tls13.pcapng
   cat capture.pcap | tlsdiag analyze                  standard input (also: -)
-  Get-Content -AsByteStream x.pcap | tlsdiag analyze  the same in PowerShell 7
 
 Exit codes: 0 read every input; 1 --fail-on-failure and a verdict other than ok, ok_resumed,
 tds_unencrypted, incomplete_capture, not_tls; 2 an input unreadable (also partly) or bad arguments.";
