@@ -298,6 +298,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
         ..Limits::default()
     };
     let mut files = args.files;
+    let mut stdin_by_default = false;
     if files.is_empty() && args.files_from.is_none() {
         // A capture piped in (`cat x.pcap | tlsdiag analyze`) needs no `-`; a terminal on
         // standard input means the user forgot the file, which is said rather than waited on.
@@ -308,6 +309,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
             );
         }
         files.push("-".into());
+        stdin_by_default = true;
     }
     let inputs = batch::expand(&files, args.files_from.as_deref()).context("listing the inputs")?;
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
@@ -324,6 +326,9 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     if !nothing_read {
         session.finish(&mut result.files)?;
         report_unmatched_keylog(args.keylog.as_deref(), keylog.as_deref());
+    }
+    if stdin_by_default && result.files.iter().any(|f| f.frames == 0 && f.error.is_some()) {
+        eprintln!("tlsdiag: no capture was named, so standard input was read; name a capture file (tlsdiag analyze capture.pcapng)");
     }
     if !result.skipped.is_empty() {
         eprintln!("tlsdiag: skipped {} file(s) that are not captures:", result.skipped.len());

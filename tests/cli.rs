@@ -105,6 +105,19 @@ fn a_capture_piped_in_needs_no_dash() {
 }
 
 #[test]
+fn no_capture_and_an_empty_stdin_says_what_was_read() {
+    // A script's `tlsdiag analyze` with nothing on standard input.
+    let run = tlsdiag_with_stdin(&["analyze"], b"");
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("-: file is cut short") && run.stderr.contains("standard input was read"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
 fn no_capture_and_a_terminal_on_stdin_is_an_error_that_says_what_to_give() {
     if !has_script() {
         return;
