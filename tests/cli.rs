@@ -210,6 +210,8 @@ fn tables_fit_the_terminal_and_use_full_width_when_piped() {
     assert_eq!(code, 0, "{shown}");
     let widest = widest_table_line(&shown);
     assert!(widest > 0 && widest <= 100, "a table line of {widest} columns in a 100-column terminal:\n{shown}");
+    // Addresses stay whole; the cipher suite column gives way, and says so.
+    assert!(shown.contains("127.0.0.1:32810") && shown.contains("(cipher suite"), "{shown}");
     // Piped, nothing is wrapped: the same run is wider than the terminal was.
     let piped = tlsdiag(&args.split(' ').collect::<Vec<_>>());
     assert!(widest_table_line(&piped.stdout) > 100, "{}", piped.stdout);
