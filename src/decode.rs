@@ -325,6 +325,12 @@ mod tests {
     #[test]
     fn fast_path_agrees_with_lax_slicing() {
         let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        // The public-capture tier: skipped without ../shared, except where CI requires it.
+        if !corpus.is_dir() {
+            assert!(std::env::var_os("CI").is_none(), "../shared/corpus is missing under CI");
+            eprintln!("skipped: ../shared/corpus is not beside the repository");
+            return;
+        }
         let mut compared = 0;
         for name in [
             "pcapplusplus--tls2.pcap",

@@ -12,6 +12,9 @@ fn ndjson(stdout: &str) -> Vec<Value> {
 
 #[test]
 fn truncated_capture_names_frame_and_offset_and_keeps_earlier_connections() {
+    if !has_corpus() {
+        return;
+    }
     // tshark reads 9 whole frames of this file and stops in the 10th, which starts at
     // byte 5035 (24-byte header plus the first nine records).
     let path = corpus("zeek--tls--tls1.2.truncated-file.pcap");
@@ -30,6 +33,9 @@ fn truncated_capture_names_frame_and_offset_and_keeps_earlier_connections() {
 
 #[test]
 fn one_bad_file_does_not_stop_the_others() {
+    if !has_corpus() {
+        return;
+    }
     let good = corpus("flowtest--tls_cipher_error.pcap");
     let bad = corpus("libpcap--shb-option-too-long.pcapng");
     let missing = repo().join("tests/no-such-file.pcap");
@@ -58,6 +64,9 @@ fn not_a_capture_is_refused_by_content() {
 
 #[test]
 fn invalid_pcap_version_is_corrupt_at_offset_4() {
+    if !has_corpus() {
+        return;
+    }
     let run = tlsdiag(&["analyze", corpus("libpcap--pcap-invalid-version-1.pcap").to_str().unwrap()]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("byte offset 4") && run.stderr.contains("major version 1"), "{}", run.stderr);
@@ -65,6 +74,9 @@ fn invalid_pcap_version_is_corrupt_at_offset_4() {
 
 #[test]
 fn stdin_gives_the_same_connections_as_the_file() {
+    if !has_corpus() {
+        return;
+    }
     let path = corpus("ndpi--tls_ech.pcapng.gz");
     let from_file = tlsdiag(&["analyze", "--format", "ndjson", path.to_str().unwrap()]);
     let piped = tlsdiag_with_stdin(&["analyze", "--format", "ndjson", "-"], &std::fs::read(&path).unwrap());
@@ -79,6 +91,9 @@ fn stdin_gives_the_same_connections_as_the_file() {
 
 #[test]
 fn empty_pcap_has_no_connections_and_no_error() {
+    if !has_corpus() {
+        return;
+    }
     let run = tlsdiag(&["analyze", "--format", "json", corpus("zeek--empty.pcap").to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();

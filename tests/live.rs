@@ -18,7 +18,7 @@ impl Namespace {
         let is_root = Command::new("id").arg("-u").output().ok()?.stdout.starts_with(b"0\n");
         let name = format!("tlsdiag-{test}-{}", std::process::id());
         if !is_root || !Command::new("ip").args(["netns", "add", &name]).status().ok()?.success() {
-            eprintln!("not root or no network namespaces: skipped");
+            common::skip("live capture needs root and network namespaces (ip netns)");
             return None;
         }
         Command::new("ip").args(["-n", &name, "link", "set", "lo", "up"]).status().ok()?;

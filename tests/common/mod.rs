@@ -71,8 +71,49 @@ pub fn only_tls_connection(path: &Path) -> Value {
     conns.into_iter().next().unwrap()
 }
 
+/// True when a missing prerequisite (a tool, root, ../shared) must fail the test instead of
+/// skipping it: under CI, or with TLSDIAG_REQUIRE_TOOLS=1.
+pub fn prerequisites_required() -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    set("CI") || set("TLSDIAG_REQUIRE_TOOLS")
+}
+
+/// Skips the calling test, saying why, or fails it when prerequisites are required. Skips are
+/// appended to the file named by TLSDIAG_SKIP_LOG so scripts/test.sh can count and list them
+/// (cargo test counts a skipped test as passed).
+pub fn skip(reason: &str) {
+    let test = std::thread::current().name().unwrap_or("unnamed test").to_string();
+    assert!(!prerequisites_required(), "{test}: {reason} (CI or TLSDIAG_REQUIRE_TOOLS=1 requires it)");
+    eprintln!("skipped {test}: {reason}");
+    if let Some(log) = std::env::var_os("TLSDIAG_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{test}\t{reason}");
+        }
+    }
+}
+
+/// True when `program args` runs and succeeds; otherwise skips (or fails under CI) naming it.
+pub fn have_tool(program: &str, args: &[&str]) -> bool {
+    let ok = Command::new(program).args(args).output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok {
+        skip(&format!("{program} is not installed (scripts/install-deps.sh installs it)"));
+    }
+    ok
+}
+
+/// tshark, the reference the decoded fields are compared with.
 pub fn has_tshark() -> bool {
-    Command::new("tshark").arg("-v").output().map(|o| o.status.success()).unwrap_or(false)
+    have_tool("tshark", &["-v"])
+}
+
+/// The public-capture tier: true when ../shared/corpus is beside the repository.
+pub fn has_corpus() -> bool {
+    let here = repo().join("../shared/corpus/MANIFEST.tsv").is_file();
+    if !here {
+        skip("../shared/corpus is not beside the repository (the public-capture tier)");
+    }
+    here
 }
 
 /// A verdict's code, side at fault and confidence.
