@@ -29,7 +29,8 @@ pub enum Format {
     Table,
     Json,
     Ndjson,
-    /// One line of text per connection, flushed at once.
+    /// One line of text per connection, flushed at once, in the order connections are settled
+    /// (their close, idle timeout or the end of the capture), not sorted by their start.
     Lines,
 }
 
