@@ -8,6 +8,8 @@ use crate::record::Connection;
 use serde::Serialize;
 use tls_parser::{TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
 
+mod partial;
+
 /// Who has to change something.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -108,7 +110,7 @@ impl Verdict {
 
 /// True for a verdict code that means the handshake failed.
 pub fn is_failure_code(code: &str) -> bool {
-    !matches!(code, "ok" | "ok_resumed" | "incomplete_capture" | "not_tls" | "tds_unencrypted" | "")
+    !matches!(code, "ok" | "ok_resumed" | "incomplete_capture" | "not_tls" | "tds_unencrypted" | "abandoned" | "")
 }
 
 fn secs(nanos: i64) -> String {
@@ -138,7 +140,23 @@ pub fn classify(c: &Connection) -> Verdict {
 
 /// A connection that carried no payload: the TCP story is the whole story.
 fn tcp_verdict(c: &Connection) -> Verdict {
+    if let Some(abandoned) = partial::abandoned_at_syn_ack(c) {
+        return abandoned;
+    }
     let t = &c.tcp;
+    // Payload was sent, too little of it captured to tell what it was: the TCP story would
+    // claim "before any ClientHello" where the capture cannot say.
+    if let Some(data) = t.client_first_data.or(t.server_first_data).filter(|_| t.truncated_segments > 0 || t.gaps > 0) {
+        return Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Certain)
+            .because(format!(
+                "the connection carried payload ({} bytes from the client, {} from the server) that the capture cut short or lost before it could be read",
+                t.client_bytes_seen.saturating_sub(u32::from(t.client_fin.is_some())),
+                t.server_bytes_seen.saturating_sub(u32::from(t.server_fin.is_some()))
+            ))
+            .hint("Capture again with a full snap length (tcpdump -s 0; pktmon --pkt-size 0) and without drops.")
+            .frame(Some(data.frame), "first payload")
+            .frame(t.first_gap_frame, "first missing bytes");
+    }
     let reset = t.server_rst.or(t.client_rst);
     match (t.syn, t.syn_ack, t.established) {
         (Some(syn), None, _) if t.server_rst.is_some() => Verdict::new("connection_refused", Fault::Server, Confidence::Certain)
@@ -467,6 +485,15 @@ fn alert_what(a: &Alert) -> String {
 fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     let t = &c.tcp;
     let Some(ch) = &tls.client_hello else {
+        if let Some(one_sided) = partial::server_side_only(c, tls) {
+            return one_sided;
+        }
+        let first_record = [&tls.client, &tls.server]
+            .iter()
+            .filter_map(|side| {
+                side.messages.first().map(|m| m.frame).or(side.encrypted_records.first().map(|r| r.frame))
+            })
+            .min();
         return Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Certain)
             .because(if t.midstream {
                 "the capture began after the ClientHello"
@@ -474,6 +501,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 "TLS records without a ClientHello in the capture"
             })
             .hint("Capture from the start of the connection.")
+            .frame(first_record, "first TLS record in the capture")
             .frame(t.first_gap_frame, "gap in the captured bytes");
     };
     let fatal = tls.first_fatal_alert();
@@ -497,17 +525,28 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         }
         let code = if tls.resumed { "ok_resumed" } else { "ok" };
         let sh = sh.expect("complete implies a ServerHello");
-        return Verdict::new(code, Fault::None, Confidence::Certain)
+        // Finished records found after a hole in the capture were found by their headers.
+        let resynced = tls.client.resynced.or(tls.server.resynced);
+        return Verdict::new(code, Fault::None, if resynced.is_some() { Confidence::Likely } else { Confidence::Certain })
             .because(format!(
-                "{} {} with {}{}",
+                "{} {} with {}{}{}",
                 sh.version,
                 sh.cipher_suite,
                 sni,
-                if tls.resumed { ", session resumed" } else { "" }
+                if tls.resumed { ", session resumed" } else { "" },
+                if resynced.is_some() {
+                    "; bytes of the handshake are missing from the capture (lost, or cut by its snap length), and the Finished messages were found in the records after the hole"
+                } else {
+                    ""
+                }
             ))
             .frame(Some(ch.frame), "ClientHello")
             .frame(Some(sh.frame), "ServerHello")
+            .frame(tls.client.gap.or(tls.server.gap), "first missing bytes")
             .frame(tls.handshake_complete, "both Finished seen");
+    }
+    if let Some(completed) = partial::completed_despite_missing_bytes(c, tls, ch) {
+        return completed;
     }
     let gap = tls.client.gap.or(tls.server.gap);
     if gap.is_some() || t.truncated_segments > 0 {
@@ -527,6 +566,9 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 .hint("Another service holds the port (plain HTTP on 443, say): check which process listens there and its TLS binding.")
                 .frame(Some(ch.frame), "ClientHello")
                 .frame(Some(answer.frame), "non-TLS answer");
+        }
+        if let Some(left) = partial::client_left_without_answer(c, tls, ch, ending) {
+            return left;
         }
         let offered = format!("{} offering {} suites up to {}", c.client, ch.cipher_suites.len(), ch.max_version);
         return match ending {
@@ -602,6 +644,9 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         }
         // A client that closes before any answer arrived gave up on the connection itself
         // (browsers close spare and raced connections right after their ClientHello).
+        if let Some(abandoned) = partial::left_before_server_hello(c, sh.frame, end, who, reset) {
+            return abandoned;
+        }
         let when = if end.frame < sh.frame { "before the" } else { "after the" };
         return Verdict::new("fatal_alert", fault_of(who), Confidence::Possible)
             .because(format!(
@@ -828,6 +873,17 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
         ("bad_record_mac" | "decrypt_error" | "decryption_failed", _, Some(_)) => {
             failed_after_key_exchange(tls, Some(alert.frame), &what, Confidence::Certain)
         }
+        // The client could not parse what the server sent: the fault is in the server's message
+        // (or in a device that altered it), which the capture shows malformed too.
+        ("decode_error" | "illegal_parameter", Role::Client, _) if malformed_server_message(tls).is_some() => base(
+            "fatal_alert",
+            Fault::Server,
+            format!(
+                "the client ended the handshake with the fatal alert {desc}: the server's message is malformed in the capture too ({})",
+                malformed_server_message(tls).unwrap_or_default()
+            ),
+            "The server sent a message its clients cannot parse: check its certificate files (a damaged chain), and any device between the two that rewrites TLS (a proxy, an IPS).",
+        ),
         _ => base(
             "fatal_alert",
             fault_of(alert.sender),
@@ -835,6 +891,11 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
             "Look up the alert in the sender's logs (Schannel event 36887 on Windows carries the same number).",
         ),
     }
+}
+
+/// The analyzer's complaint about a handshake message the server sent, if it made one.
+fn malformed_server_message(tls: &TlsFacts) -> Option<&str> {
+    tls.errors.iter().map(String::as_str).find(|e| e.starts_with("malformed") && e.contains("from the Server"))
 }
 
 fn versions_offered(ch: &crate::proto::facts::ClientHello) -> String {

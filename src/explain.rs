@@ -204,6 +204,14 @@ pub const VERDICTS: &[VerdictHelp] = &[
         client_error: "-",
     },
     VerdictHelp {
+        code: "abandoned",
+        meaning: "The client left on its own before any answer (a reset answering the SYN-ACK, or a close right after its ClientHello): not a failure (shown with --all).",
+        look_for: "The client's RST or FIN and the time since its SYN-ACK or ClientHello; its other connections at the same time (a browser racing connections, Happy Eyeballs, QUIC).",
+        windows: "-",
+        openssl: "-",
+        client_error: "-",
+    },
+    VerdictHelp {
         code: "not_tls",
         meaning: "A connection that does not carry TLS (shown with --all).",
         look_for: "Its first bytes.",

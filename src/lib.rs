@@ -17,6 +17,7 @@ pub mod flow;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod names;
+pub mod problems;
 pub mod profile;
 pub mod proto;
 pub mod record;

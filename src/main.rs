@@ -9,7 +9,7 @@ use tlsdiag::analyze::Session;
 use tlsdiag::batch;
 use tlsdiag::flow::Limits;
 use tlsdiag::proto::keylog::KeyLog;
-use tlsdiag::report::{reporter, Format};
+use tlsdiag::report::{reporter, Format, ListMode};
 
 /// Exit code when `--fail-on-failure` is given and a handshake failure was found.
 const EXIT_FAILURE_FOUND: u8 = 1;
@@ -28,7 +28,7 @@ Examples:
 Exit codes:
   0  every input was read to its end (whatever the verdicts), or --help/--version/explain answered
   1  analyze --fail-on-failure found a failure: any verdict but ok, ok_resumed, tds_unencrypted,
-     incomplete_capture and not_tls
+     incomplete_capture, abandoned and not_tls
   2  an input could not be read wholly (missing, not a capture, truncated, corrupt), a live
      capture failed, an unknown explain symptom, or bad arguments
   A closed standard output (tlsdiag ... | head) ends any command quietly with 0.";
@@ -44,7 +44,7 @@ Examples:
   cat capture.pcap | tlsdiag analyze                  standard input (also: -)
 
 Exit codes: 0 read every input; 1 --fail-on-failure and a verdict other than ok, ok_resumed,
-tds_unencrypted, incomplete_capture, not_tls; 2 an input unreadable (also partly) or bad arguments.";
+tds_unencrypted, incomplete_capture, abandoned, not_tls; 2 an input unreadable (also partly) or bad arguments.";
 
 /// Examples under `tlsdiag explain --help`.
 const EXPLAIN_AFTER_HELP: &str = "\
@@ -119,11 +119,15 @@ struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-    /// Also show connections that are not TLS.
+    /// Also show connections that are not TLS, and those the client abandoned.
     #[arg(long)]
     all: bool,
+    /// Which connections the table lists after the problems: `problems` (the first failing
+    /// ones), `failing` (all of them, with details) or `all`.
+    #[arg(long, value_enum, default_value = "problems")]
+    list: ListMode,
     /// Exit with code 1 when a handshake failure was found: any verdict but ok, ok_resumed,
-    /// tds_unencrypted, incomplete_capture and not_tls (an unreadable input still gives 2).
+    /// tds_unencrypted, incomplete_capture, abandoned and not_tls (an unreadable input still gives 2).
     #[arg(long)]
     fail_on_failure: bool,
     /// Connections tracked at once.
@@ -267,7 +271,7 @@ fn live(args: LiveArgs) -> Result<u8> {
         ..Limits::default()
     };
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
-    let mut report = reporter(args.format, Box::new(stdout), args.all, true);
+    let mut report = reporter(args.format, Box::new(stdout), args.all, ListMode::default(), true);
     let mut session = Session::streaming(report.as_mut());
     let summary = tlsdiag::live::capture(&options, &limits, &stop, &mut |conn| {
         session.connection(conn);
@@ -313,7 +317,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     }
     let inputs = batch::expand(&files, args.files_from.as_deref()).context("listing the inputs")?;
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
-    let mut report = reporter(args.format, Box::new(stdout), args.all, false);
+    let mut report = reporter(args.format, Box::new(stdout), args.all, args.list, false);
     let mut session = Session::new(report.as_mut());
     let mut result = if args.merge {
         batch::run_merged(&inputs, &limits, &mut session)

@@ -6,6 +6,7 @@
 
 use crate::classify::{Confidence, Fault};
 use crate::findings::{Collector, Finding};
+use crate::problems::{Problem, Problems};
 use crate::proto::messages::version_rank;
 use crate::record::Connection;
 use serde::Serialize;
@@ -42,6 +43,9 @@ pub struct ServerProfile {
 pub struct Profiles {
     servers: BTreeMap<String, ServerProfile>,
     findings: Collector,
+    problems: Problems,
+    /// Drawn by `conclude`.
+    concluded: Vec<Problem>,
 }
 
 impl Profiles {
@@ -54,6 +58,7 @@ impl Profiles {
     /// Counts a connection's final verdict for its server, and keeps what findings need of it.
     pub fn count_verdict(&mut self, c: &Connection) {
         self.findings.add(c);
+        self.problems.add(c);
         let p = self.profile(&c.server);
         p.connections += 1;
         if c.verdict.is_ok() {
@@ -87,6 +92,12 @@ impl Profiles {
         for (server, findings) in self.findings.conclude() {
             self.profile(&server).findings = findings;
         }
+        self.concluded = self.problems.conclude(self);
+    }
+
+    /// The problems of the run, largest first (after `conclude`).
+    pub fn problems(&self) -> &[Problem] {
+        &self.concluded
     }
 
     pub fn servers(&self) -> impl Iterator<Item = &ServerProfile> {
@@ -95,7 +106,8 @@ impl Profiles {
 
     /// Sharpens an inferable verdict with what the server did with other clients.
     pub fn sharpen(&self, c: &mut Connection) {
-        if !is_inferable(c.verdict.code) {
+        // A hello the server's TCP never acknowledged did not reach it: nothing was refused.
+        if !is_inferable(c.verdict.code) || c.verdict.side == Fault::Network {
             return;
         }
         let (Some(p), Some(ch)) = (self.servers.get(&c.server), c.tls.as_ref().and_then(|t| t.client_hello.as_ref()))

@@ -36,6 +36,50 @@ pub struct TcpRecord {
     /// The capture began after the connection opened.
     pub midstream: bool,
     pub ended_by: EndReason,
+    /// The first and last packets with payload from each side.
+    pub client_first_data: Option<Seen>,
+    pub client_last_data: Option<Seen>,
+    pub server_first_data: Option<Seen>,
+    pub server_last_data: Option<Seen>,
+    /// The packet that carried each side's highest acknowledgement.
+    pub client_last_ack: Option<Seen>,
+    pub server_last_ack: Option<Seen>,
+    /// The first packet in which the server acknowledged more of the client's bytes after it
+    /// had sent data of its own: the client answered the server's first flight.
+    pub server_acked_after_data: Option<Seen>,
+    /// Packets the capture holds from each side.
+    pub client_packets: u32,
+    pub server_packets: u32,
+    /// Bytes of each side's stream the capture saw it send (its FIN counts one).
+    pub client_bytes_seen: u32,
+    pub server_bytes_seen: u32,
+    /// Bytes of the other side's stream that each side acknowledged: what the other side sent,
+    /// even where the capture does not hold it.
+    pub server_bytes_acked_by_client: u32,
+    pub client_bytes_acked_by_server: u32,
+    /// `client_only` or `server_only` when the capture holds one direction of the connection
+    /// (a tap or SPAN port that sees one way, asymmetric routing), null otherwise.
+    pub one_sided: Option<OneSided>,
+}
+
+/// Which direction of a connection alone is in the capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OneSided {
+    ClientOnly,
+    ServerOnly,
+}
+
+impl TcpRecord {
+    /// Bytes the server sent (as the client's acknowledgements prove) that the capture lacks.
+    pub fn server_bytes_unseen(&self) -> u32 {
+        self.server_bytes_acked_by_client.saturating_sub(self.server_bytes_seen)
+    }
+
+    /// Bytes the client sent (as the server's acknowledgements prove) that the capture lacks.
+    pub fn client_bytes_unseen(&self) -> u32 {
+        self.client_bytes_acked_by_server.saturating_sub(self.client_bytes_seen)
+    }
 }
 
 /// How a connection carries its TLS handshake.
@@ -76,6 +120,18 @@ pub struct Connection {
     /// DNS answers the client got for the hosts of its certificate's CRL and OCSP URLs.
     pub revocation_lookups: Vec<DnsLookup>,
     pub verdict: Verdict,
+    /// A Wireshark display filter that selects this connection's packets.
+    pub wireshark_filter: String,
+}
+
+/// One direction alone is in the capture when a side sent nothing that the capture holds while
+/// the other side's acknowledgements prove it was there (an ACK flag answers a SYN or data).
+fn one_sided(client: &crate::flow::Extent, server: &crate::flow::Extent) -> Option<OneSided> {
+    match (client.packets, server.packets) {
+        (0, n) if n > 0 && server.max_ack_seen.is_some() => Some(OneSided::ServerOnly),
+        (n, 0) if n > 0 && client.max_ack_seen.is_some() => Some(OneSided::ClientOnly),
+        _ => None,
+    }
 }
 
 impl Connection {
@@ -112,6 +168,20 @@ impl Connection {
             truncated_segments: t.truncated_segments,
             midstream: t.midstream,
             ended_by: flow.end,
+            client_first_data: t.extent[client].first_data,
+            client_last_data: t.extent[client].last_data,
+            server_first_data: t.extent[server].first_data,
+            server_last_data: t.extent[server].last_data,
+            client_last_ack: t.extent[client].max_ack_seen,
+            server_last_ack: t.extent[server].max_ack_seen,
+            server_acked_after_data: t.extent[server].acked_after_data,
+            client_packets: t.extent[client].packets,
+            server_packets: t.extent[server].packets,
+            client_bytes_seen: t.extent[client].sent_seen(),
+            server_bytes_seen: t.extent[server].sent_seen(),
+            server_bytes_acked_by_client: t.extent[client].acked_of(&t.extent[server]),
+            client_bytes_acked_by_server: t.extent[server].acked_of(&t.extent[client]),
+            one_sided: one_sided(&t.extent[client], &t.extent[server]),
         };
         let status = flow.tls.status();
         let not_tls = status == Status::NotTls;
@@ -146,7 +216,9 @@ impl Connection {
             not_tls,
             revocation_lookups: Vec::new(),
             verdict: Verdict::default(),
+            wireshark_filter: String::new(),
         };
+        conn.wireshark_filter = crate::problems::wireshark_filter(&conn.client, &conn.server);
         conn.verdict = classify(&conn);
         conn
     }

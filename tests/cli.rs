@@ -202,7 +202,7 @@ fn tables_fit_the_terminal_and_use_full_width_when_piped() {
     if !has_script() {
         return;
     }
-    let args = "analyze tests/fixtures/tls-one-server-many-clients.pcap tests/fixtures/tds-tls12-ok.pcap";
+    let args = "analyze --list all tests/fixtures/tls-one-server-many-clients.pcap tests/fixtures/tds-tls12-ok.pcap";
     let (code, shown) = in_terminal(100, args);
     assert_eq!(code, 0, "{shown}");
     let widest = widest_table_line(&shown);

@@ -211,7 +211,9 @@ fn sql_server_builds_are_named_with_their_tls12_support() {
         "{}",
         hint_of(&c)
     );
-    let table = tlsdiag(&["analyze", fixture("tds-protocol-mismatch.pcap").to_str().unwrap()]).stdout;
+    // The tds: line is in the details of the failing connections.
+    let table =
+        tlsdiag(&["analyze", "--list", "failing", fixture("tds-protocol-mismatch.pcap").to_str().unwrap()]).stdout;
     assert!(table.contains("server 16.0.1000 (SQL Server 2022 RTM; TLS 1.2 supported)"), "{table}");
     // The client's 9.0.0 is FreeTDS's library version, not SQL Server 2005: not mapped.
     assert!(table.contains("client 9.0.0 encryption") && !table.contains("SQL Server 2005"), "{table}");
@@ -220,11 +222,13 @@ fn sql_server_builds_are_named_with_their_tls12_support() {
 #[test]
 fn the_windows_client_message_of_a_failure_is_shown() {
     // The sample's cipher mismatches: what Schannel reports for them.
-    let table = tlsdiag(&["analyze", repo().join("samples/handshakes.pcap").to_str().unwrap()]).stdout;
-    assert!(
-        table.contains("  client: a Windows client shows 0x80090331 SEC_E_ALGORITHM_MISMATCH \"The client and server cannot communicate, because they do not possess a common algorithm\""),
-        "{table}"
-    );
+    // Under each problem, and under each failing connection's details.
+    let shown = "client:  a Windows client shows 0x80090331 SEC_E_ALGORITHM_MISMATCH \"The client and server cannot communicate, because they do not possess a common algorithm\"";
+    let sample = repo().join("samples/handshakes.pcap");
+    let table = tlsdiag(&["analyze", sample.to_str().unwrap()]).stdout;
+    assert!(table.contains(&format!("   {shown}")), "{table}");
+    let details = tlsdiag(&["analyze", "--list", "failing", sample.to_str().unwrap()]).stdout;
+    assert!(details.contains(&format!("  {}", shown.replacen("  ", " ", 1))), "{details}");
     let explained = tlsdiag(&["explain", "cipher_mismatch"]).stdout;
     assert!(explained.contains("Windows client shows: 0x80090331"), "{explained}");
     // Every failure verdict has one; a verdict that is not a failure has none.

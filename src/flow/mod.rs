@@ -119,6 +119,91 @@ pub struct TcpFacts {
     pub truncated_segments: u32,
     /// Payload was seen without a SYN from that side: the capture began mid-connection.
     pub midstream: bool,
+    /// Each side's sequence numbers and acknowledgements: what it sent that the capture holds,
+    /// and how much of the other side's stream it acknowledged, which tells what the other
+    /// side sent even when the capture does not hold it (a one-sided capture).
+    pub extent: [Extent; 2],
+}
+
+/// One side's TCP extent: its packets, its sequence space as far as the capture shows it, and
+/// the highest acknowledgement it sent. Wrap-aware; a few integer operations per packet.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extent {
+    pub packets: u32,
+    /// ISN + 1 once this side's SYN (or SYN-ACK) was seen.
+    syn_base: Option<u32>,
+    /// Sequence number of the first packet this side was seen sending (no SYN: midstream).
+    first_seq: Option<u32>,
+    /// Highest sequence number + payload length on the wire seen from this side.
+    seq_end: Option<u32>,
+    /// First and highest acknowledgement number this side sent.
+    first_ack: Option<u32>,
+    max_ack: Option<u32>,
+    /// The packet that carried `max_ack`.
+    pub max_ack_seen: Option<Seen>,
+    /// The first and the last packet with payload from this side.
+    pub first_data: Option<Seen>,
+    pub last_data: Option<Seen>,
+    /// The first packet whose acknowledgement took in more of the peer's bytes after this side
+    /// had sent data: the peer answered (a server's view of the client's second flight).
+    pub acked_after_data: Option<Seen>,
+}
+
+/// Wrap-aware "a is after b".
+fn seq_after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+impl Extent {
+    fn on_packet(&mut self, seg: &TcpSegment<'_>, seen: Seen) {
+        self.packets = self.packets.saturating_add(1);
+        if seg.flags.syn {
+            self.syn_base.get_or_insert(seg.seq.wrapping_add(1));
+        }
+        self.first_seq.get_or_insert(seg.seq);
+        if seg.flags.ack && self.max_ack.is_some_and(|m| seq_after(seg.ack, m)) && self.first_data.is_some() {
+            self.acked_after_data.get_or_insert(seen);
+        }
+        if seg.wire_len > 0 {
+            self.first_data.get_or_insert(seen);
+            self.last_data = Some(seen);
+        }
+        let end = seg.seq.wrapping_add(seg.wire_len).wrapping_add(u32::from(seg.flags.syn) + u32::from(seg.flags.fin));
+        if self.seq_end.map_or(true, |e| seq_after(end, e)) {
+            self.seq_end = Some(end);
+        }
+        if seg.flags.ack {
+            self.first_ack.get_or_insert(seg.ack);
+            if self.max_ack.map_or(true, |m| seq_after(seg.ack, m)) {
+                self.max_ack = Some(seg.ack);
+                self.max_ack_seen = Some(seen);
+            }
+        }
+    }
+
+    fn base(&self) -> Option<u32> {
+        self.syn_base.or(self.first_seq)
+    }
+
+    /// Bytes of this side's stream (FIN included) that the capture saw it send.
+    pub fn sent_seen(&self) -> u32 {
+        match (self.base(), self.seq_end) {
+            (Some(base), Some(end)) if seq_after(end, base) => end.wrapping_sub(base),
+            _ => 0,
+        }
+    }
+
+    /// Bytes of `peer`'s stream (its FIN counts one) that this side acknowledged, counted from
+    /// the peer's SYN when the capture holds it, else from this side's first acknowledgement.
+    pub fn acked_of(&self, peer: &Extent) -> u32 {
+        let Some(max) = self.max_ack else { return 0 };
+        let Some(base) = peer.syn_base.or(self.first_ack) else { return 0 };
+        if seq_after(max, base) {
+            max.wrapping_sub(base)
+        } else {
+            0
+        }
+    }
 }
 
 /// One TCP connection.
@@ -176,11 +261,15 @@ impl Flow {
         self.packets += 1;
         let flags = seg.flags;
         let tcp = &mut self.tcp;
+        tcp.extent[side].on_packet(seg, seen);
         if flags.syn {
             if flags.ack {
                 tcp.syn_ack.get_or_insert(seen);
                 tcp.syn_ack_count += 1;
                 self.streams[side].sent_syn_ack = true;
+                // Without the SYN (a capture of the server's side only) the SYN-ACK names the
+                // client, so the server's records are read as the server's.
+                self.tls.set_client_hint(1 - side);
             } else {
                 tcp.syn.get_or_insert(seen);
                 tcp.last_syn = Some(seen);

@@ -54,6 +54,10 @@ pub struct ClientHello {
     pub early_data: bool,
     /// Sent in the SSLv2-compatible record format.
     pub sslv2_format: bool,
+    /// JA3 fingerprint (MD5 hex), as tshark's tls.handshake.ja3; empty for SSLv2-format hellos.
+    pub ja3: String,
+    /// JA4 fingerprint of the client (FoxIO's specification, TCP).
+    pub ja4: String,
     /// The key a key log is indexed by.
     #[serde(skip)]
     pub random: [u8; 32],
@@ -77,6 +81,8 @@ pub struct ServerHello {
     pub session_id: String,
     /// The server accepted a TLS 1.3 pre-shared key.
     pub psk_accepted: bool,
+    /// JA3S fingerprint (MD5 hex), as tshark's tls.handshake.ja3s.
+    pub ja3s: String,
     /// Needed with the client's to derive TLS 1.2 record keys.
     #[serde(skip)]
     pub random: [u8; 32],
@@ -199,6 +205,9 @@ pub struct SideFacts {
     pub encrypted_records: Vec<RecordSeen>,
     /// A gap in the captured bytes of this side before the handshake was over.
     pub gap: Option<u64>,
+    /// After the gap, the frame where reading went on at the next record header found; what
+    /// was learned from there on comes after bytes the capture lost.
+    pub resynced: Option<u64>,
     /// Plaintext handshake messages in order, each with the frame Wireshark shows it in.
     pub messages: Vec<MessageSeen>,
 }

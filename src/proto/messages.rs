@@ -2,6 +2,7 @@
 //! extension list itself (type, length) so that one malformed extension costs only itself.
 
 use super::facts::{CertificateChain, ClientHello, HelloRetryRequest, ServerHello, ServerKeyExchange};
+use super::fingerprint;
 use super::x509::certificate_facts;
 use crate::names;
 use tls_parser::{
@@ -99,10 +100,13 @@ fn key_share_groups(body: &[u8]) -> Vec<String> {
     out
 }
 
-pub fn client_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ClientHello> {
+/// `body` is the message after its 4-byte header: tls-parser leaves the extensions of an
+/// SSL 3.0 ClientHello out, so they are read from the bytes when it gives none.
+pub fn client_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> Option<ClientHello> {
     let TlsMessageHandshake::ClientHello(ch) = msg else {
         return None;
     };
+    let ext = ch.ext.or_else(|| client_hello_extension_block(body));
     let mut out = ClientHello {
         frame,
         legacy_version: names::version(ch.version.0),
@@ -113,10 +117,17 @@ pub fn client_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ClientH
         ..Default::default()
     };
     let mut max_version = ch.version.0;
-    for (ty, raw) in raw_extensions(ch.ext.unwrap_or_default()) {
+    let mut values = fingerprint::HelloValues {
+        legacy_version: ch.version.0,
+        cipher_suites: &out.cipher_suite_ids,
+        ..Default::default()
+    };
+    for (ty, raw) in raw_extensions(ext.unwrap_or_default()) {
         out.extensions.push(names::extension(ty));
+        values.extensions.push(ty);
         let body = &raw[4..];
         match ty {
+            11 => values.point_formats = body.get(1..).unwrap_or_default().to_vec(),
             23 => out.extended_master_secret = true,
             35 if !body.is_empty() => {
                 out.session_ticket = true;
@@ -134,18 +145,27 @@ pub fn client_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ClientH
             continue;
         };
         match ext {
-            TlsExtension::SNI(list) => out.sni = list.first().map(|(_, name)| text(name)),
-            TlsExtension::ALPN(list) => out.alpn = list.iter().map(|p| text(p)).collect(),
+            TlsExtension::SNI(list) => {
+                values.sni = true;
+                out.sni = list.first().map(|(_, name)| text(name))
+            }
+            TlsExtension::ALPN(list) => {
+                values.first_alpn = list.first().copied();
+                out.alpn = list.iter().map(|p| text(p)).collect()
+            }
             TlsExtension::EllipticCurves(groups) => {
+                values.groups = groups.iter().map(|g| g.0).collect();
                 out.supported_groups = groups.iter().map(|g| names::group(g.0)).collect()
             }
             TlsExtension::SignatureAlgorithms(algs) => {
+                values.signature_algorithms = algs.clone();
                 out.signature_algorithms = algs.iter().map(|a| names::signature_scheme(*a)).collect()
             }
             TlsExtension::SupportedVersions(versions) => {
                 let real: Vec<u16> = versions.iter().map(|v| v.0).filter(|v| !names::is_grease(*v)).collect();
                 if let Some(&top) = real.iter().max_by_key(|v| version_rank(**v)) {
                     max_version = top;
+                    values.max_supported_version = Some(top);
                 }
                 out.supported_versions = real.into_iter().map(names::version).collect();
             }
@@ -153,6 +173,8 @@ pub fn client_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ClientH
         }
     }
     out.max_version = names::version(max_version);
+    out.ja3 = fingerprint::ja3(&values);
+    out.ja4 = fingerprint::ja4(&values);
     Some(out)
 }
 
@@ -171,12 +193,15 @@ pub enum ServerHelloKind {
     Retry(HelloRetryRequest),
 }
 
-pub fn server_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ServerHelloKind> {
+/// `body` is the message after its 4-byte header: tls-parser leaves the extensions of an
+/// SSL 3.0 ServerHello out, so they are read from the bytes when it gives none.
+pub fn server_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> Option<ServerHelloKind> {
     let (legacy, random, session_id, cipher, ext) = match msg {
         TlsMessageHandshake::ServerHello(sh) => (sh.version.0, sh.random, sh.session_id, sh.cipher.0, sh.ext),
         TlsMessageHandshake::ServerHelloV13Draft18(sh) => (sh.version.0, &[][..], None, sh.cipher.0, sh.ext),
         _ => return None,
     };
+    let ext = ext.or_else(|| server_hello_extension_block(body));
     let mut out = ServerHello {
         frame,
         legacy_version: names::version(legacy),
@@ -188,8 +213,10 @@ pub fn server_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ServerH
     };
     let mut version = legacy;
     let mut selected_group = None;
+    let mut types = Vec::new();
     for (ty, raw) in raw_extensions(ext.unwrap_or_default()) {
         out.extensions.push(names::extension(ty));
+        types.push(ty);
         let body = &raw[4..];
         match ty {
             23 => out.extended_master_secret = true,
@@ -211,9 +238,29 @@ pub fn server_hello(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<ServerH
         }));
     }
     out.key_share_group = selected_group;
+    out.ja3s = fingerprint::ja3s(legacy, cipher, &types);
     out.version_id = version;
     out.version = names::version(version);
     Some(ServerHelloKind::Hello(out))
+}
+
+/// The extension block of a ClientHello body (version, random, session id, suites,
+/// compression methods, extensions), when one is there.
+fn client_hello_extension_block(body: &[u8]) -> Option<&[u8]> {
+    let mut at = 35 + *body.get(34)? as usize;
+    at += 2 + u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?]) as usize;
+    at += 1 + *body.get(at)? as usize;
+    let len = u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?]) as usize;
+    body.get(at + 2..at + 2 + len)
+}
+
+/// The extension block of a TLS 1.2-layout ServerHello body (version, random, session id,
+/// suite, compression, extensions), when one is there.
+fn server_hello_extension_block(body: &[u8]) -> Option<&[u8]> {
+    let sid_len = *body.get(34)? as usize;
+    let at = 35 + sid_len + 3;
+    let len = u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?]) as usize;
+    body.get(at + 2..at + 2 + len)
 }
 
 /// A ServerHello of TLS 1.3 drafts 14 to 21 (version, random, suite, extensions), which
@@ -226,6 +273,7 @@ pub fn draft_server_hello(body: &[u8], frame: u64) -> Option<ServerHello> {
     let cipher = u16::from_be_bytes([*body.get(34)?, *body.get(35)?]);
     let ext_len = u16::from_be_bytes([*body.get(36)?, *body.get(37)?]) as usize;
     let ext = body.get(38..38 + ext_len)?;
+    let types: Vec<u16> = raw_extensions(ext).map(|(ty, _)| ty).collect();
     Some(ServerHello {
         frame,
         legacy_version: names::version(version),
@@ -233,7 +281,8 @@ pub fn draft_server_hello(body: &[u8], frame: u64) -> Option<ServerHello> {
         version_id: version,
         cipher_suite: names::cipher_suite(cipher),
         cipher_suite_id: cipher,
-        extensions: raw_extensions(ext).map(|(ty, _)| names::extension(ty)).collect(),
+        extensions: types.iter().map(|ty| names::extension(*ty)).collect(),
+        ja3s: fingerprint::ja3s(version, cipher, &types),
         ..Default::default()
     })
 }
@@ -243,6 +292,27 @@ pub fn certificate_chain(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<Ce
         return None;
     };
     Some(CertificateChain { frame, certificates: c.cert_chain.iter().map(|raw| certificate_facts(raw.data)).collect() })
+}
+
+/// Where a TLS 1.2 Certificate message body (RFC 5246 7.4.2) does not add up: the list length
+/// against the message, or a certificate's length against what is left of the list. tls-parser
+/// reads such a list as empty; the peer that receives it answers with decode_error.
+pub fn certificate_list_fault(body: &[u8]) -> Option<String> {
+    let list_len = u32::from_be_bytes([0, *body.first()?, *body.get(1)?, *body.get(2)?]) as usize;
+    if list_len != body.len() - 3 {
+        return Some(format!("certificate list of {list_len} bytes in a message of {}", body.len()));
+    }
+    let mut rest = &body[3..];
+    while !rest.is_empty() {
+        let Some(len) = rest.get(..3).map(|l| u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize) else {
+            return Some("a certificate length cut short".into());
+        };
+        if len > rest.len() - 3 {
+            return Some(format!("a certificate of {len} bytes where {} remain", rest.len() - 3));
+        }
+        rest = &rest[3 + len..];
+    }
+    None
 }
 
 /// A TLS 1.3 Certificate message body (RFC 8446 4.4.2): a request context, then each

@@ -7,6 +7,7 @@
 pub mod decrypt;
 pub mod dns;
 pub mod facts;
+pub mod fingerprint;
 pub mod keylog;
 pub mod messages;
 pub mod tds;

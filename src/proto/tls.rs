@@ -46,8 +46,10 @@ struct Direction {
     encrypted: bool,
     /// At least one valid record was seen from this side.
     valid: bool,
-    /// Nothing more is read from this side (garbage, gap, or limit).
+    /// Nothing more is read from this side (garbage or limit).
     stopped: bool,
+    /// Bytes of this side were lost: the next record header is searched for before reading on.
+    resync: bool,
     /// Read keys from a key log: this side's encrypted records are opened with them.
     keys: Option<Box<RecordKeys>>,
 }
@@ -145,7 +147,9 @@ impl TlsAnalyzer {
         }
     }
 
-    /// Bytes of this side's stream are missing from the capture.
+    /// Bytes of this side's stream are missing from the capture. Reading goes on at the next
+    /// record header found after the hole: the records after a lost or cut segment (a
+    /// ChangeCipherSpec, a Finished, application data) still tell how the handshake ended.
     pub fn on_gap(&mut self, side: Side, frame: u64) {
         if !self.wants(side) {
             return;
@@ -153,10 +157,33 @@ impl TlsAnalyzer {
         let role = self.role(side);
         self.facts.side_mut(role).gap.get_or_insert(frame);
         let dir = &mut self.dirs[side];
-        dir.stopped = true;
-        dir.record = Vec::new();
-        dir.handshake = Vec::new();
-        self.settle_if_both_stopped();
+        dir.resync = true;
+        dir.record.clear();
+        dir.handshake.clear();
+    }
+
+    /// After a gap: the offset in `buf` of the first record header that is confirmed by what
+    /// follows it (the record ends exactly where the bytes end, or another header follows),
+    /// `Err(keep)` when none is yet, with the offset from which bytes must be kept.
+    fn find_record_after_gap(buf: &[u8]) -> Result<usize, usize> {
+        let header_at = |at: usize| -> Option<usize> {
+            let h = buf.get(at..at + 5)?;
+            let len = u16::from_be_bytes([h[3], h[4]]) as usize;
+            ((20..=23).contains(&h[0]) && h[1] == 3 && h[2] <= 4 && len > 0 && len <= MAX_RECORD_BODY).then_some(len)
+        };
+        for at in 0..buf.len().saturating_sub(4) {
+            let Some(len) = header_at(at) else { continue };
+            let end = at + 5 + len;
+            if end == buf.len() || (end < buf.len() && header_at(end).is_some()) {
+                return Ok(at);
+            }
+            if end > buf.len() {
+                // It may be confirmed by bytes still to come.
+                return Err(at);
+            }
+        }
+        // A header may begin in the last four bytes.
+        Err(buf.len().saturating_sub(4))
     }
 
     /// At least one TLS record was seen (a TDS connection may settle without any).
@@ -214,6 +241,23 @@ impl TlsAnalyzer {
         let mut buf = std::mem::take(&mut self.dirs[side].record);
         buf.extend_from_slice(data);
         let mut pos = 0;
+        if self.dirs[side].resync {
+            match Self::find_record_after_gap(&buf) {
+                Ok(at) => {
+                    pos = at;
+                    self.dirs[side].resync = false;
+                    let role = self.role(side);
+                    self.facts.side_mut(role).resynced.get_or_insert(seen.frame);
+                }
+                Err(keep) => {
+                    // Bounded: a candidate header waits for at most one record's bytes.
+                    let keep = keep.max(buf.len().saturating_sub(MAX_RECORD_BODY + 5));
+                    buf.drain(..keep);
+                    self.dirs[side].record = buf;
+                    return;
+                }
+            }
+        }
         while self.wants(side) {
             let rest = &buf[pos..];
             if rest.len() < 5 {
@@ -460,11 +504,14 @@ impl TlsAnalyzer {
                 if !self.tls13 {
                     self.dirs[side].encrypted = true;
                     self.dirs[side].keys = self.tls12_keys(role);
-                    // A server CCS before any Certificate means the session was resumed.
+                    // A server CCS before any Certificate, and before the client's key exchange,
+                    // means the session was resumed (unless the capture lost the Certificate).
                     if role == Role::Server
                         && self.facts.server_certificates.is_none()
                         && self.facts.server_key_exchange.is_none()
                         && self.facts.server_hello.is_some()
+                        && self.facts.client_key_exchange.is_none()
+                        && self.facts.server.gap.is_none()
                     {
                         self.facts.resumed = true;
                     }
@@ -668,7 +715,8 @@ impl TlsAnalyzer {
                 return;
             }
         };
-        if messages::extensions_malformed(&msg) {
+        let malformed_extensions = messages::extensions_malformed(&msg);
+        if malformed_extensions {
             self.facts.errors.push(format!(
                 "malformed extensions in the {} from the {role:?} in frame {}",
                 handshake_name(ty),
@@ -677,9 +725,15 @@ impl TlsAnalyzer {
         }
         match ty {
             1 if self.facts.client_hello.is_none() => {
-                self.facts.client_hello = messages::client_hello(&msg, seen.frame)
+                let mut hello = messages::client_hello(&msg, &raw[4..], seen.frame);
+                // A fingerprint of the part that parsed would name no real stack (tshark
+                // gives none either).
+                if let Some(h) = hello.as_mut().filter(|_| malformed_extensions) {
+                    (h.ja3, h.ja4) = (String::new(), String::new());
+                }
+                self.facts.client_hello = hello
             }
-            2 => match messages::server_hello(&msg, seen.frame) {
+            2 => match messages::server_hello(&msg, &raw[4..], seen.frame) {
                 Some(ServerHelloKind::Retry(hrr)) => {
                     // Only TLS 1.3 retries; the server's CCS that may follow is the compatibility one.
                     self.tls13 = true;
@@ -700,7 +754,14 @@ impl TlsAnalyzer {
                 }
                 None => {}
             },
-            11 => *self.facts.certificates_mut(role) = messages::certificate_chain(&msg, seen.frame),
+            11 => {
+                if let Some(fault) = messages::certificate_list_fault(&raw[4..]) {
+                    self.facts
+                        .errors
+                        .push(format!("malformed Certificate from the {role:?} in frame {}: {fault}", seen.frame));
+                }
+                *self.facts.certificates_mut(role) = messages::certificate_chain(&msg, seen.frame)
+            }
             12 => {
                 if let (tls_parser::TlsMessageHandshake::ServerKeyExchange(ske), Some(sh)) =
                     (&msg, &self.facts.server_hello)

@@ -55,6 +55,8 @@ struct Document<'a> {
     tool: &'static str,
     files: &'a [FileSummary],
     totals: crate::analyze::Totals,
+    /// Failing connections grouped by what one fix addresses, and server findings.
+    problems: &'a [crate::problems::Problem],
     servers: Vec<&'a ServerProfile>,
     connections: &'a [Connection],
 }
@@ -73,6 +75,7 @@ impl Reporter for JsonReporter {
             tool: concat!("tlsdiag ", env!("CARGO_PKG_VERSION")),
             files,
             totals: totals(files),
+            problems: profiles.problems(),
             servers: profiles.servers().collect(),
             connections: &self.connections,
         };

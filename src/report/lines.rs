@@ -43,7 +43,10 @@ impl Reporter for LineReporter {
     }
 
     fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
-        super::write_findings(&mut self.out, profiles)?;
+        // The lines come as connections settle; the summary leads with the problems.
+        writeln!(self.out)?;
+        super::write_problems(&mut self.out, profiles.problems())?;
+        writeln!(self.out)?;
         let t = totals(files);
         writeln!(self.out, "{} connection(s), {} frame(s)", t.connections, t.frames)?;
         if t.evicted > 0 {

@@ -11,6 +11,7 @@ pub fn merge(documents: &[Value]) -> Result<Value, String> {
     let mut files = Vec::new();
     let mut connections = Vec::new();
     let mut servers: Map<String, Value> = Map::new();
+    let mut problems = Vec::new();
     for (i, doc) in documents.iter().enumerate() {
         if doc["schema_version"] != SCHEMA_VERSION {
             return Err(format!(
@@ -21,6 +22,8 @@ pub fn merge(documents: &[Value]) -> Result<Value, String> {
         }
         files.extend(doc["files"].as_array().cloned().unwrap_or_default());
         connections.extend(doc["connections"].as_array().cloned().unwrap_or_default());
+        // Each document's problems as they were (not regrouped across documents), largest first.
+        problems.extend(doc["problems"].as_array().cloned().unwrap_or_default());
         for server in doc["servers"].as_array().into_iter().flatten() {
             let key = server["server"].as_str().unwrap_or_default().to_string();
             match servers.get_mut(&key) {
@@ -41,6 +44,7 @@ pub fn merge(documents: &[Value]) -> Result<Value, String> {
         with_errors += (!f["error"].is_null()) as u64;
         add_counts(&mut verdicts, &f["verdicts"]);
     }
+    problems.sort_by_key(|p| std::cmp::Reverse(p["connections"].as_u64().unwrap_or(0)));
     let failures: u64 =
         verdicts.iter().filter(|(code, _)| is_failure_code(code)).map(|(_, n)| n.as_u64().unwrap_or(0)).sum();
     Ok(json!({
@@ -57,6 +61,7 @@ pub fn merge(documents: &[Value]) -> Result<Value, String> {
             "decrypted": decrypted,
             "verdicts": verdicts,
         },
+        "problems": problems,
         "servers": servers.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
         "connections": connections,
     }))

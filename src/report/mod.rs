@@ -34,42 +34,83 @@ pub enum Format {
     Lines,
 }
 
+/// Which connections the table lists after the problems (`--list`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListMode {
+    /// The problems, the servers, and the first failing connections (the rest counted).
+    #[default]
+    Problems,
+    /// Every failing connection, each with its explanation, fix, frames and filter.
+    Failing,
+    /// Every connection, failing or not, with the details of failures and risks.
+    All,
+}
+
 /// The reporter of a format. `live` flushes every NDJSON record as it is written.
-pub fn reporter(format: Format, out: Box<dyn Write>, all: bool, live: bool) -> Box<dyn Reporter> {
+pub fn reporter(format: Format, out: Box<dyn Write>, all: bool, list: ListMode, live: bool) -> Box<dyn Reporter> {
     match format {
-        Format::Table => Box::new(TableReporter::new(out, all)),
+        Format::Table => Box::new(TableReporter::new(out, all, list)),
         Format::Json => Box::new(JsonReporter::new(out, all)),
         Format::Ndjson => Box::new(NdjsonReporter::new(out, all, live)),
         Format::Lines => Box::new(LineReporter::new(out, all)),
     }
 }
 
-/// The server-level findings as text (table and lines formats), each with its window, what it
-/// means, the fix and the connections that show it.
-fn write_findings(out: &mut dyn Write, profiles: &Profiles) -> io::Result<()> {
-    let mut first = true;
-    for p in profiles.servers() {
-        for f in &p.findings {
-            if std::mem::take(&mut first) {
-                writeln!(out, "\nfindings:")?;
+/// The problems as text (table and lines formats): each group with its count, clients,
+/// window, cause, fix, an example with its frames, and the Wireshark filter.
+fn write_problems(out: &mut dyn Write, problems: &[crate::problems::Problem]) -> io::Result<()> {
+    if problems.is_empty() {
+        return writeln!(out, "no problems found");
+    }
+    writeln!(out, "{} problem(s):", problems.len())?;
+    for (i, p) in problems.iter().enumerate() {
+        let clients = if p.clients as usize > p.client_examples.len() {
+            format!("{} ({}, ...)", p.clients, p.client_examples.join(", "))
+        } else {
+            format!("{} ({})", p.clients, p.client_examples.join(", "))
+        };
+        writeln!(
+            out,
+            "\n{}. {} at {}: {} connection(s) from {} client(s) {}, {} to {} ({}, at fault: {})",
+            i + 1,
+            p.code,
+            p.server,
+            p.connections,
+            p.clients,
+            clients.split_once(' ').map_or("", |(_, names)| names),
+            crate::time::rfc3339_nanos(p.start),
+            crate::time::rfc3339_nanos(p.end),
+            p.confidence.as_str(),
+            p.side.as_str()
+        )?;
+        if p.kind == "finding" {
+            writeln!(out, "   why:     {}", p.cause)?;
+        } else {
+            if !p.cause.is_empty() {
+                writeln!(out, "   cause:   {}", p.cause)?;
             }
-            writeln!(
-                out,
-                "{} {} ({}), {} to {}, {} connection(s), {} failed",
-                p.server,
-                f.code,
-                f.confidence.as_str(),
-                crate::time::rfc3339_nanos(f.start),
-                crate::time::rfc3339_nanos(f.end),
-                f.connections,
-                f.failed
-            )?;
-            writeln!(out, "  why:    {}", f.explanation)?;
-            writeln!(out, "  fix:    {}", f.hint)?;
-            let shown: Vec<String> =
-                f.evidence.iter().map(|e| format!("{} frame {} {}", e.client, e.first_frame, e.verdict)).collect();
-            writeln!(out, "  see:    {}", shown.join("; "))?;
+            writeln!(out, "   why:     {}", p.example.explanation)?;
         }
+        if let Some(fp) = &p.client_fingerprint {
+            if p.connections > 1 {
+                writeln!(out, "   clients: all share the JA4 fingerprint {fp} (one TLS stack)")?;
+            }
+        }
+        writeln!(out, "   fix:     {}", p.fix)?;
+        // The error on the user's screen that this problem matches.
+        if let Some(shown) = crate::explain::client_error(&p.code) {
+            writeln!(out, "   client:  a Windows client shows {shown}")?;
+        }
+        let frames: Vec<String> = p.example.evidence.iter().map(|e| format!("{} {}", e.frame, e.what)).collect();
+        writeln!(
+            out,
+            "   example: {} frame {}{}",
+            p.example.client,
+            p.example.first_frame,
+            if frames.is_empty() { String::new() } else { format!(" [frames: {}]", frames.join("; ")) }
+        )?;
+        let covers = if p.filter_covers == "all" { String::new() } else { format!(" (selects {})", p.filter_covers) };
+        writeln!(out, "   filter:  {}{covers}", p.wireshark_filter)?;
     }
     Ok(())
 }
@@ -81,7 +122,7 @@ pub fn ser_ts<S: Serializer>(ts: &Nanos, s: S) -> Result<S::Ok, S::Error> {
 
 /// Connections shown without `--all`: everything that involved TLS or failed at TCP level.
 pub fn is_shown(conn: &Connection, all: bool) -> bool {
-    all || conn.verdict.code != "not_tls"
+    all || !matches!(conn.verdict.code, "not_tls" | "abandoned")
 }
 
 /// Sorts connections by input, then by first frame: the order of a capture in Wireshark,

@@ -1,7 +1,7 @@
 //! The default human-readable output: a table of connections, then each failure with its
 //! explanation, hint and frames, then counts per verdict.
 
-use super::{in_capture_order, is_shown, Reporter};
+use super::{in_capture_order, is_shown, ListMode, Reporter};
 use crate::analyze::{totals, FileSummary};
 use crate::profile::Profiles;
 use crate::record::Connection;
@@ -11,6 +11,8 @@ use std::io::{self, Write};
 /// Connections listed in the table; beyond this they are only counted, so memory stays
 /// bounded on a capture of a flood (`--format ndjson` streams every one).
 pub const MAX_LISTED: usize = 10_000;
+/// Failing connections listed under the problems by default (`--list failing` lists all).
+pub const FIRST_FAILING_LISTED: usize = 20;
 
 /// Narrowest a wrapping column (SNI, cipher suite, file) may get in a terminal before the
 /// suite and then the SNI are left out instead.
@@ -19,13 +21,18 @@ const MIN_FLEXIBLE_WIDTH: usize = 14;
 pub struct TableReporter {
     out: Box<dyn Write>,
     all: bool,
+    list: ListMode,
     connections: Vec<Connection>,
     not_listed: u64,
 }
 
 impl TableReporter {
-    pub fn new(out: Box<dyn Write>, all: bool) -> Self {
-        TableReporter { out, all, connections: Vec::new(), not_listed: 0 }
+    pub fn new(out: Box<dyn Write>, all: bool, list: ListMode) -> Self {
+        TableReporter { out, all, list, connections: Vec::new(), not_listed: 0 }
+    }
+
+    fn listed(&self, c: &Connection) -> bool {
+        self.list == ListMode::All || c.verdict.is_failure()
     }
 }
 
@@ -49,10 +56,11 @@ fn keep_whole(table: &mut Table, columns: &[usize], widths: &[usize]) {
 
 impl Reporter for TableReporter {
     fn connection(&mut self, conn: Connection) -> io::Result<()> {
-        if !is_shown(&conn, self.all) {
+        if !is_shown(&conn, self.all) || !self.listed(&conn) {
             return Ok(());
         }
-        if self.connections.len() < MAX_LISTED {
+        let cap = if self.list == ListMode::Problems { FIRST_FAILING_LISTED } else { MAX_LISTED };
+        if self.connections.len() < cap {
             self.connections.push(conn);
         } else {
             self.not_listed += 1;
@@ -62,6 +70,19 @@ impl Reporter for TableReporter {
 
     fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
         in_capture_order(&mut self.connections, files);
+        super::write_problems(&mut self.out, profiles.problems())?;
+        self.write_servers(profiles)?;
+        if self.connections.is_empty() && self.not_listed == 0 {
+            return self.write_totals(files);
+        }
+        writeln!(
+            self.out,
+            "\n{}",
+            match self.list {
+                ListMode::All => "connections:",
+                _ => "failing connections:",
+            }
+        )?;
         let multi_file = files.len() > 1;
         let mut table = Table::new();
         table.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
@@ -144,11 +165,14 @@ impl Reporter for TableReporter {
             )?;
         }
         if self.not_listed > 0 {
-            writeln!(
-                self.out,
-                "{} more connection(s) not listed (the table lists {MAX_LISTED}; --format ndjson lists all)",
-                self.not_listed
-            )?;
+            let how = match self.list {
+                ListMode::Problems => "--list failing lists them all",
+                _ => "--format ndjson lists all",
+            };
+            writeln!(self.out, "{} more connection(s) not listed ({how})", self.not_listed)?;
+        }
+        if self.list == ListMode::Problems {
+            return self.write_totals(files);
         }
 
         let failures: Vec<(usize, &Connection)> = self
@@ -181,12 +205,19 @@ impl Reporter for TableReporter {
                 }
                 let frames: Vec<String> = v.evidence.iter().map(|e| format!("{} ({})", e.frame, e.what)).collect();
                 writeln!(self.out, "  frames: {}", frames.join(", "))?;
+                writeln!(self.out, "  filter: {}", c.wireshark_filter)?;
             }
             for r in &v.risks {
                 writeln!(self.out, "  risk:   {}: {}", r.code, r.explanation)?;
             }
         }
 
+        self.write_totals(files)
+    }
+}
+
+impl TableReporter {
+    fn write_servers(&mut self, profiles: &Profiles) -> io::Result<()> {
         let mut servers = Table::new();
         servers.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
         servers.set_header(vec!["server", "connections", "ok", "failures", "versions chosen", "suites chosen"]);
@@ -216,9 +247,11 @@ impl Reporter for TableReporter {
         if any_server {
             writeln!(self.out, "\nservers:\n{servers}")?;
         }
-        super::write_findings(&mut self.out, profiles)?;
+        Ok(())
+    }
 
-        if multi_file {
+    fn write_totals(&mut self, files: &[FileSummary]) -> io::Result<()> {
+        if files.len() > 1 {
             let mut per_file = Table::new();
             per_file.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
             per_file.set_header(vec!["file", "format", "frames", "connections", "failures", "error"]);

@@ -1,0 +1,307 @@
+//! The problems of a run: failing connections grouped by what one fix would address (the
+//! verdict, the server, and the cause: the alert and who sent it, what the clients offered,
+//! the certificate, the PRELOGIN pair), ranked by how many connections each holds, each with
+//! its clients, time window, an example with its evidence frames, a Wireshark display filter
+//! that selects the group's connections, and the fix. Server findings are problems too. Every
+//! report leads with them. Memory is bounded: a fixed number of groups, clients and filter
+//! terms per group.
+
+use crate::capture::Nanos;
+use crate::classify::{Confidence, Evidence, Fault};
+use crate::profile::Profiles;
+use crate::record::Connection;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+
+/// Groups kept; failures of further causes join their code's and server's "other causes".
+const MAX_GROUPS: usize = 1000;
+/// Client addresses named per group (all are counted up to `MAX_CLIENTS_COUNTED`).
+const CLIENTS_NAMED: usize = 5;
+const MAX_CLIENTS_COUNTED: usize = 10_000;
+/// Connections a group's filter names one by one; beyond, it selects by server and clients.
+const FILTER_CONNECTIONS: usize = 20;
+const FILTER_CLIENTS: usize = 50;
+
+/// Wireshark's conversation filter for one TCP connection: both addresses and both ports
+/// (`ipv6.addr` for IPv6). tshark accepts it as written.
+pub fn wireshark_filter(client: &str, server: &str) -> String {
+    match (client.parse::<SocketAddr>(), server.parse::<SocketAddr>()) {
+        (Ok(c), Ok(s)) => format!(
+            "{field} eq {} and {field} eq {} and tcp.port eq {} and tcp.port eq {}",
+            c.ip(),
+            s.ip(),
+            c.port(),
+            s.port(),
+            field = if c.is_ipv6() { "ipv6.addr" } else { "ip.addr" }
+        ),
+        _ => String::new(),
+    }
+}
+
+fn addr_field(ip: &IpAddr) -> &'static str {
+    if ip.is_ipv6() {
+        "ipv6.addr"
+    } else {
+        "ip.addr"
+    }
+}
+
+/// One problem: a group of failing connections, or a server finding.
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    /// The verdict code of the connections, or the finding's code.
+    pub code: String,
+    /// `connections` for a group of failing connections, `finding` for a server finding.
+    pub kind: &'static str,
+    pub server: String,
+    /// What the connections of the group have in common beyond the code and the server.
+    pub cause: String,
+    pub side: Fault,
+    pub confidence: Confidence,
+    pub connections: u64,
+    pub clients: u64,
+    /// Up to five client addresses.
+    pub client_examples: Vec<String>,
+    #[serde(serialize_with = "crate::report::ser_ts")]
+    pub start: Nanos,
+    #[serde(serialize_with = "crate::report::ser_ts")]
+    pub end: Nanos,
+    pub example: Example,
+    /// A Wireshark display filter for the group's connections (see `filter_covers`).
+    pub wireshark_filter: String,
+    /// `all` when the filter selects exactly the group's connections; otherwise what it
+    /// selects ("the first 20 connections", "the server's connections with these clients").
+    pub filter_covers: String,
+    /// The JA4 fingerprint all the group's clients share, when they share one.
+    pub client_fingerprint: Option<String>,
+    pub fix: String,
+}
+
+/// The group's first connection, to open in Wireshark.
+#[derive(Clone, Debug, Serialize)]
+pub struct Example {
+    pub file: String,
+    pub client: String,
+    pub first_frame: u64,
+    pub explanation: String,
+    pub evidence: Vec<Evidence>,
+}
+
+struct Group {
+    problem: Problem,
+    client_ips: BTreeSet<IpAddr>,
+    /// The first connections' client endpoints, for the filter.
+    endpoints: Vec<SocketAddr>,
+    fingerprint: Option<Option<String>>,
+}
+
+/// Collects failing connections into problems as their final verdicts are known.
+#[derive(Default)]
+pub struct Problems {
+    groups: HashMap<(&'static str, String, String), Group>,
+}
+
+/// What the connections of one group share beyond their code and server: what a fix addresses.
+fn cause(c: &Connection) -> String {
+    let tls = c.tls.as_ref();
+    let ch = tls.and_then(|t| t.client_hello.as_ref());
+    let alert = tls.and_then(|t| t.first_fatal_alert()).map(|a| {
+        format!("fatal alert {} from the {:?}", a.description.as_deref().unwrap_or("(encrypted)"), a.sender)
+            .to_lowercase()
+    });
+    let mut parts: Vec<String> = alert.into_iter().collect();
+    match c.verdict.code {
+        "protocol_mismatch" => {
+            if let Some(ch) = ch {
+                parts.push(format!("clients offering up to {}", ch.max_version));
+            }
+        }
+        "cipher_mismatch" => {
+            if let Some(ch) = ch {
+                let shown: Vec<&str> =
+                    ch.cipher_suites.iter().filter(|s| *s != "GREASE").take(3).map(String::as_str).collect();
+                let more = ch.cipher_suites.len().saturating_sub(shown.len());
+                parts.push(format!(
+                    "clients offering {}{}",
+                    shown.join(", "),
+                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                ));
+            }
+        }
+        "certificate_rejected" => {
+            let leaf = tls.and_then(|t| t.server_certificates.as_ref()).and_then(|ch| ch.certificates.first());
+            if let Some(leaf) = leaf {
+                parts.push(format!("certificate {}", leaf.subject));
+            }
+        }
+        "tds_encryption_mismatch" => {
+            if let Some(tds) = &c.tds {
+                let enc = |p: Option<&crate::proto::tds::Prelogin>| {
+                    p.and_then(|p| p.encryption).map_or("not stated", |e| e.as_str())
+                };
+                parts.push(format!(
+                    "client encryption {}, server encryption {}",
+                    enc(tds.client.as_ref()),
+                    enc(tds.server.as_ref())
+                ));
+            }
+        }
+        _ => {}
+    }
+    parts.join("; ")
+}
+
+impl Problems {
+    /// Takes one connection with its final verdict; only failures make problems.
+    pub fn add(&mut self, c: &Connection) {
+        if !c.verdict.is_failure() {
+            return;
+        }
+        let mut key = (c.verdict.code, c.server.clone(), cause(c));
+        if !self.groups.contains_key(&key) && self.groups.len() >= MAX_GROUPS {
+            key.2 = "other causes".into();
+        }
+        let group = self.groups.entry(key).or_insert_with_key(|(code, server, cause)| Group {
+            problem: Problem {
+                code: code.to_string(),
+                kind: "connections",
+                server: server.clone(),
+                cause: cause.clone(),
+                side: c.verdict.side,
+                confidence: c.verdict.confidence,
+                connections: 0,
+                clients: 0,
+                client_examples: Vec::new(),
+                start: c.start,
+                end: c.end,
+                example: Example {
+                    file: c.file.clone(),
+                    client: c.client.clone(),
+                    first_frame: c.first_frame,
+                    explanation: c.verdict.explanation.clone(),
+                    evidence: c.verdict.evidence.clone(),
+                },
+                wireshark_filter: String::new(),
+                filter_covers: String::new(),
+                client_fingerprint: None,
+                fix: c.verdict.hint.clone(),
+            },
+            client_ips: BTreeSet::new(),
+            endpoints: Vec::new(),
+            fingerprint: None,
+        });
+        let p = &mut group.problem;
+        p.connections += 1;
+        p.start = p.start.min(c.start);
+        p.end = p.end.max(c.end);
+        if let Some(addr) = c.client_addr() {
+            if group.client_ips.len() < MAX_CLIENTS_COUNTED
+                && group.client_ips.insert(addr.ip())
+                && p.client_examples.len() < CLIENTS_NAMED
+            {
+                p.client_examples.push(addr.ip().to_string());
+            }
+            if group.endpoints.len() < FILTER_CONNECTIONS {
+                group.endpoints.push(addr);
+            }
+        }
+        let ja4 =
+            c.tls.as_ref().and_then(|t| t.client_hello.as_ref()).map(|ch| ch.ja4.clone()).filter(|j| !j.is_empty());
+        group.fingerprint = match group.fingerprint.take() {
+            None => Some(ja4),
+            Some(seen) if seen == ja4 => Some(seen),
+            Some(_) => Some(None),
+        };
+    }
+
+    /// The problems, largest first: the groups of failing connections and the server findings.
+    pub fn conclude(&self, profiles: &Profiles) -> Vec<Problem> {
+        let mut out: Vec<Problem> = self.groups.values().map(finish_group).collect();
+        for server in profiles.servers() {
+            for f in &server.findings {
+                let first = f.evidence.first();
+                let client_ips: BTreeSet<IpAddr> =
+                    f.evidence.iter().filter_map(|e| e.client.parse::<SocketAddr>().ok()).map(|a| a.ip()).collect();
+                out.push(Problem {
+                    code: f.code.to_string(),
+                    kind: "finding",
+                    server: server.server.clone(),
+                    cause: f.explanation.clone(),
+                    side: Fault::Server,
+                    confidence: f.confidence,
+                    connections: f.failed,
+                    clients: client_ips.len() as u64,
+                    client_examples: client_ips.iter().take(CLIENTS_NAMED).map(|ip| ip.to_string()).collect(),
+                    start: f.start,
+                    end: f.end,
+                    example: Example {
+                        file: first.map(|e| e.file.clone()).unwrap_or_default(),
+                        client: first.map(|e| e.client.clone()).unwrap_or_default(),
+                        first_frame: first.map_or(0, |e| e.first_frame),
+                        explanation: f.explanation.clone(),
+                        evidence: Vec::new(),
+                    },
+                    wireshark_filter: server_filter(&server.server),
+                    filter_covers: "every connection to the server".into(),
+                    client_fingerprint: None,
+                    fix: f.hint.clone(),
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            b.connections
+                .cmp(&a.connections)
+                .then_with(|| (&a.server, &a.code, &a.cause).cmp(&(&b.server, &b.code, &b.cause)))
+        });
+        out
+    }
+}
+
+fn server_filter(server: &str) -> String {
+    match server.parse::<SocketAddr>() {
+        Ok(s) => format!("{} eq {} and tcp.port eq {}", addr_field(&s.ip()), s.ip(), s.port()),
+        Err(_) => String::new(),
+    }
+}
+
+fn finish_group(g: &Group) -> Problem {
+    let mut p = g.problem.clone();
+    p.clients = g.client_ips.len() as u64;
+    p.client_fingerprint = g.fingerprint.clone().flatten();
+    let Ok(server) = p.server.parse::<SocketAddr>() else { return p };
+    let field = addr_field(&server.ip());
+    let server_part = format!("{field} eq {} and tcp.port eq {}", server.ip(), server.port());
+    let exact = g.endpoints.len() as u64 == p.connections;
+    if exact || g.client_ips.len() > FILTER_CLIENTS {
+        // The connections one by one: each client address with its ports.
+        let mut by_ip: Vec<(IpAddr, Vec<u16>)> = Vec::new();
+        for e in &g.endpoints {
+            match by_ip.iter_mut().find(|(ip, _)| *ip == e.ip()) {
+                Some((_, ports)) => ports.push(e.port()),
+                None => by_ip.push((e.ip(), vec![e.port()])),
+            }
+        }
+        let clients: Vec<String> = by_ip
+            .iter()
+            .map(|(ip, ports)| {
+                let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+                match ports.as_slice() {
+                    [one] => format!("{} eq {ip} and tcp.port eq {one}", addr_field(ip)),
+                    _ => format!("{} eq {ip} and tcp.port in {{{}}}", addr_field(ip), ports.join(", ")),
+                }
+            })
+            .collect();
+        p.wireshark_filter = match clients.as_slice() {
+            [one] => format!("{server_part} and {one}"),
+            _ => format!("{server_part} and (({}))", clients.join(") or (")),
+        };
+        p.filter_covers = if exact { "all".into() } else { format!("the first {} connections", g.endpoints.len()) };
+    } else {
+        // Many connections from a few clients: the server's connections with those clients.
+        let clients: Vec<String> = g.client_ips.iter().map(|ip| ip.to_string()).collect();
+        p.wireshark_filter = format!("{server_part} and {field} in {{{}}}", clients.join(", "));
+        p.filter_covers = "the server's connections with these clients (the group's and any others)".into();
+    }
+    p
+}
