@@ -288,6 +288,11 @@ impl<'r> Session<'r> {
         }
     }
 
+    /// True once writing the report failed (a closed pipe): live capture stops then.
+    pub fn write_failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     /// Sharpens the waiting verdicts, fills in the per-file verdict counts, writes the end.
     pub fn finish(mut self, files: &mut [FileSummary]) -> io::Result<()> {
         for mut conn in std::mem::take(&mut self.pending) {

@@ -148,6 +148,7 @@ pub fn classify(c: &Connection) -> Verdict {
     }
     if let Some(tds) = &c.tds {
         verdict.risks.extend(tds_risks(tds));
+        sql_server_build_hint(&mut verdict, tds);
     }
     // Evidence reads in capture order, as it would be walked in Wireshark.
     verdict.evidence.sort_by_key(|e| e.frame);
@@ -263,7 +264,11 @@ fn tcp_verdict(c: &Connection) -> Verdict {
             let who = if t.server_rst.is_some() { "server" } else { "client" };
             Verdict::new("reset_before_client_hello", if t.server_rst.is_some() { Fault::Server } else { Fault::Client }, Confidence::Certain)
                 .because(format!("the TCP connection opened, then the {who} reset it before any ClientHello"))
-                .hint("The listener accepted and dropped the connection: an overloaded or wrong service on the port, or a client that gave up.")
+                .hint(if t.server_rst.is_some() {
+                    "The server accepted and dropped the connection: an overloaded or wrong service on the port (its logs and accept backlog)."
+                } else {
+                    "The client gave up right after connecting: its logs say why (a timeout, a cancelled request, a health check)."
+                })
                 .frame(t.established.map(|s| s.frame), "connection established")
                 .frame(reset.map(|s| s.frame), "RST")
         }
@@ -385,6 +390,32 @@ fn protocol_mismatch_fault(refused_by: Role, ch: &crate::proto::facts::ClientHel
         Role::Server => Fault::Client,
         Role::Client => Fault::Server,
     }
+}
+
+/// A SQL Server connection that failed around TLS: the server's build from its PRELOGIN,
+/// named as a release with what it needs for TLS 1.2, goes into the fix (first when the build
+/// lacks TLS 1.2, the likely cause). Only the server's version maps: a client's PRELOGIN
+/// version is its driver's.
+fn sql_server_build_hint(v: &mut Verdict, tds: &TdsFacts) {
+    let tls_failure = matches!(
+        v.code,
+        "protocol_mismatch"
+            | "cipher_mismatch"
+            | "rst_without_server_hello"
+            | "closed_without_server_hello"
+            | "reset_before_client_hello"
+            | "closed_before_client_hello"
+            | "failed_after_key_exchange"
+    );
+    let build = tds.server.as_ref().and_then(|p| p.version.as_deref()).and_then(crate::sqlserver::build);
+    let Some(build) = build.filter(|_| tls_failure) else {
+        return;
+    };
+    v.hint = if build.tls12 == crate::sqlserver::Tls12Support::Yes {
+        format!("{} The server is {build}.", v.hint)
+    } else {
+        format!("The server is {build}. {}", v.hint)
+    };
 }
 
 fn tds_risks(tds: &TdsFacts) -> Vec<Risk> {
@@ -633,13 +664,16 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 let after = secs(rst.ts.saturating_sub(c.start));
                 Verdict::new("rst_without_server_hello", fault_of(who), Confidence::Certain)
                     .because(format!("ClientHello ({offered}, SNI {sni}) answered by a reset from the {} after {after}, no ServerHello", role_name(who)))
-                    .hint("The server (or a device in front of it) refused the ClientHello without an alert: compare the versions and suites it accepts with the ones offered.")
+                    .hint(no_server_hello_fix(who, "reset"))
                     .frame(Some(ch.frame), "ClientHello")
                     .frame(Some(rst.frame), format!("RST from the {}", role_name(who)))
             }
             Some((f, who, false)) => Verdict::new("closed_without_server_hello", fault_of(who), Confidence::Certain)
-                .because(format!("ClientHello ({offered}, SNI {sni}) answered by a close from the {}, no ServerHello", role_name(who)))
-                .hint("The server closed the connection on the ClientHello: compare the versions and suites it accepts with the ones offered.")
+                .because(format!(
+                    "ClientHello ({offered}, SNI {sni}) answered by a close from the {}, no ServerHello",
+                    role_name(who)
+                ))
+                .hint(no_server_hello_fix(who, "closed"))
                 .frame(Some(ch.frame), "ClientHello")
                 .frame(Some(f.frame), format!("FIN from the {}", role_name(who))),
             None => Verdict::new("no_server_hello", Fault::Server, Confidence::Likely)
@@ -653,13 +687,19 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     if let Some(a) = enc_alert {
         return Verdict::new("fatal_alert", fault_of(a.sender), Confidence::Likely)
             .because(format!("{} after the {} ServerHello; its content is encrypted", alert_what(a), sh.version))
-            .hint("Capture with a key log (SSLKEYLOGFILE) to read the alert, or look at the sender's logs.")
+            .hint(format!(
+                "The alert is encrypted; to read why the {} sent it: {}",
+                role_name(a.sender),
+                tls13_reading(c, tls)
+            ))
             .frame(Some(a.frame), alert_what(a));
     }
     let is13 = sh.version == "TLS1.3";
     if is13 && tls.client.finished.is_none() {
         if let Some(first) = tls.client.encrypted_records.iter().find(|r| r.content_type == 23) {
-            return Verdict::new("aborted_after_server_hello", Fault::Client, Confidence::Likely)
+            // At fault: the server whose certificate was refused, as for certificate_rejected
+            // when an alert or the key log shows the same failure.
+            return Verdict::new("aborted_after_server_hello", Fault::Server, Confidence::Likely)
                 .because(format!(
                     "the client answered the server's encrypted flight with a {}-byte record, smaller than any Finished of {} ({} bytes), and no Finished: {}; most likely it rejected the certificate",
                     first.length,
@@ -671,18 +711,18 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                         "an alert"
                     }
                 ))
-                .hint("Check the server certificate against the client's trust store and name; capture with SSLKEYLOGFILE to read the alert.")
+                .hint(format!("Check the server certificate against the client's trust store and the name it connects with. To read the client's reason: {}", tls13_reading(c, tls)))
                 .frame(Some(first.frame), "alert-sized encrypted record from the client");
         }
         // No alert at all: the client hung up on the server's flight (Node, Go and Java
         // clients close without an alert when they reject the certificate).
         if let Some((end, Role::Client, reset)) = ending.filter(|(_, who, _)| *who == Role::Client) {
             let how = if reset { "reset" } else { "closed" };
-            return Verdict::new("aborted_after_server_hello", Fault::Client, Confidence::Likely)
+            return Verdict::new("aborted_after_server_hello", Fault::Server, Confidence::Likely)
                 .because(format!(
                     "the client {how} the connection after the server's encrypted TLS 1.3 flight, without a Finished and without an alert: most likely it rejected the certificate"
                 ))
-                .hint("Check the server certificate against the client's trust store and name (the client's error message names the reason).")
+                .hint(format!("Check the server certificate against the client's trust store and the name it connects with (the client's error message names the reason). {}", tls13_reading(c, tls)))
                 .frame(Some(sh.frame), "ServerHello")
                 .frame(Some(end.frame), format!("{} from the client", if reset { "RST" } else { "FIN" }));
         }
@@ -765,7 +805,7 @@ fn server_refused_client_flight(c: &Connection, tls: &TlsFacts) -> Option<Verdic
                 reply.length,
                 if c.tcp.server_rst.is_some_and(|r| r.frame == end.frame) { "reset the connection" } else { "closed the connection" }
             ))
-            .hint("Check the client certificate against the server's trusted CAs and its clientAuth EKU (Windows: the CA in the server's Trusted Root store; OpenSSL: -CAfile / ssl_client_certificate). Capture again with SSLKEYLOGFILE set and pass --keylog to read the alert.")
+            .hint(format!("Check the client certificate against the server's trusted CAs and its clientAuth EKU (Windows: the CA in the server's Trusted Root store; OpenSSL: -CAfile / ssl_client_certificate). To read the alert: {}", tls13_reading(c, tls)))
             .frame(Some(flight.frame), "client's encrypted flight")
             .frame(Some(reply.frame), "alert-sized record from the server")
             .frame(Some(end.frame), "server ended the connection"),
@@ -808,7 +848,7 @@ fn closed_on_certificate(
     if problems.iter().all(|p| p == "self-signed") {
         return None;
     }
-    problems.extend(leaf.and_then(|l| address_problem(l, ch.sni.as_deref(), c)));
+    problems.extend(leaf.and_then(|l| address_issue(l, ch.sni.as_deref(), c)).map(|i| i.what));
     let found = format!("; the certificate in the capture: {}", problems.join(", "));
     Some(
         Verdict::new("certificate_rejected", Fault::Server, Confidence::Likely)
@@ -917,7 +957,7 @@ fn closed_after_handshake(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
     // self-signed certificate often have it pinned: only a possibility then.
     let confidence =
         if problems.iter().all(|p| p == "self-signed") { Confidence::Possible } else { Confidence::Likely };
-    problems.extend(leaf.and_then(|l| address_problem(l, ch.sni.as_deref(), c)));
+    problems.extend(leaf.and_then(|l| address_issue(l, ch.sni.as_deref(), c)).map(|i| i.what));
     if !problems.is_empty() {
         return Some(
             Verdict::new("certificate_rejected", Fault::Server, confidence)
@@ -947,6 +987,35 @@ fn closed_after_handshake(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
             .frame(Some(complete), "both Finished seen")
             .frame(Some(end.frame), what),
     )
+}
+
+/// The fix for a ClientHello answered by a reset or a close, naming the side that did it: a
+/// client ending its own attempt is not the server refusing it.
+fn no_server_hello_fix(who: Role, how: &str) -> String {
+    match who {
+        Role::Server => format!(
+            "The server (or a device in front of it) {how} the connection on the ClientHello without an alert: compare the TLS versions and suites it accepts with the ones offered (Windows: the System log's Schannel events 36874/36888 on the server)."
+        ),
+        Role::Client => format!(
+            "The client {how} its own connection after sending the ClientHello, before any answer: its logs or error message say why (a timeout, a cancelled attempt); the server did not refuse it."
+        ),
+    }
+}
+
+/// Where to read why a TLS 1.3 peer gave up when the capture cannot show it, the client's
+/// likely platform first. Schannel clients (SqlClient, ODBC, .NET, PowerShell) cannot write a
+/// key log but log the cause; browsers, curl, Python, OpenSSL and GnuTLS write SSLKEYLOGFILE.
+/// A SQL Server client is most often Schannel; GREASE values in the ClientHello mark a
+/// Chromium-based browser, which writes a key log.
+fn tls13_reading(c: &Connection, tls: &TlsFacts) -> String {
+    let windows = "Windows clients (Schannel: SqlClient, ODBC, .NET, PowerShell) cannot write a key log: read the client's System log Schannel events (36882 untrusted CA, 36884 wrong name, 36887/36888 alerts) and the CAPI2 Operational log (Event Viewer, Applications and Services Logs, Microsoft, Windows, CAPI2; enable it first).";
+    let keylog = "Browsers, curl, Python, OpenSSL and GnuTLS clients: set SSLKEYLOGFILE before the client starts, capture again and pass --keylog.";
+    let browser = tls.client_hello.as_ref().is_some_and(|ch| ch.cipher_suites.iter().any(|s| s == "GREASE"));
+    if c.tds.is_some() && !browser {
+        format!("{windows} {keylog}")
+    } else {
+        format!("{keylog} {windows}")
+    }
 }
 
 fn end_words(c: &Connection) -> &'static str {
@@ -1089,28 +1158,34 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
             Role::Client,
             _,
         ) => {
-            let problems = tls
-                .server_certificates
-                .as_ref()
-                .and_then(|chain| chain.certificates.first())
+            let leaf = tls.server_certificates.as_ref().and_then(|chain| chain.certificates.first());
+            let mut issues = leaf
                 .map(|leaf| {
-                    let mut found = certificate_problems(leaf, ch.sni.as_deref(), c.start / 1_000_000_000);
-                    found.extend(address_problem(leaf, ch.sni.as_deref(), c));
-                    found.extend(compatibility_notes(leaf));
+                    let mut found = certificate_issues(leaf, ch.sni.as_deref(), c.start / 1_000_000_000);
+                    found.extend(address_issue(leaf, ch.sni.as_deref(), c));
                     found
                 })
                 .unwrap_or_default();
-            let found = if problems.is_empty() {
+            // A self-signed leaf refused as unknown is the trust problem itself; refused for
+            // its name or date, being self-signed is beside the point of the fix.
+            if issues.iter().any(|i| i.code != "self_signed_certificate") {
+                issues.retain(|i| i.code != "self_signed_certificate" || desc == "unknown_ca");
+            }
+            let notes = leaf.map(compatibility_notes).unwrap_or_default();
+            let words: Vec<String> = issues.iter().map(|i| i.what.clone()).chain(notes.iter().cloned()).collect();
+            let found = if words.is_empty() {
                 String::new()
             } else {
-                format!("; the certificate in the capture: {}", problems.join(", "))
+                format!("; the certificate in the capture: {}", words.join(", "))
             };
-            base(
-                "certificate_rejected",
-                Fault::Server,
-                format!("the client rejected the server's certificate with {desc}{found}"),
-                "Install a certificate the client trusts: valid now, naming the host the client uses, with serverAuth EKU, SHA-256 or better, from a CA in the client's store (intermediates included).",
-            )
+            let mut fixes: Vec<String> = issues.iter().map(|i| i.fix.clone()).collect();
+            if !notes.is_empty() {
+                fixes.push("Install KB2973337 on Windows 7 / Server 2008 R2 clients, or reissue the certificate signed with SHA-256.".into());
+            }
+            if fixes.is_empty() {
+                fixes.push(certificate_alert_fix(desc).into());
+            }
+            base("certificate_rejected", Fault::Server, format!("the client rejected the server's certificate with {desc}{found}"), &fixes.join(" "))
             .frame(tls.server_certificates.as_ref().map(|c| c.frame), "Certificate")
         }
         ("bad_record_mac" | "decrypt_error" | "decryption_failed", _, Some(_)) => {
@@ -1163,45 +1238,124 @@ fn abbreviated(list: &[String]) -> String {
     }
 }
 
-/// What is wrong with a server certificate by itself, at the time of the capture.
-pub fn certificate_problems(cert: &Certificate, sni: Option<&str>, now_secs: i64) -> Vec<String> {
+/// One thing wrong with a server certificate: the risk code it is reported under, what is
+/// wrong (with the names, dates and usages involved) and the fix for that cause alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertIssue {
+    pub code: &'static str,
+    pub what: String,
+    pub fix: String,
+}
+
+/// What is wrong with a server certificate by itself, at the time of the capture, each cause
+/// under its own code (README, "Risks"): `certificate_unparsable`, `certificate_expired`,
+/// `certificate_not_yet_valid`, `certificate_name_mismatch`, `certificate_wrong_usage`,
+/// `weak_signature`, `self_signed_certificate`, `short_key`.
+pub fn certificate_issues(cert: &Certificate, sni: Option<&str>, now_secs: i64) -> Vec<CertIssue> {
+    let issue = |code, what: String, fix: String| CertIssue { code, what, fix };
     let mut out = Vec::new();
     if cert.parse_error.is_some() {
-        out.push("certificate could not be parsed".to_string());
+        out.push(issue(
+            "certificate_unparsable",
+            "certificate could not be parsed".into(),
+            "Reissue the certificate: clients cannot parse the one the server sends.".into(),
+        ));
         return out;
     }
     if now_secs > cert.not_after_unix {
-        out.push(format!("expired on {}", cert.not_after));
+        out.push(issue(
+            "certificate_expired",
+            format!("expired on {}", cert.not_after),
+            format!(
+                "Renew the certificate (it expired on {}) and install the new one on the server (SQL Server: select it in Configuration Manager, restart the service).",
+                cert.not_after
+            ),
+        ));
     }
     if now_secs < cert.not_before_unix {
-        out.push(format!("not valid before {}", cert.not_before));
+        out.push(issue(
+            "certificate_not_yet_valid",
+            format!("not valid before {}", cert.not_before),
+            format!(
+                "The certificate is valid only from {}: correct the client's or the server's clock, or issue one valid now.",
+                cert.not_before
+            ),
+        ));
     }
     if let Some(name) = sni {
         if !name_matches(cert, name) {
-            out.push(format!("does not name {name} (names: {})", cert_names(cert).join(", ")));
+            let names = cert_names(cert).join(", ");
+            out.push(issue(
+                "certificate_name_mismatch",
+                format!("does not name {name} (names: {names})"),
+                format!(
+                    "Add {name} to the certificate's subjectAltName (it names {names}), or connect with a name it has."
+                ),
+            ));
         }
     }
     if !cert.extended_key_usage.is_empty()
         && !cert.extended_key_usage.iter().any(|e| e == "serverAuth" || e == "anyExtendedKeyUsage")
     {
-        out.push(format!("extended key usage without serverAuth ({})", cert.extended_key_usage.join(", ")));
+        let usages = cert.extended_key_usage.join(", ");
+        out.push(issue(
+            "certificate_wrong_usage",
+            format!("extended key usage without serverAuth ({usages})"),
+            format!(
+                "Issue a certificate with the Server Authentication EKU (serverAuth, 1.3.6.1.5.5.7.3.1); this one allows only {usages}."
+            ),
+        ));
     }
     let sig = cert.signature_algorithm.to_ascii_lowercase();
     if sig.contains("md5") || sig.contains("sha1") {
-        out.push(format!("signed with {}", cert.signature_algorithm));
+        out.push(issue(
+            "weak_signature",
+            format!("signed with {}", cert.signature_algorithm),
+            format!(
+                "Reissue the certificate signed with SHA-256 or better ({} is refused by current clients).",
+                cert.signature_algorithm
+            ),
+        ));
     }
     if cert.self_signed {
-        out.push("self-signed".into());
+        out.push(issue(
+            "self_signed_certificate",
+            "self-signed".into(),
+            "Use a certificate from a CA the clients trust, or put this self-signed one in the clients' Trusted Root store (certlm.msc; update-ca-certificates); TrustServerCertificate=yes only for tests.".into(),
+        ));
     }
     if cert.key_type == "RSA" && cert.key_bits.is_some_and(|b| b < 2048) {
-        out.push(format!("RSA key of {} bits", cert.key_bits.unwrap_or(0)));
+        let bits = cert.key_bits.unwrap_or(0);
+        out.push(issue(
+            "short_key",
+            format!("RSA key of {bits} bits"),
+            format!("Reissue the certificate with an RSA key of 2048 bits or more (this one has {bits})."),
+        ));
     }
     out
 }
 
+/// The fix for a certificate the client refused when the certificate in the capture shows no
+/// cause (or is encrypted): what the alert itself points at.
+fn certificate_alert_fix(alert: &str) -> &'static str {
+    match alert {
+        "unknown_ca" => "The chain does not lead to a root the client trusts: put the issuing CA's root in the client's Trusted Root store (certlm.msc; update-ca-certificates) and have the server send its intermediates.",
+        "certificate_expired" => "The client found a certificate of the chain outside its validity dates: check the intermediates' dates and the client's clock.",
+        "certificate_revoked" => "The certificate is revoked: issue and install a new one.",
+        "unsupported_certificate" => "The client does not accept the certificate's key type, signature or key usage: reissue it with an RSA 2048-bit or ECDSA P-256 key, a SHA-256 signature and the serverAuth EKU.",
+        "access_denied" => "The client's policy refused the certificate after checking it: its logs say which rule.",
+        _ => "Check the certificate against what the client expects: a CA it trusts (intermediates sent), the host name it uses in the subjectAltName, valid dates, the serverAuth EKU, a reachable revocation check (the client's error names the cause: tlsdiag explain CODE).",
+    }
+}
+
+/// What is wrong with a server certificate by itself, at the time of the capture, in words.
+pub fn certificate_problems(cert: &Certificate, sni: Option<&str>, now_secs: i64) -> Vec<String> {
+    certificate_issues(cert, sni, now_secs).into_iter().map(|i| i.what).collect()
+}
+
 /// Without SNI the client most likely connected by IP address (SSTP, SQL Server clients, a
 /// script with an address in it), and checks the address against the certificate's names.
-fn address_problem(cert: &Certificate, sni: Option<&str>, c: &Connection) -> Option<String> {
+fn address_issue(cert: &Certificate, sni: Option<&str>, c: &Connection) -> Option<CertIssue> {
     if sni.is_some() || cert.parse_error.is_some() {
         return None;
     }
@@ -1209,11 +1363,15 @@ fn address_problem(cert: &Certificate, sni: Option<&str>, c: &Connection) -> Opt
     let names = cert_names(cert);
     // IP addresses match subjectAltName iPAddress entries exactly (RFC 6125 section 6.2.1).
     let named = cert.san.iter().chain(names.iter()).any(|n| n.parse::<std::net::IpAddr>().ok() == Some(address));
-    (!named).then(|| {
-        format!(
-            "the client sent no SNI (it connected by address) and the certificate does not name {address} (names: {})",
-            names.join(", ")
-        )
+    let names = names.join(", ");
+    (!named).then(|| CertIssue {
+        code: "certificate_name_mismatch",
+        what: format!(
+            "the client sent no SNI (it connected by address) and the certificate does not name {address} (names: {names})"
+        ),
+        fix: format!(
+            "Connect with a name the certificate has ({names}; SQL Server: the server name in the connection string), or add the IP address {address} to its subjectAltName."
+        ),
     })
 }
 
@@ -1291,9 +1449,9 @@ fn risks(c: &Connection, tls: &TlsFacts) -> Vec<Risk> {
     if let Some(leaf) = tls.server_certificates.as_ref().and_then(|ch| ch.certificates.first()) {
         let now = c.start / 1_000_000_000;
         let sni = tls.client_hello.as_ref().and_then(|ch| ch.sni.as_deref());
-        let problems = certificate_problems(leaf, sni, now);
-        if !problems.is_empty() {
-            out.push(Risk { code: "weak_certificate", explanation: problems.join(", ") });
+        // Each cause under its own code: an expired or misnamed certificate is not weak.
+        for issue in certificate_issues(leaf, sni, now) {
+            out.push(Risk { code: issue.code, explanation: issue.what });
         }
         if leaf.parse_error.is_none()
             && now <= leaf.not_after_unix

@@ -5,13 +5,16 @@
 
 use crate::names;
 
-/// What one verdict means and how to fix it.
+/// What one verdict means, how to fix it, and what a Windows client shows for it.
 pub struct VerdictHelp {
     pub code: &'static str,
     pub meaning: &'static str,
     pub look_for: &'static str,
     pub windows: &'static str,
     pub openssl: &'static str,
+    /// What a Windows client (Schannel, SqlClient, .NET) typically shows for it, so the error
+    /// on the user's screen can be matched to the capture; "-" when nothing failed.
+    pub client_error: &'static str,
 }
 
 /// Every verdict code, in the order of a handshake.
@@ -22,6 +25,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "ServerHello for the version and suite; risks for weak ones.",
         windows: "-",
         openssl: "-",
+        client_error: "-",
     },
     VerdictHelp {
         code: "ok_resumed",
@@ -29,6 +33,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The session ID or ticket the ServerHello accepted.",
         windows: "-",
         openssl: "-",
+        client_error: "-",
     },
     VerdictHelp {
         code: "syn_timeout",
@@ -36,6 +41,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "SYN retransmissions and no SYN-ACK.",
         windows: "Test-NetConnection host -Port N; Windows Firewall and network firewalls; the service is running and listening (netstat -ano).",
         openssl: "Firewall (nft list ruleset, iptables -L), ss -ltn on the server.",
+        client_error: "10060 WSAETIMEDOUT \"A connection attempt failed because the connected party did not properly respond after a period of time\"; SqlClient: \"A network-related or instance-specific error occurred while establishing a connection to SQL Server\"",
     },
     VerdictHelp {
         code: "connection_refused",
@@ -43,6 +49,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "SYN then RST-ACK from the server.",
         windows: "The service is stopped or bound to another port/IP (netstat -ano; SQL Server Configuration Manager, TCP/IP properties).",
         openssl: "ss -ltnp on the server; the port in the client's URL or connection string.",
+        client_error: "10061 WSAECONNREFUSED \"No connection could be made because the target machine actively refused it\"",
     },
     VerdictHelp {
         code: "tcp_handshake_incomplete",
@@ -50,6 +57,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "Repeated SYN-ACKs without the client's ACK.",
         windows: "Asymmetric routing, a stateful firewall dropping the return path.",
         openssl: "Same: capture on both sides to find where the SYN-ACK is lost.",
+        client_error: "10060 WSAETIMEDOUT \"A connection attempt failed because the connected party did not properly respond after a period of time\"",
     },
     VerdictHelp {
         code: "reset_before_client_hello",
@@ -57,6 +65,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The RST's sender and how soon it came after the handshake.",
         windows: "An overloaded listener (SQL Server: the error log, connection backlog), a filter driver or a wrong service on the port.",
         openssl: "The listening process's logs and accept backlog (ss -ltn Recv-Q).",
+        client_error: "10054 WSAECONNRESET \"An existing connection was forcibly closed by the remote host\"; SqlClient: \"A connection was successfully established with the server, but then an error occurred during the pre-login handshake\"",
     },
     VerdictHelp {
         code: "closed_before_client_hello",
@@ -64,6 +73,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "Who sent the first FIN.",
         windows: "A client that gave up, or a service that closed at once (its logs).",
         openssl: "Same.",
+        client_error: "SqlClient: \"A connection was successfully established with the server, but then an error occurred during the pre-login handshake\"; .NET: \"Authentication failed because the remote party has closed the transport stream\"",
     },
     VerdictHelp {
         code: "client_not_tls",
@@ -71,6 +81,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The client's first bytes (shown as text) and the server's answer or silent close.",
         windows: "https:// in the client's URL; Encrypt=strict for a TDS 8.0 SQL Server; the SSTP client's server name and port.",
         openssl: "The client's scheme and port; STARTTLS clients on an implicit-TLS port.",
+        client_error: "None from Schannel: the client did not speak TLS; it reports its own protocol's failure (a closed connection, an HTTP 400).",
     },
     VerdictHelp {
         code: "server_not_tls",
@@ -78,6 +89,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The server's answer, shown as text (an HTTP 400 page, a banner).",
         windows: "netstat -ano to find the process holding the port; netsh http show sslcert for HTTP.sys bindings; the IIS site's https binding.",
         openssl: "ss -ltnp for the process on the port; its TLS configuration (listen ... ssl in nginx).",
+        client_error: "0x80090326 SEC_E_ILLEGAL_MESSAGE \"The message received was unexpected or badly formatted\"",
     },
     VerdictHelp {
         code: "rst_without_server_hello",
@@ -85,6 +97,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "ClientHello versions and suites against what the server accepts elsewhere (server profile).",
         windows: "Schannel protocols and cipher suites: Get-TlsCipherSuite, IISCrypto or the SCHANNEL\\Protocols registry keys; System log events 36874/36888.",
         openssl: "openssl s_client -connect host:port -tls1_2 / -cipher to probe; ssl_protocols and ssl_ciphers of the server.",
+        client_error: "10054 WSAECONNRESET \"An existing connection was forcibly closed by the remote host\" (SqlClient: during the pre-login handshake)",
     },
     VerdictHelp {
         code: "closed_without_server_hello",
@@ -92,6 +105,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "As for rst_without_server_hello.",
         windows: "As for rst_without_server_hello.",
         openssl: "As for rst_without_server_hello.",
+        client_error: ".NET: \"Authentication failed because the remote party has closed the transport stream\"; SqlClient: \"... an error occurred during the pre-login handshake\"",
     },
     VerdictHelp {
         code: "no_server_hello",
@@ -99,6 +113,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The server's ACK of the ClientHello, and silence.",
         windows: "A hung or overloaded service; a middlebox swallowing the hello.",
         openssl: "Same.",
+        client_error: "SqlClient: \"Connection Timeout Expired. The timeout period elapsed while attempting to consume the pre-login handshake acknowledgement\"; other clients 10060 WSAETIMEDOUT",
     },
     VerdictHelp {
         code: "protocol_mismatch",
@@ -106,6 +121,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "ClientHello supported_versions against the server's protocol_version alert or its versions with other clients.",
         windows: "SCHANNEL\\Protocols\\TLS 1.2\\Client|Server Enabled=1; .NET SchUseStrongCrypto=1 / SystemDefaultTlsVersions=1; SQL Server and driver TLS 1.2 updates.",
         openssl: "MinProtocol in openssl.cnf (system_default), ssl_protocols; openssl s_client -tls1_2.",
+        client_error: "0x80090331 SEC_E_ALGORITHM_MISMATCH \"The client and server cannot communicate, because they do not possess a common algorithm\" (10054 when the server resets instead of answering)",
     },
     VerdictHelp {
         code: "cipher_mismatch",
@@ -113,6 +129,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The client's suite list against the server's handshake_failure or its choices with other clients.",
         windows: "Get-TlsCipherSuite / Enable-TlsCipherSuite, the SSL Cipher Suite Order group policy; an ECDSA certificate needs ECDSA suites.",
         openssl: "openssl ciphers -v 'LIST' on both sides; CipherString / ssl_ciphers; SECLEVEL.",
+        client_error: "0x80090331 SEC_E_ALGORITHM_MISMATCH \"The client and server cannot communicate, because they do not possess a common algorithm\"",
     },
     VerdictHelp {
         code: "certificate_rejected",
@@ -120,6 +137,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The client's alert, and the certificate's problems listed in the explanation.",
         windows: "certlm.msc: the chain to a Trusted Root, Server Authentication EKU, the name clients use (SAN); certutil -verify -urlfetch cert.cer; SQL Server: the certificate chosen in Configuration Manager, Force Encryption, TrustServerCertificate.",
         openssl: "openssl s_client -connect host:port -servername name -verify_return_error; openssl verify -CAfile chain.pem cert.pem.",
+        client_error: "0x800B0109 CERT_E_UNTRUSTEDROOT \"The certificate chain was issued by an authority that is not trusted\"; 0x80090322 SEC_E_WRONG_PRINCIPAL \"The target principal name is incorrect\"; 0x80090328 SEC_E_CERT_EXPIRED \"The received certificate has expired\"; .NET: \"The remote certificate is invalid according to the validation procedure\"",
     },
     VerdictHelp {
         code: "client_certificate_required",
@@ -127,6 +145,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "CertificateRequest, the client's Certificate (empty or not), the server's alert.",
         windows: "The client certificate in the user/machine store with its private key and Client Authentication EKU, issued by a CA in the server's list (event 36885 when that list is too long).",
         openssl: "ssl_client_certificate / -CAfile on the server; -cert and -key on the client; openssl verify the client certificate.",
+        client_error: "0x80090326 SEC_E_ILLEGAL_MESSAGE \"The message received was unexpected or badly formatted\" (the server's alert); 0x8009030D SEC_E_UNKNOWN_CREDENTIALS \"The credentials supplied to the package were not recognized\" when the client certificate's private key is unusable",
     },
     VerdictHelp {
         code: "aborted_after_server_hello",
@@ -134,6 +153,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "Record sizes: a record smaller than any Finished of the suite (an alert: 19 bytes, 35 from Java, which pads) instead of a Finished, or an alert-sized answer to the client's Finished instead of a NewSessionTicket; capture with SSLKEYLOGFILE and --keylog to read it.",
         windows: "The client's error (0x800B0109 untrusted root, 0x800B010F name mismatch, 0x80092013 revocation offline); Schannel events 36882/36884 on the client.",
         openssl: "SSLKEYLOGFILE=/tmp/keys (curl, Python, Firefox, OpenSSL -keylogfile), then tlsdiag --keylog /tmp/keys.",
+        client_error: "On the client that gave up, the certificate errors of certificate_rejected: 0x800B0109 \"The certificate chain was issued by an authority that is not trusted\", 0x80090322 \"The target principal name is incorrect\"",
     },
     VerdictHelp {
         code: "closed_after_handshake",
@@ -141,6 +161,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The client's FIN or RST right after the Finished messages, no application data from it; in TLS 1.2 the certificate's problems.",
         windows: "The client application's error; a load balancer's health check probing the port.",
         openssl: "The client's error message (wget: \"The certificate's owner does not match hostname\"); SSLKEYLOGFILE to see the TLS 1.3 certificate.",
+        client_error: "-",
     },
     VerdictHelp {
         code: "failed_after_key_exchange",
@@ -148,6 +169,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The suite (DHE?), Extended Master Secret in both hellos, a device rewriting traffic.",
         windows: "DHE between Windows versions (leading-zero bug): prefer ECDHE, disable TLS_DHE_*; Extended Master Secret on both ends (Windows updates that bring RFC 7627 to Schannel).",
         openssl: "Prefer ECDHE; a middlebox or broken NIC offload altering bytes.",
+        client_error: "0x80090330 SEC_E_DECRYPT_FAILURE \"The specified data could not be decrypted\", or now and then 10054 \"An existing connection was forcibly closed by the remote host\" (the DHE leading-zero fault)",
     },
     VerdictHelp {
         code: "fatal_alert",
@@ -155,6 +177,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The alert's sender and name (tlsdiag explain ALERT).",
         windows: "Schannel events 36887 (received) and 36888 (generated) carry the same alert number.",
         openssl: "The sender's log; openssl s_client -state -debug.",
+        client_error: "0x80090326 SEC_E_ILLEGAL_MESSAGE \"The message received was unexpected or badly formatted\" (the alert received; the System log's Schannel event 36887 names it)",
     },
     VerdictHelp {
         code: "ftps_data_not_resumed",
@@ -162,6 +185,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "tls.ftps_control (the control connection), tls.resumption (what the client offered) and the ServerHello of a new session.",
         windows: "IIS FTP does not require reuse; with FileZilla Server, its TLS session resumption setting; the client's FTPS library.",
         openssl: "vsftpd require_ssl_reuse; a client that reuses the session (curl, lftp; Python's ftplib does not).",
+        client_error: "The server's reply on the control connection, such as \"522 SSL connection failed: session reuse required\"",
     },
     VerdictHelp {
         code: "tds_encryption_mismatch",
@@ -169,6 +193,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The ENCRYPTION option of both PRELOGIN packets.",
         windows: "Force Encryption and the certificate in SQL Server Configuration Manager; Encrypt= in the connection string; driver TLS support.",
         openssl: "FreeTDS: encryption = require|request|off in freetds.conf.",
+        client_error: "SqlClient: \"The instance of SQL Server you attempted to connect to does not support encryption\" (the client requires it); a client that cannot encrypt against a server that requires it: \"... an error occurred during the pre-login handshake\" (10054)",
     },
     VerdictHelp {
         code: "tds_unencrypted",
@@ -176,6 +201,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "Both PRELOGIN ENCRYPTION options and the LOGIN7 packet in the clear.",
         windows: "Force Encryption on the server, Encrypt=yes in clients.",
         openssl: "FreeTDS: encryption = require.",
+        client_error: "-",
     },
     VerdictHelp {
         code: "incomplete_capture",
@@ -183,6 +209,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "Gaps, a missing SYN or ClientHello.",
         windows: "pktmon / netsh trace from before the connection starts, without drops.",
         openssl: "tcpdump -s 0 -w file, started before the client connects.",
+        client_error: "-",
     },
     VerdictHelp {
         code: "abandoned",
@@ -190,6 +217,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "The client's RST or FIN and the time since its SYN-ACK or ClientHello; its other connections at the same time (a browser racing connections, Happy Eyeballs, QUIC).",
         windows: "-",
         openssl: "-",
+        client_error: "-",
     },
     VerdictHelp {
         code: "not_tls",
@@ -197,6 +225,7 @@ pub const VERDICTS: &[VerdictHelp] = &[
         look_for: "Its first bytes.",
         windows: "-",
         openssl: "-",
+        client_error: "-",
     },
 ];
 
@@ -218,6 +247,12 @@ pub fn stack_settings(code: &str) -> &'static str {
     STACKS.iter().find(|(c, _)| *c == code).map_or("-", |(_, text)| text)
 }
 
+/// The message a Windows client shows for a verdict or finding, or None for one that is not a
+/// failure ("-").
+pub fn client_error(code: &str) -> Option<&'static str> {
+    verdict_help(code).map(|v| v.client_error).filter(|m| *m != "-")
+}
+
 /// Server-level findings (the `findings` of a server profile), explained like verdicts.
 pub const FINDINGS: &[VerdictHelp] = &[
     VerdictHelp {
@@ -226,6 +261,7 @@ pub const FINDINGS: &[VerdictHelp] = &[
         look_for: "The finding's window and evidence connections; SYN retransmissions; connections to the same host that succeeded meanwhile.",
         windows: "SQL Server: the error log, max worker threads, the clients' connection rate and pooling (IOCP listener starvation); netstat -ano for the listening process; the Windows TCP SYN backlog.",
         openssl: "ss -ltn (Recv-Q against Send-Q), the listen() backlog and net.core.somaxconn, the accepting threads of the service.",
+        client_error: "SqlClient: \"Connection Timeout Expired ... pre-login handshake\" or 10054 \"An existing connection was forcibly closed by the remote host\", in bursts",
     },
     VerdictHelp {
         code: "intermittent_handshake_failure",
@@ -233,6 +269,7 @@ pub const FINDINGS: &[VerdictHelp] = &[
         look_for: "The failing connections' alerts (bad_record_mac, decrypt_error) and frames; whether Extended Master Secret was negotiated.",
         windows: "Disable TLS_DHE_* (Disable-TlsCipherSuite, the SSL Cipher Suite Order policy); Schannel updates that bring Extended Master Secret and the leading-zero fix to both sides.",
         openssl: "Prefer ECDHE (-cipher without DHE); OpenSSL 1.1.0 or newer on both ends; a load balancer member or proxy that differs.",
+        client_error: "Now and then 10054 \"An existing connection was forcibly closed by the remote host\" (SqlClient: during the pre-login handshake), the same client succeeding otherwise",
     },
     VerdictHelp {
         code: "resumption_fallback_certificate_request",
@@ -240,6 +277,7 @@ pub const FINDINGS: &[VerdictHelp] = &[
         look_for: "tls.resumption of the failing connections (what they offered, from which connection) and the CertificateRequest frame.",
         windows: "Peers that do not handle this fallback (Microsoft's Extended Master Secret guidance); the client's certificate selection; one session cache behind a load balancer.",
         openssl: "Session cache and ticket keys shared by all servers behind the name; the client's certificate for full handshakes.",
+        client_error: "On reconnects only: 0x80090326 SEC_E_ILLEGAL_MESSAGE \"The message received was unexpected or badly formatted\" or 10054",
     },
 ];
 
@@ -268,20 +306,24 @@ const ALERT_VERDICTS: &[(u8, &[&str], &str)] = &[
     (120, &["fatal_alert"], "No common ALPN protocol (h2, http/1.1, tds/8.0)."),
 ];
 
-/// Windows error codes (HRESULTs and Winsock), with the verdicts that show them.
+/// Windows error codes (HRESULTs and Winsock), with the verdicts that show them, most likely
+/// first. The text starts with the code's symbolic name (`explain` takes the name too). The
+/// order follows what the code most often means in the field guides (Microsoft's SQL Server
+/// connectivity and TLS troubleshooting articles): for 10054 during a SQL Server login a TLS
+/// version or suite the two sides do not share comes first, an overloaded listener last.
 const WINDOWS_CODES: &[(u32, &str, &[&str])] = &[
-    (10054, "WSAECONNRESET: an existing connection was forcibly closed by the remote host", &["rst_without_server_hello", "reset_before_client_hello", "protocol_mismatch", "cipher_mismatch", "tds_encryption_mismatch", "intermittent_handshake_failure", "listener_overloaded"]),
+    (10054, "WSAECONNRESET: an existing connection was forcibly closed by the remote host", &["protocol_mismatch", "cipher_mismatch", "rst_without_server_hello", "tds_encryption_mismatch", "intermittent_handshake_failure", "reset_before_client_hello", "listener_overloaded"]),
     (10060, "WSAETIMEDOUT: the connection attempt timed out", &["syn_timeout"]),
     (10061, "WSAECONNREFUSED: the target machine actively refused it", &["connection_refused"]),
-    (809, "VPN error 809: the VPN server did not respond (SSTP: port 443 blocked or not SSTP)", &["syn_timeout", "server_not_tls", "rst_without_server_hello"]),
+    (809, "VPN error 809: the VPN server did not respond (SSTP: port 443 blocked or not SSTP)", &["syn_timeout", "rst_without_server_hello", "server_not_tls"]),
     (0x8009_0331, "SEC_E_ALGORITHM_MISMATCH: the client and server cannot communicate, because they do not possess a common algorithm", &["cipher_mismatch", "protocol_mismatch"]),
-    (0x8009_0326, "SEC_E_ILLEGAL_MESSAGE: the message received was unexpected or badly formatted (often a fatal alert received)", &["fatal_alert", "certificate_rejected", "client_certificate_required"]),
+    (0x8009_0326, "SEC_E_ILLEGAL_MESSAGE: the message received was unexpected or badly formatted (often a fatal alert received)", &["certificate_rejected", "client_certificate_required", "fatal_alert"]),
     (0x8009_0325, "SEC_E_UNTRUSTED_ROOT: the certificate chain was issued by an authority that is not trusted", &["certificate_rejected"]),
     (0x8009_0322, "SEC_E_WRONG_PRINCIPAL: the target principal name is incorrect", &["certificate_rejected"]),
     (0x8009_0327, "SEC_E_CERT_UNKNOWN: an unknown error occurred while processing the certificate", &["certificate_rejected"]),
     (0x8009_0328, "SEC_E_CERT_EXPIRED: the received certificate has expired", &["certificate_rejected"]),
-    (0x8009_030E, "SEC_E_NO_CREDENTIALS: no credentials are available (no usable certificate or private key)", &["reset_before_client_hello", "rst_without_server_hello", "client_certificate_required"]),
-    (0x8009_0304, "SEC_E_INTERNAL_ERROR: the Local Security Authority cannot be contacted (often the certificate's private key)", &["fatal_alert", "rst_without_server_hello"]),
+    (0x8009_030E, "SEC_E_NO_CREDENTIALS: no credentials are available (no usable certificate or private key)", &["rst_without_server_hello", "client_certificate_required", "reset_before_client_hello"]),
+    (0x8009_0304, "SEC_E_INTERNAL_ERROR: the Local Security Authority cannot be contacted (often the certificate's private key)", &["rst_without_server_hello", "fatal_alert"]),
     (0x800B_0109, "CERT_E_UNTRUSTEDROOT: a certificate chain processed, but terminated in a root certificate which is not trusted", &["certificate_rejected", "aborted_after_server_hello"]),
     (0x800B_010F, "CERT_E_CN_NO_MATCH: the certificate's CN name does not match the passed value", &["certificate_rejected", "aborted_after_server_hello"]),
     (0x800B_0101, "CERT_E_EXPIRED: a required certificate is not within its validity period", &["certificate_rejected", "aborted_after_server_hello"]),
@@ -290,22 +332,24 @@ const WINDOWS_CODES: &[(u32, &str, &[&str])] = &[
     (0x8009_2012, "CRYPT_E_NO_REVOCATION_CHECK: the revocation function was unable to check revocation for the certificate", &["certificate_rejected"]),
 ];
 
-/// Schannel event IDs of the System log.
+/// Schannel event IDs of the System log, with their verdicts most likely first. 36874 names
+/// the TLS version the client asked for: with that version disabled on the server it stands
+/// for a protocol mismatch as well as a suite mismatch.
 const SCHANNEL_EVENTS: &[(u32, &str, &[&str])] = &[
     (
         36874,
-        "a TLS connection request was received, but none of the client's cipher suites is supported by the server",
-        &["cipher_mismatch"],
+        "a TLS connection request was received, but none of the client's cipher suites is supported by the server (also logged when the TLS version the event names is disabled on the server)",
+        &["cipher_mismatch", "protocol_mismatch"],
     ),
     (
         36887,
         "a fatal alert was received from the remote endpoint (the event names the alert number: tlsdiag explain N)",
-        &["fatal_alert", "protocol_mismatch", "cipher_mismatch", "certificate_rejected"],
+        &["certificate_rejected", "cipher_mismatch", "protocol_mismatch", "fatal_alert"],
     ),
     (
         36888,
         "a fatal alert was generated and sent to the remote endpoint (the event names the alert number)",
-        &["fatal_alert", "protocol_mismatch", "cipher_mismatch", "client_certificate_required"],
+        &["cipher_mismatch", "protocol_mismatch", "client_certificate_required", "fatal_alert"],
     ),
     (
         36882,
@@ -347,19 +391,44 @@ fn verdict_help(code: &str) -> Option<&'static VerdictHelp> {
     VERDICTS.iter().chain(FINDINGS).find(|v| v.code == code)
 }
 
+/// The verdicts a symptom fits, numbered: the first is the one it most often means.
 fn describe_verdicts(out: &mut String, codes: &[&str]) {
-    for code in codes {
+    if codes.len() > 1 {
+        out.push_str("\n  verdicts that fit, most likely first:");
+    }
+    for (i, code) in codes.iter().enumerate() {
         if let Some(v) = verdict_help(code) {
+            let rank = if codes.len() > 1 { format!("{}. ", i + 1) } else { String::new() };
             out.push_str(&format!(
-                "\n  {}: {}\n    look for: {}\n    Windows:  {}\n    OpenSSL:  {}\n",
+                "\n  {rank}{}: {}\n    look for: {}\n    Windows:  {}\n    OpenSSL:  {}\n",
                 v.code, v.meaning, v.look_for, v.windows, v.openssl
             ));
             let stacks = stack_settings(v.code);
             if stacks != "-" {
                 out.push_str(&format!("    Java, Go, Node, GnuTLS: {stacks}\n"));
             }
+            if v.client_error != "-" {
+                out.push_str(&format!("    Windows client shows: {}\n", v.client_error));
+            }
         }
     }
+}
+
+/// The symbolic name a Windows code's text starts with (`WSAECONNRESET`, `SEC_E_...`).
+fn code_name(text: &str) -> Option<&str> {
+    text.split_once(':').map(|(name, _)| name).filter(|name| !name.contains(' '))
+}
+
+fn windows_entry(code: u32, text: &str, verdicts: &[&str]) -> String {
+    let mut out = format!("Windows error {}: {text}", windows_code(code));
+    describe_verdicts(&mut out, verdicts);
+    out
+}
+
+fn schannel_entry(id: u32, text: &str, verdicts: &[&str]) -> String {
+    let mut out = format!("Schannel event {id}: {text}");
+    describe_verdicts(&mut out, verdicts);
+    out
 }
 
 /// A number as the user may type it: decimal, 0x-hex, or a negative HRESULT as printed by .NET.
@@ -401,16 +470,28 @@ pub fn explain(symptom: &str) -> Option<String> {
         }
         return Some(out);
     }
+    // A Windows code by its name: WSAECONNRESET, SEC_E_ALGORITHM_MISMATCH, CERT_E_UNTRUSTEDROOT.
+    if let Some((code, text, verdicts)) =
+        WINDOWS_CODES.iter().find(|(_, text, _)| code_name(text).is_some_and(|n| n.eq_ignore_ascii_case(&key)))
+    {
+        return Some(windows_entry(*code, text, verdicts));
+    }
+    // "event 36874", "Schannel 36874", "Schannel event 36874", "event id 36874": an event ID
+    // for sure, whatever else the number could be.
+    let event = ["schannel_event_id_", "schannel_event_", "schannel_", "event_id_", "event_"]
+        .iter()
+        .find_map(|prefix| key.strip_prefix(prefix));
+    if let Some(number) = event {
+        let number = parse_number(number)?;
+        let (id, text, verdicts) = SCHANNEL_EVENTS.iter().find(|(id, _, _)| *id as u64 == number)?;
+        return Some(schannel_entry(*id, text, verdicts));
+    }
     let number = parse_number(&key)?;
     if let Some((code, text, verdicts)) = WINDOWS_CODES.iter().find(|(c, _, _)| *c as u64 == number) {
-        out.push_str(&format!("Windows error {}: {text}", windows_code(*code)));
-        describe_verdicts(&mut out, verdicts);
-        return Some(out);
+        return Some(windows_entry(*code, text, verdicts));
     }
     if let Some((id, text, verdicts)) = SCHANNEL_EVENTS.iter().find(|(id, _, _)| *id as u64 == number) {
-        out.push_str(&format!("Schannel event {id}: {text}"));
-        describe_verdicts(&mut out, verdicts);
-        return Some(out);
+        return Some(schannel_entry(*id, text, verdicts));
     }
     None
 }
@@ -419,17 +500,18 @@ pub fn explain(symptom: &str) -> Option<String> {
 /// code with both platforms' checks.
 pub fn markdown_table(kind: &str, entries: &[VerdictHelp]) -> String {
     let mut out = format!(
-        "| {kind} | meaning | look for in the capture | Windows / SQL Server | OpenSSL-based peers | Java, Go, Node, GnuTLS |\n|---|---|---|---|---|---|\n"
+        "| {kind} | meaning | look for in the capture | Windows / SQL Server | OpenSSL-based peers | Java, Go, Node, GnuTLS | what the Windows client shows |\n|---|---|---|---|---|---|---|\n"
     );
     for v in entries {
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
             v.code,
             v.meaning,
             v.look_for,
             v.windows,
             v.openssl,
-            stack_settings(v.code)
+            stack_settings(v.code),
+            v.client_error
         ));
     }
     out

@@ -23,5 +23,6 @@ pub mod proto;
 pub mod record;
 pub mod report;
 pub mod revocation;
+pub mod sqlserver;
 pub mod suite_names;
 pub mod time;

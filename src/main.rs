@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tlsdiag::analyze::Session;
@@ -16,8 +16,51 @@ const EXIT_FAILURE_FOUND: u8 = 1;
 /// Exit code when an input could not be read (wholly or partly) or the arguments are wrong.
 const EXIT_ERROR: u8 = 2;
 
+/// Examples and the exit-code contract, shown under `tlsdiag --help`.
+const MAIN_AFTER_HELP: &str = "\
+Examples:
+  tlsdiag analyze capture.pcapng
+  tlsdiag analyze --format lines C:\\captures\\sql01.pcapng
+  tcpdump -i eth0 -w - port 1433 | tlsdiag analyze
+  tlsdiag explain 0x80090331
+  tlsdiag explain \"Schannel 36874\"
+
+Exit codes:
+  0  every input was read to its end (whatever the verdicts), or --help/--version/explain answered
+  1  analyze --fail-on-failure found a failure: any verdict but ok, ok_resumed, tds_unencrypted,
+     incomplete_capture, abandoned and not_tls
+  2  an input could not be read wholly (missing, not a capture, truncated, corrupt), a live
+     capture failed, an unknown explain symptom, or bad arguments
+  A closed standard output (tlsdiag ... | head) ends any command quietly with 0.";
+
+/// Examples under `tlsdiag analyze --help`.
+const ANALYZE_AFTER_HELP: &str = "\
+Examples:
+  tlsdiag analyze capture.pcapng                      a table of connections, then each failure
+  tlsdiag analyze --format lines a.pcap b.pcapng.gz   one line per connection
+  tlsdiag analyze --format json --fail-on-failure captures\\ > report.json
+  tlsdiag analyze --merge ring_00001.pcap ring_00002.pcap
+  tlsdiag analyze --keylog sslkeys.log tls13.pcapng
+  cat capture.pcap | tlsdiag analyze                  standard input (also: -)
+
+Exit codes: 0 read every input; 1 --fail-on-failure and a verdict other than ok, ok_resumed,
+tds_unencrypted, incomplete_capture, abandoned, not_tls; 2 an input unreadable (also partly) or bad arguments.";
+
+/// Examples under `tlsdiag explain --help`.
+const EXPLAIN_AFTER_HELP: &str = "\
+Examples:
+  tlsdiag explain 10054                 WSAECONNRESET: the verdicts it fits, most likely first
+  tlsdiag explain WSAECONNRESET
+  tlsdiag explain 0x80090331            also 2148074289, -2146893007, SEC_E_ALGORITHM_MISMATCH
+  tlsdiag explain \"Schannel 36874\"      also 36874, \"event 36874\"
+  tlsdiag explain \"fatal alert 48\"      also 48, unknown_ca
+  tlsdiag explain certificate_rejected  a verdict code
+  tlsdiag explain --markdown            every table, as in the README
+
+Exit codes: 0 explained; 2 nothing known about the symptom.";
+
 #[derive(Parser)]
-#[command(name = "tlsdiag", version, about = "Diagnose TLS handshakes in network captures")]
+#[command(name = "tlsdiag", version, about = "Diagnose TLS handshakes in network captures", after_help = MAIN_AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,7 +69,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Analyse captures (pcap, pcapng, Network Monitor; plain or gzip, zstd, xz, bzip2
-    /// compressed): files, directories (walked recursively), `-` for standard input.
+    /// compressed): files, directories (walked recursively), `-` for standard input (also read
+    /// when no file is given and standard input is not a terminal).
+    #[command(after_help = ANALYZE_AFTER_HELP)]
     Analyze(AnalyzeArgs),
     /// Capture on an interface and report each connection as soon as its outcome is known.
     #[cfg(feature = "live")]
@@ -34,12 +79,15 @@ enum Command {
     /// List the interfaces live capture can use.
     #[cfg(feature = "live")]
     Interfaces,
-    /// Say which verdicts fit a symptom and how to fix it: a verdict code, a TLS alert name or
-    /// number, a Windows error code (10054, 0x80090331, 2148074289) or an Schannel event ID.
+    /// Say which verdicts fit a symptom, most likely first, and how to fix it: a verdict code,
+    /// a TLS alert name or number, a Windows error code or name (10054, WSAECONNRESET,
+    /// 0x80090331, 2148074289, -2146893007, SEC_E_ALGORITHM_MISMATCH) or an Schannel event ID
+    /// (36874, "event 36874", "Schannel 36874").
+    #[command(after_help = EXPLAIN_AFTER_HELP)]
     Explain {
-        /// The symptom; omit it with --markdown.
-        #[arg(required_unless_present = "markdown")]
-        symptom: Option<String>,
+        /// The symptom; omit it with --markdown. Several words are read as one symptom.
+        #[arg(required_unless_present = "markdown", allow_hyphen_values = true, num_args = 0..)]
+        symptom: Vec<String>,
         /// Print the whole verdict table and symptom index as Markdown (as in the README).
         #[arg(long)]
         markdown: bool,
@@ -54,8 +102,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct AnalyzeArgs {
-    /// Capture files and directories; `-` for standard input.
-    #[arg(required_unless_present = "files_from")]
+    /// Capture files and directories; `-` for standard input (the default when no file is
+    /// given and standard input is a pipe or a file).
     files: Vec<String>,
     /// Read all inputs as one capture in time order (the parts of a rotated capture), so that
     /// connections crossing file boundaries stay whole. Frame numbers are then those of
@@ -78,7 +126,8 @@ struct AnalyzeArgs {
     /// ones), `failing` (all of them, with details) or `all`.
     #[arg(long, value_enum, default_value = "problems")]
     list: ListMode,
-    /// Exit with code 1 when a handshake failure was found.
+    /// Exit with code 1 when a handshake failure was found: any verdict but ok, ok_resumed,
+    /// tds_unencrypted, incomplete_capture, abandoned and not_tls (an unreadable input still gives 2).
     #[arg(long)]
     fail_on_failure: bool,
     /// Connections tracked at once.
@@ -168,22 +217,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// A closed standard output (`tlsdiag ... | head`), however the error reached here: straight
+/// from a write, or inside serde_json's error. On Windows a closed pipe (ERROR_NO_DATA) is
+/// also BrokenPipe.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>().and_then(|j| j.io_error_kind()) == Some(io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Merge { documents } => merge(&documents),
-        Command::Explain { symptom, markdown } => explain(symptom.as_deref(), markdown),
+        Command::Explain { symptom, markdown } => explain(&symptom.join(" "), markdown),
         #[cfg(feature = "live")]
         Command::Live(args) => live(args),
         #[cfg(feature = "live")]
         Command::Interfaces => {
+            // Written, not println!ed: a closed pipe must end the run quietly, not panic.
+            let mut out = io::stdout().lock();
             for i in tlsdiag::live::interfaces()? {
-                println!("{}\t{}\t{}", i.name, i.description.unwrap_or_default(), i.addresses.join(" "));
+                writeln!(out, "{}\t{}\t{}", i.name, i.description.unwrap_or_default(), i.addresses.join(" "))?;
             }
+            out.flush()?;
             Ok(0)
         }
     }
@@ -215,7 +273,13 @@ fn live(args: LiveArgs) -> Result<u8> {
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all, ListMode::default(), true);
     let mut session = Session::streaming(report.as_mut());
-    let summary = tlsdiag::live::capture(&options, &limits, &stop, &mut |conn| session.connection(conn))?;
+    let summary = tlsdiag::live::capture(&options, &limits, &stop, &mut |conn| {
+        session.connection(conn);
+        // `tlsdiag live ... | head -3`: nobody reads any more, so the capture ends.
+        if session.write_failed() {
+            stop.store(true, Ordering::Relaxed);
+        }
+    })?;
     let failed = summary.error.clone();
     let mut files = vec![summary];
     session.finish(&mut files)?;
@@ -237,7 +301,21 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
         max_handshake_message: args.max_handshake_message,
         ..Limits::default()
     };
-    let inputs = batch::expand(&args.files, args.files_from.as_deref()).context("listing the inputs")?;
+    let mut files = args.files;
+    let mut stdin_by_default = false;
+    if files.is_empty() && args.files_from.is_none() {
+        // A capture piped in (`cat x.pcap | tlsdiag analyze`) needs no `-`; a terminal on
+        // standard input means the user forgot the file, which is said rather than waited on.
+        if io::stdin().is_terminal() {
+            anyhow::bail!(
+                "no capture given: name a file or directory, `-` for standard input, or pipe a capture in \
+                 (tlsdiag analyze capture.pcapng)"
+            );
+        }
+        files.push("-".into());
+        stdin_by_default = true;
+    }
+    let inputs = batch::expand(&files, args.files_from.as_deref()).context("listing the inputs")?;
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all, args.list, false);
     let mut session = Session::new(report.as_mut());
@@ -246,10 +324,21 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     } else {
         batch::run(&inputs, &limits, args.threads, &mut session)
     };
-    session.finish(&mut result.files)?;
-    report_unmatched_keylog(args.keylog.as_deref(), keylog.as_deref());
+    // No input opened as a capture (a missing file, a text file): the errors are the whole
+    // answer, without an empty table or document after them.
+    let nothing_read = !result.files.is_empty() && result.files.iter().all(|f| f.format.is_none());
+    if !nothing_read {
+        session.finish(&mut result.files)?;
+        report_unmatched_keylog(args.keylog.as_deref(), keylog.as_deref());
+    }
+    if stdin_by_default && result.files.iter().any(|f| f.frames == 0 && f.error.is_some()) {
+        eprintln!("tlsdiag: no capture was named, so standard input was read; name a capture file (tlsdiag analyze capture.pcapng)");
+    }
     if !result.skipped.is_empty() {
-        eprintln!("tlsdiag: skipped {} file(s) that are not captures", result.skipped.len());
+        eprintln!("tlsdiag: skipped {} file(s) that are not captures:", result.skipped.len());
+        for path in &result.skipped {
+            eprintln!("  {path}");
+        }
     }
     let totals = tlsdiag::analyze::totals(&result.files);
     Ok(if totals.files_with_errors > 0 {
@@ -261,21 +350,25 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     })
 }
 
-fn explain(symptom: Option<&str>, markdown: bool) -> Result<u8> {
+fn explain(symptom: &str, markdown: bool) -> Result<u8> {
+    // Written, not print!ed: print! panics on a closed pipe (`tlsdiag explain 10054 | head -1`).
+    let mut out = io::stdout().lock();
     if markdown {
         use tlsdiag::explain::{markdown_symptoms, markdown_table, FINDINGS, VERDICTS};
-        print!(
+        write!(
+            out,
             "{}\n{}\n{}",
             markdown_table("verdict", VERDICTS),
             markdown_table("server finding", FINDINGS),
             markdown_symptoms()
-        );
+        )?;
+        out.flush()?;
         return Ok(0);
     }
-    let symptom = symptom.unwrap_or_default();
     match tlsdiag::explain::explain(symptom) {
         Some(text) => {
-            println!("{text}");
+            writeln!(out, "{text}")?;
+            out.flush()?;
             Ok(0)
         }
         None => {

@@ -53,6 +53,9 @@ fn a_directory_of_mixed_captures_is_one_report() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("truncated.pcap: file is cut short in frame 10"), "{stderr}");
     assert!(stderr.contains("skipped 1 file(s) that are not captures"), "{stderr}");
+    // The skipped file is named, so the user can tell a stray note from a capture misread.
+    let notes = dir.path().join("b/notes.txt");
+    assert!(stderr.contains(&format!("  {}\n", notes.display())), "{stderr}");
     let files: Vec<(String, String, Value)> = doc["files"]
         .as_array()
         .unwrap()

@@ -46,10 +46,73 @@ fn windows_error_codes_in_every_spelling() {
 
 #[test]
 fn schannel_event_ids() {
-    let run = explain("36874");
-    assert_eq!(run.code, 0);
-    assert!(run.stdout.starts_with("Schannel event 36874"));
-    assert!(run.stdout.contains("cipher_mismatch:"));
+    for symptom in ["36874", "event 36874", "Event ID 36874", "Schannel 36874", "schannel event 36874"] {
+        let run = explain(symptom);
+        assert_eq!(run.code, 0, "{symptom}");
+        assert!(run.stdout.starts_with("Schannel event 36874"), "{symptom}: {}", run.stdout);
+        // The event names the TLS version asked for: a disabled version logs it too.
+        assert!(
+            run.stdout.contains("1. cipher_mismatch:") && run.stdout.contains("2. protocol_mismatch:"),
+            "{}",
+            run.stdout
+        );
+    }
+    // "event N" is an event, never an alert or a Windows code of the same number.
+    assert_eq!(explain("event 48").code, 2);
+}
+
+/// The verdict codes `explain` lists, in its order.
+fn listed(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.trim_start().split_once(". ").filter(|(n, _)| n.parse::<u32>().is_ok()))
+        .map(|(_, rest)| rest.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn windows_names_and_negative_codes_straight_from_the_command_line() {
+    // No `--`: a negative HRESULT as .NET prints it is a symptom, not an option.
+    for args in [
+        &["explain", "-2146893007"][..],
+        &["explain", "SEC_E_ALGORITHM_MISMATCH"],
+        &["explain", "sec_e_algorithm_mismatch"],
+    ] {
+        let run = tlsdiag(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stdout.starts_with("Windows error 0x80090331 (2148074289): SEC_E_ALGORITHM_MISMATCH"),
+            "{args:?}: {}",
+            run.stdout
+        );
+    }
+    let by_name = explain("WSAECONNRESET");
+    assert_eq!(by_name.stdout, explain("10054").stdout);
+    assert!(explain("CERT_E_UNTRUSTEDROOT").stdout.starts_with("Windows error 0x800B0109"));
+    // Unquoted words are one symptom.
+    let words = tlsdiag(&["explain", "event", "36874"]);
+    assert!(words.stdout.starts_with("Schannel event 36874"), "{}", words.stdout);
+}
+
+#[test]
+fn verdicts_are_ranked_most_likely_first() {
+    // A reset during a SQL Server login most often means no TLS version or suite in common
+    // (the server side disabled what the client offers); an overloaded listener is the rarer cause.
+    let reset = listed(&explain("10054").stdout);
+    assert_eq!(
+        reset,
+        [
+            "protocol_mismatch",
+            "cipher_mismatch",
+            "rst_without_server_hello",
+            "tds_encryption_mismatch",
+            "intermittent_handshake_failure",
+            "reset_before_client_hello",
+            "listener_overloaded"
+        ]
+    );
+    assert_eq!(listed(&explain("0x80090331").stdout), ["cipher_mismatch", "protocol_mismatch"]);
+    assert!(explain("10054").stdout.contains("most likely first"));
 }
 
 #[test]

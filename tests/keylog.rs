@@ -47,7 +47,8 @@ fn encrypted_certificate_rejection_is_inferred_without_the_key_log() {
     // GnuTLS rejects the certificate after switching to its handshake keys: its alert (frame 9)
     // is one encrypted 19-byte record.
     let (c, _) = analysed("tls13-gnutls-cert-unknown-ca.pcap", &[]);
-    assert_eq!(verdict(&c), ("aborted_after_server_hello", "client", "likely"));
+    // At fault: the server whose certificate was refused, as with the key log below.
+    assert_eq!(verdict(&c), ("aborted_after_server_hello", "server", "likely"));
     assert_eq!(evidence_frames(&c), [9]);
     assert!(c["verdict"]["hint"].as_str().unwrap().contains("SSLKEYLOGFILE"));
     assert_eq!(c["tls"]["decrypted"], false);

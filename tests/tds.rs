@@ -212,7 +212,8 @@ fn tds8_client_rejecting_the_certificate() {
     // tedious in strict mode checks the chain (TrustServerCertificate does not apply) and closes
     // without an alert after the server's TLS 1.3 flight.
     let c = one("tds8-strict-untrusted-certificate.pcap");
-    assert_eq!(verdict(&c), ("aborted_after_server_hello", "client", "likely"));
+    // At fault: the server, whose certificate the client refused.
+    assert_eq!(verdict(&c), ("aborted_after_server_hello", "server", "likely"));
     assert_eq!(c["tds"]["mode"], "strict");
     assert_eq!(c["tcp"]["client_fin"]["frame"], 8);
     assert_eq!(evidence_frames(&c), vec![6, 8]);

@@ -29,7 +29,8 @@ pub enum Format {
     Table,
     Json,
     Ndjson,
-    /// One line of text per connection, flushed at once.
+    /// One line of text per connection, flushed at once, in the order connections are settled
+    /// (their close, idle timeout or the end of the capture), not sorted by their start.
     Lines,
 }
 
@@ -96,6 +97,10 @@ fn write_problems(out: &mut dyn Write, problems: &[crate::problems::Problem]) ->
             }
         }
         writeln!(out, "   fix:     {}", p.fix)?;
+        // The error on the user's screen that this problem matches.
+        if let Some(shown) = crate::explain::client_error(&p.code) {
+            writeln!(out, "   client:  a Windows client shows {shown}")?;
+        }
         let frames: Vec<String> = p.example.evidence.iter().map(|e| format!("{} {}", e.frame, e.what)).collect();
         writeln!(
             out,
@@ -143,11 +148,21 @@ pub fn tds_summary(conn: &Connection) -> Option<String> {
         return Some("TDS 8.0 strict: TLS first (ALPN tds/8.0), PRELOGIN inside TLS".into());
     }
     let side = |who: &str, p: &Option<Prelogin>| match p {
-        Some(p) => format!(
-            "{who} {} encryption {}",
-            p.version.as_deref().unwrap_or("?"),
-            p.encryption.map(|e| e.as_str()).unwrap_or("not stated")
-        ),
+        Some(p) => {
+            // The server's version named as a release (a client's is its driver's version).
+            let build = p
+                .version
+                .as_deref()
+                .filter(|_| who == "server")
+                .and_then(crate::sqlserver::build)
+                .map(|b| format!(" ({}; {})", b.name(), b.tls12_words()))
+                .unwrap_or_default();
+            format!(
+                "{who} {}{build} encryption {}",
+                p.version.as_deref().unwrap_or("?"),
+                p.encryption.map(|e| e.as_str()).unwrap_or("not stated")
+            )
+        }
         None => format!("{who}: no PRELOGIN seen"),
     };
     let mut out = format!("{}; {}", side("client", &tds.client), side("server", &tds.server));

@@ -5,7 +5,7 @@ use super::{in_capture_order, is_shown, ListMode, Reporter};
 use crate::analyze::{totals, FileSummary};
 use crate::profile::Profiles;
 use crate::record::{Connection, Encapsulation};
-use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
+use comfy_table::{presets::UTF8_BORDERS_ONLY, ColumnConstraint, ContentArrangement, Table, Width};
 use std::io::{self, Write};
 
 /// Connections listed in the table; beyond this they are only counted, so memory stays
@@ -13,6 +13,10 @@ use std::io::{self, Write};
 pub const MAX_LISTED: usize = 10_000;
 /// Failing connections listed under the problems by default (`--list failing` lists all).
 pub const FIRST_FAILING_LISTED: usize = 20;
+
+/// Narrowest a wrapping column (SNI, cipher suite, file) may get in a terminal before the
+/// suite and then the SNI are left out instead.
+const MIN_FLEXIBLE_WIDTH: usize = 14;
 
 pub struct TableReporter {
     out: Box<dyn Write>,
@@ -34,6 +38,20 @@ impl TableReporter {
 
 fn frame(f: Option<u64>) -> String {
     f.map(|f| f.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// In a terminal narrower than the table, comfy-table wraps cells; addresses, versions,
+/// verdict codes and frame numbers stay whole (a wrapped `127.0.0.1:5` / `7556` reads wrong)
+/// while their headers, the SNI, suite and file names wrap instead. `widths`: the longest word
+/// of each column's values.
+fn keep_whole(table: &mut Table, columns: &[usize], widths: &[usize]) {
+    for &i in columns {
+        // The constraint counts the cell padding, one space each side.
+        let width = u16::try_from(widths.get(i).copied().unwrap_or(0) + 2).unwrap_or(u16::MAX);
+        if let Some(column) = table.column_mut(i) {
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+        }
+    }
 }
 
 impl Reporter for TableReporter {
@@ -67,13 +85,16 @@ impl Reporter for TableReporter {
         )?;
         let multi_file = files.len() > 1;
         let mut table = Table::new();
-        table.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
+        table.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
         let mut header =
             vec!["#", "client", "server", "SNI", "version", "cipher suite", "verdict", "frames CH/SH/fatal alert"];
         if multi_file {
             header.insert(1, "file");
         }
         table.set_header(header);
+        // Columns whose values must not wrap: #, client, server, version, verdict, frames.
+        let whole: &[usize] = if multi_file { &[0, 2, 3, 5, 7, 8] } else { &[0, 1, 2, 4, 6, 7] };
+        let mut widths = vec![0usize; if multi_file { 9 } else { 8 }];
         for (i, c) in self.connections.iter().enumerate() {
             let tls = c.tls.as_ref();
             let ch = tls.and_then(|t| t.client_hello.as_ref());
@@ -108,9 +129,41 @@ impl Reporter for TableReporter {
                 let name = std::path::Path::new(&c.file).file_name().map(|n| n.to_string_lossy().into_owned());
                 row.insert(1, name.unwrap_or_else(|| c.file.clone()));
             }
+            // The longest word: "(TLS1.2) in TDS" may wrap at its spaces, an address never.
+            for (width, cell) in widths.iter_mut().zip(&row) {
+                *width = cell.split(' ').map(|w| w.chars().count()).fold(*width, usize::max);
+            }
             table.add_row(row);
         }
+        keep_whole(&mut table, whole, &widths);
+        // In a terminal too narrow for the wrapped table to stay legible, the cipher suite and
+        // then the SNI columns are left out (said below the table), not squeezed to a few
+        // letters a line.
+        let flexible: Vec<usize> = if multi_file { vec![1, 4, 6] } else { vec![3, 5] };
+        let mut hidden = Vec::new();
+        if let Some(terminal) = table.width().map(usize::from) {
+            let fixed: usize = whole.iter().map(|&i| widths[i] + 3).sum::<usize>() + 1;
+            let suite = if multi_file { 6 } else { 5 };
+            let sni = suite - 2;
+            for drop in [suite, sni] {
+                let shown = flexible.len() - hidden.len();
+                if terminal.saturating_sub(fixed) / shown >= MIN_FLEXIBLE_WIDTH + 3 {
+                    break;
+                }
+                if let Some(column) = table.column_mut(drop) {
+                    column.set_constraint(ColumnConstraint::Hidden);
+                }
+                hidden.push(if drop == suite { "cipher suite" } else { "SNI" });
+            }
+        }
         writeln!(self.out, "{table}")?;
+        if !hidden.is_empty() {
+            writeln!(
+                self.out,
+                "({} left out to fit the terminal; a wider one, a pipe or --format json shows them)",
+                hidden.join(" and ")
+            )?;
+        }
         if self.not_listed > 0 {
             let how = match self.list {
                 ListMode::Problems => "--list failing lists them all",
@@ -146,6 +199,10 @@ impl Reporter for TableReporter {
             if v.is_failure() {
                 writeln!(self.out, "  why:    {}", v.explanation)?;
                 writeln!(self.out, "  fix:    {}", v.hint)?;
+                // The error on the user's screen that this verdict matches.
+                if let Some(shown) = crate::explain::client_error(v.code) {
+                    writeln!(self.out, "  client: a Windows client shows {shown}")?;
+                }
                 let frames: Vec<String> = v.evidence.iter().map(|e| format!("{} ({})", e.frame, e.what)).collect();
                 writeln!(self.out, "  frames: {}", frames.join(", "))?;
                 writeln!(self.out, "  filter: {}", c.wireshark_filter)?;
@@ -162,8 +219,9 @@ impl Reporter for TableReporter {
 impl TableReporter {
     fn write_servers(&mut self, profiles: &Profiles) -> io::Result<()> {
         let mut servers = Table::new();
-        servers.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
+        servers.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
         servers.set_header(vec!["server", "connections", "ok", "failures", "versions chosen", "suites chosen"]);
+        let mut server_width = 0;
         let counts = |m: &dyn Fn() -> Vec<(String, u64)>| {
             let v = m();
             if v.is_empty() {
@@ -175,6 +233,7 @@ impl TableReporter {
         let mut any_server = false;
         for p in profiles.servers().filter(|p| p.ok > 0 || !p.failures.is_empty()) {
             any_server = true;
+            server_width = server_width.max(p.server.chars().count());
             servers.add_row(vec![
                 p.server.clone(),
                 p.connections.to_string(),
@@ -184,6 +243,7 @@ impl TableReporter {
                 counts(&|| p.cipher_suites.iter().map(|(k, n)| (k.clone(), *n)).collect()),
             ]);
         }
+        keep_whole(&mut servers, &[0], &[server_width]);
         if any_server {
             writeln!(self.out, "\nservers:\n{servers}")?;
         }
@@ -193,7 +253,7 @@ impl TableReporter {
     fn write_totals(&mut self, files: &[FileSummary]) -> io::Result<()> {
         if files.len() > 1 {
             let mut per_file = Table::new();
-            per_file.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
+            per_file.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
             per_file.set_header(vec!["file", "format", "frames", "connections", "failures", "error"]);
             for f in files {
                 let failures = crate::analyze::failures_in(&f.verdicts);
