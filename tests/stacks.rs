@@ -40,7 +40,8 @@ fn java_client_padded_tls13_alert_is_not_a_finished() {
         ("tls13-java-client-cert-wrong-name.pcap", "No subject alternative DNS name"),
     ] {
         let c = one(name);
-        assert_eq!(verdict(&c), ("aborted_after_server_hello", "client", "likely"), "{name} ({why})");
+        // The certificate is what the client refused: the server's side, as certificate_rejected.
+        assert_eq!(verdict(&c), ("aborted_after_server_hello", "server", "likely"), "{name} ({why})");
         assert_eq!(evidence_frames(&c), [10], "{name}");
         assert_eq!(records(&c, "client"), [(10, 35)], "{name}");
         assert!(c["tls"]["handshake_complete"].is_null(), "{name}");
@@ -193,7 +194,7 @@ fn go_client_rejects_with_an_unpadded_alert() {
     // Go's client: CCS and one 19-byte encrypted alert (frame 8), "certificate signed by
     // unknown authority"; in TLS 1.2 its bad_certificate is in the clear (frame 8).
     let c = one("tls13-go-client-cert-unknown-ca.pcap");
-    assert_eq!(verdict(&c), ("aborted_after_server_hello", "client", "likely"));
+    assert_eq!(verdict(&c), ("aborted_after_server_hello", "server", "likely"));
     assert_eq!(records(&c, "client"), [(8, 19)]);
     let c = one("tls12-go-client-cert-expired.pcap");
     assert_eq!(verdict(&c), ("certificate_rejected", "server", "certain"));
@@ -213,7 +214,7 @@ fn node_client_checks_the_certificate_after_the_handshake() {
     // TLS 1.3: Node closes (FIN 8) before its Finished, without an alert.
     for name in ["tls13-node-client-cert-expired.pcap", "tls13-node-client-cert-wrong-name.pcap"] {
         let c = one(name);
-        assert_eq!(verdict(&c), ("aborted_after_server_hello", "client", "likely"), "{name}");
+        assert_eq!(verdict(&c), ("aborted_after_server_hello", "server", "likely"), "{name}");
         assert_eq!(evidence_frames(&c), [6, 8], "{name}");
         assert!(explanation(&c).contains("without a Finished and without an alert"), "{name}");
     }
