@@ -1,7 +1,7 @@
 //! The offline pipeline for one input: capture -> decode -> flow -> proto -> classify, with
 //! each settled connection handed to the caller as soon as it is known.
 
-use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, Frame, MergedSource, Opened};
+use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, EtlSummary, Frame, MergedSource, Opened};
 use crate::decode::{decode, Decoded};
 use crate::flow::{Flow, FlowStats, FlowTable, Limits};
 use crate::profile::{is_inferable, Profiles};
@@ -41,6 +41,10 @@ pub struct FileSummary {
     pub secrets_in_capture: u64,
     /// Connections whose encrypted handshake records or alerts were decrypted.
     pub decrypted: u64,
+    /// Windows ETL traces only: packet providers, clock, lost events and buffers, packet
+    /// copies skipped, pktmon drops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etl: Option<EtlSummary>,
     /// Why reading stopped early; every connection settled before it is still reported.
     pub error: Option<String>,
     /// The input is not a capture at all (skipped quietly when found in a directory).
@@ -158,6 +162,7 @@ fn analyze_opened(
         }
     }
     pipeline.summary.frames = source.frames_read();
+    pipeline.summary.etl = source.etl_summary();
     pipeline.finish(emit)
 }
 

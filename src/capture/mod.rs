@@ -7,6 +7,7 @@
 //! frame and the byte offset, after every frame before it has been delivered.
 
 mod buffer;
+mod etl;
 mod merge;
 mod netmon;
 mod pcap;
@@ -14,6 +15,7 @@ mod pcapng;
 mod pcapng_writer;
 mod sniff;
 
+pub use etl::EtlSummary;
 pub use merge::MergedSource;
 pub use pcapng_writer::PcapngWriter;
 pub use sniff::{open_path, open_reader, CaptureFormat, Opened};
@@ -66,6 +68,11 @@ pub trait PacketSource {
     /// TLS key log text the capture carried since the last call (pcapng Decryption Secrets
     /// Blocks); formats without such blocks have none.
     fn take_secrets(&mut self) -> Option<String> {
+        None
+    }
+    /// What a Windows ETL trace says beyond its packets (providers, lost events, drops);
+    /// other formats have nothing of the kind.
+    fn etl_summary(&self) -> Option<EtlSummary> {
         None
     }
 }
