@@ -72,3 +72,57 @@ fn pktmon_sample_equals_its_etl2pcap_twin_once_per_packet() {
         }
     }
 }
+
+#[test]
+fn non_packet_trace_gives_no_packets_and_no_error() {
+    let Some(dir) = etl_samples() else { return };
+    let path = dir.join("etl-parser--lxcore_kernel.etl");
+    let (frames, err, format) = read_path(&path);
+    assert_eq!((frames.len(), err, format), (0, None, CaptureFormat::Etl));
+    let run = common::tlsdiag(&["analyze", "--format", "json", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let file = &json["files"][0];
+    assert_eq!(file["format"], "etl");
+    assert_eq!(file["frames"], 0);
+    assert_eq!(file["error"], serde_json::Value::Null);
+    assert_eq!(file["etl"]["providers"], serde_json::json!([]));
+    assert_eq!(file["etl"]["clock"], "qpc");
+}
+
+#[test]
+fn pktmon_sample_summary_names_provider_clock_and_copies() {
+    let Some(dir) = etl_samples() else { return };
+    let path = dir.join("demikernel--PktMon.etl");
+    let run = common::tlsdiag(&["analyze", "--format", "json", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let file = &json["files"][0];
+    assert_eq!(file["format"], "etl");
+    // Numbered like the twin (114 blocks); 38 packets analysed (ICMP: other_ip).
+    assert_eq!(file["frames"], 114);
+    assert_eq!(file["other_ip"], 38);
+    let etl = &file["etl"];
+    assert_eq!(etl["providers"], serde_json::json!(["Microsoft-Windows-PktMon"]));
+    assert_eq!(etl["clock"], "qpc");
+    assert_eq!(etl["component_copies"], 76);
+    assert_eq!((etl["events_lost"].as_u64(), etl["buffers_lost"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(etl["dropped"], 0);
+}
+
+#[test]
+fn pktmon_sample_read_from_stdin_and_gzip_gives_the_same_packets() {
+    let Some(dir) = etl_samples() else { return };
+    let bytes = std::fs::read(dir.join("demikernel--PktMon.etl")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    for (input, compression) in [(bytes, serde_json::Value::Null), (gz, "gzip".into())] {
+        let run = common::tlsdiag_with_stdin(&["analyze", "--format", "json", "-"], &input);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let file = &json["files"][0];
+        assert_eq!((file["format"].as_str(), &file["compression"]), (Some("etl"), &compression));
+        assert_eq!((file["frames"].as_u64(), file["other_ip"].as_u64()), (Some(114), Some(38)));
+    }
+}

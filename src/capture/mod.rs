@@ -15,7 +15,7 @@ mod pcapng;
 mod pcapng_writer;
 mod sniff;
 
-pub use etl::EtlSummary;
+pub use etl::{expand_lz77, EtlSummary};
 pub use merge::MergedSource;
 pub use pcapng_writer::PcapngWriter;
 pub use sniff::{open_path, open_reader, CaptureFormat, Opened};
@@ -39,6 +39,8 @@ impl LinkType {
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
     pub const LINUX_SLL2: LinkType = LinkType(276);
+    /// IEEE 802.11 without radio header (Windows native 802.11 captures).
+    pub const IEEE802_11: LinkType = LinkType(105);
 }
 
 /// Packet time in nanoseconds since the Unix epoch. The analysis clock: never the wall clock.

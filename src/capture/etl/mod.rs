@@ -30,6 +30,15 @@ use wmi::{BufferHeader, EventAt, LogfileHeader, BUFFER_HEADER};
 
 pub(crate) use wmi::looks_like_etl;
 
+/// Expands a plain-LZ77 (MS-XCA) buffer body to at most `limit` bytes: for tests that check
+/// the structure of ETL files independently of this reader.
+#[doc(hidden)]
+pub fn expand_lz77(src: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    lz77::decompress(src, &mut out, limit).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 /// Bytes of the input needed to recognise an ETL file.
 pub(crate) const SNIFF_LEN: usize = BUFFER_HEADER + 0x20;
 
@@ -436,6 +445,11 @@ impl<R: Read> PacketSource for EtlReader<R> {
                             self.summary.component_copies += 1;
                         } else {
                             deliver = Some((link_type, inferred_orig_len(link_type, data), Some(range)));
+                            if link_type == LinkType::IEEE802_11 && data.len() > 1 {
+                                // Logged decrypted with the Protected bit still set; cleared
+                                // as etl2pcapng does, so the frame reads as what it is.
+                                self.window[i].bytes[begin + 1] &= !0x40;
+                            }
                         }
                     } else if partial.bytes.len() + data.len() > MAX_RECORD as usize {
                         let e = self.event_error(
@@ -457,6 +471,9 @@ impl<R: Read> PacketSource for EtlReader<R> {
                                 self.summary.component_copies += 1;
                             } else {
                                 std::mem::swap(&mut self.assembled, &mut whole);
+                                if link_type == LinkType::IEEE802_11 && self.assembled.len() > 1 {
+                                    self.assembled[1] &= !0x40;
+                                }
                                 let orig = inferred_orig_len(link_type, &self.assembled);
                                 deliver = Some((link_type, orig, None));
                             }

@@ -25,8 +25,6 @@ pub(crate) const KW_PACKET_START: u64 = 0x4000_0000;
 pub(crate) const KW_PACKET_END: u64 = 0x8000_0000;
 pub(crate) const KW_SEND: u64 = 0x1_0000_0000;
 
-/// IEEE 802.11 without radio header (LINKTYPE_IEEE802_11).
-pub(crate) const IEEE802_11: LinkType = LinkType(105);
 /// Link type for pktmon payloads that start above IP (its HTTP, TCP, ... payload types):
 /// numbered as frames, decoded as not IP.
 const UNDECODED: LinkType = LinkType(u32::MAX);
@@ -79,7 +77,7 @@ pub(crate) fn packet_event<'a>(ev: &EventHeader<'a>) -> Result<PacketEvent<'a>, 
             .ok_or_else(|| format!("pktmon payload of {logged} bytes does not fit its event"))?;
         let link_type = match u16_at(d, 14) {
             1 => LinkType::ETHERNET,
-            2 => IEEE802_11,
+            2 => LinkType::IEEE802_11,
             3 => LinkType::RAW,
             _ => UNDECODED,
         };
@@ -100,7 +98,7 @@ pub(crate) fn packet_event<'a>(ev: &EventHeader<'a>) -> Result<PacketEvent<'a>, 
         .get(NDIS_FIXED..NDIS_FIXED.saturating_add(size))
         .ok_or_else(|| format!("NDIS fragment of {size} bytes does not fit its event"))?;
     let link_type = if ev.keyword & KW_MEDIA_NATIVE_802_11 != 0 {
-        IEEE802_11
+        LinkType::IEEE802_11
     } else if ev.keyword & KW_MEDIA_WIRELESS_WAN != 0 {
         LinkType::RAW
     } else {
