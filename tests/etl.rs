@@ -126,3 +126,155 @@ fn pktmon_sample_read_from_stdin_and_gzip_gives_the_same_packets() {
         assert_eq!((file["frames"].as_u64(), file["other_ip"].as_u64()), (Some(114), Some(38)));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Traces written from real captures.
+
+use common::etl_writer::{self, Clock, Media, Options, Style, Written};
+use serde_json::Value;
+
+/// Fields of the connection record that hold a frame number without saying so in their name
+/// (src/proto/facts.rs, src/proto/tds.rs).
+const FRAME_FIELDS: [&str; 9] = [
+    "change_cipher_spec",
+    "finished",
+    "application_data",
+    "gap",
+    "certificate_request",
+    "client_key_exchange",
+    "new_session_ticket",
+    "handshake_complete",
+    "plaintext_after_prelogin",
+];
+
+/// Rewrites every frame number of a connection record through `map` (source frame number
+/// to trace frame number) and drops the fields naming the file.
+fn renumbered(mut v: Value, map: &dyn Fn(u64) -> u64) -> Value {
+    fn walk(v: &mut Value, key: &str, map: &dyn Fn(u64) -> u64) {
+        match v {
+            Value::Object(o) => {
+                o.remove("file");
+                o.remove("format");
+                for (k, x) in o.iter_mut() {
+                    walk(x, k, map);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, key, map)),
+            Value::Number(n) if key.ends_with("frame") || FRAME_FIELDS.contains(&key) => {
+                *v = Value::from(map(n.as_u64().expect("frame number")));
+            }
+            Value::String(s) => *s = renumber_text(s, map),
+            _ => {}
+        }
+    }
+    walk(&mut v, "", map);
+    v
+}
+
+/// "... in frame 12 ..." with the number mapped.
+fn renumber_text(s: &str, map: &dyn Fn(u64) -> u64) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(at) = rest.find("frame ") {
+        let (head, tail) = rest.split_at(at + "frame ".len());
+        out.push_str(head);
+        let digits = tail.chars().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 {
+            out.push_str(&map(tail[..digits].parse().unwrap()).to_string());
+        }
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Writes `source` as `opts` says, runs the analysis on both, and asserts that they agree
+/// once the trace's frame numbers are mapped back. Returns the written trace.
+fn assert_same_analysis(source: &Path, opts: &Options, dir: &Path) -> Written {
+    let frames = etl_writer::read_capture(source);
+    let written = etl_writer::write(&frames, opts);
+    let name = format!("{}.etl", source.file_name().unwrap().to_string_lossy());
+    let path = dir.join(name);
+    std::fs::write(&path, &written.bytes).unwrap();
+    let expected: Vec<Value> = common::connections(source)
+        .into_iter()
+        .map(|c| {
+            renumbered(c, &|n| {
+                written.frame_of[n as usize - 1].unwrap_or_else(|| panic!("source frame {n} not in the trace"))
+            })
+        })
+        .collect();
+    let got: Vec<Value> = common::connections(&path).into_iter().map(|c| renumbered(c, &|n| n)).collect();
+    assert_eq!(got.len(), expected.len(), "{} as {opts:?}", source.display());
+    for (g, e) in got.iter().zip(&expected) {
+        assert_eq!(g, e, "{} as {opts:?}", source.display());
+    }
+    written
+}
+
+/// Fixtures from real peers, and public captures when `../shared` is there.
+fn sources() -> Vec<PathBuf> {
+    let mut list: Vec<PathBuf> = [
+        "tls12-cert-expired.pcap",
+        "tls13-ok-ipv6.pcap",
+        "tds-tls12-ok.pcap",
+        "tcp-syn-timeout.pcap",
+        "tls12-reordered.pcap",
+        "tls12-retransmitted-server-hello.pcap",
+        "tls12-small-segments.pcap",
+        "tls-one-server-many-clients.pcap",
+        "tls12-server-reset-on-client-hello.pcap",
+    ]
+    .iter()
+    .map(|n| common::fixture(n))
+    .collect();
+    if let Some(corpus) = common::shared_dir("corpus") {
+        for name in ["zeek--tls--tls1.2.pcap", "arkime--curl-enabled-tls13.pcap", "flowtest--tls_cipher_error.pcap"] {
+            list.push(corpus.join(name));
+        }
+    }
+    list
+}
+
+fn cases() -> Vec<Options> {
+    let netsh = |media, fragment, layers| Style::Netsh { media, fragment, layers };
+    let pktmon = |media, components, compress| Style::Pktmon { media, components, pkt_size: None, drop: &[], compress };
+    vec![
+        // One copy per packet: frame numbers equal the source's.
+        Options::new(netsh(Media::Ethernet, None, 1)),
+        Options {
+            cpus: 4,
+            clock: Clock::CpuCycles,
+            bits32: true,
+            buffer_size: 4096,
+            ..Options::new(netsh(Media::Ethernet, None, 2))
+        },
+        Options { clock: Clock::SystemTime, cpus: 2, ..Options::new(netsh(Media::Wifi, Some(100), 1)) },
+        Options { cpus: 3, buffer_size: 8192, ..Options::new(netsh(Media::RawIp, Some(512), 3)) },
+        Options { cpus: 2, buffer_size: 16384, ..Options::new(pktmon(Media::Ethernet, 3, true)) },
+        Options { clock: Clock::SystemTime, bits32: true, cpus: 3, ..Options::new(pktmon(Media::RawIp, 1, false)) },
+        Options { clock: Clock::CpuCycles, cpus: 2, buffer_size: 8192, ..Options::new(pktmon(Media::Wifi, 2, true)) },
+    ]
+}
+
+#[test]
+fn traces_written_from_real_captures_give_their_verdicts_frames_and_times() {
+    let dir = tempfile::tempdir().unwrap();
+    for source in sources() {
+        for opts in cases() {
+            assert_same_analysis(&source, &opts, dir.path());
+        }
+    }
+}
+
+#[test]
+fn without_copies_frame_numbers_are_the_source_numbers() {
+    let frames = etl_writer::read_capture(&common::fixture("tls12-cert-expired.pcap"));
+    let written = etl_writer::write(
+        &frames,
+        &Options { cpus: 4, ..Options::new(Style::Netsh { media: Media::Ethernet, fragment: None, layers: 1 }) },
+    );
+    let expected: Vec<Option<u64>> = (1..=frames.len() as u64).map(Some).collect();
+    assert_eq!(written.frame_of, expected);
+    assert_eq!(written.frames, frames.len() as u64);
+}

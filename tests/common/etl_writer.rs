@@ -88,7 +88,15 @@ pub struct Options {
 
 impl Options {
     pub fn new(style: Style) -> Self {
-        Options { style, clock: Clock::Qpc, cpus: 1, bits32: false, buffer_size: 64 * 1024, events_lost: 0, buffers_lost: 0 }
+        Options {
+            style,
+            clock: Clock::Qpc,
+            cpus: 1,
+            bits32: false,
+            buffer_size: 64 * 1024,
+            events_lost: 0,
+            buffers_lost: 0,
+        }
     }
 }
 
@@ -104,10 +112,12 @@ pub struct Written {
     pub drop_frames: Vec<u64>,
 }
 
-const PKTMON: [u8; 16] = [0xd9, 0x80, 0x4f, 0x4d, 0xbd, 0xc8, 0x73, 0x4d, 0xbb, 0x5b, 0x19, 0xc9, 0x04, 0x02, 0xc5, 0xac];
+const PKTMON: [u8; 16] =
+    [0xd9, 0x80, 0x4f, 0x4d, 0xbd, 0xc8, 0x73, 0x4d, 0xbb, 0x5b, 0x19, 0xc9, 0x04, 0x02, 0xc5, 0xac];
 const NDIS: [u8; 16] = [0x6e, 0x00, 0xd6, 0x2e, 0x29, 0x47, 0x09, 0x46, 0xb4, 0x23, 0x3e, 0xe7, 0xbc, 0xd6, 0x78, 0xef];
 /// Some other TraceLogging provider, for events that are not packets.
-const OTHER: [u8; 16] = [0x09, 0xc3, 0xd1, 0x0c, 0x78, 0x08, 0x15, 0x45, 0x83, 0xdb, 0x74, 0x98, 0x43, 0xb3, 0xf5, 0xc9];
+const OTHER: [u8; 16] =
+    [0x09, 0xc3, 0xd1, 0x0c, 0x78, 0x08, 0x15, 0x45, 0x83, 0xdb, 0x74, 0x98, 0x43, 0xb3, 0xf5, 0xc9];
 const FILETIME_UNIX_EPOCH: i64 = 116_444_736_000_000_000;
 /// pktmon components a packet passes, in the order of the real sample.
 const COMPONENTS: [u16; 4] = [59, 61, 50, 48];
@@ -218,7 +228,7 @@ fn classic_event(kind: u8, tick: i64, payload: usize) -> Vec<u8> {
 }
 
 /// The bytes of one Ethernet frame as `media` carries them.
-fn on_medium(media: Media, eth: &[u8]) -> Option<Vec<u8>> {
+fn on_medium(media: Media, eth: &[u8], protected: bool) -> Option<Vec<u8>> {
     match media {
         Media::Ethernet => Some(eth.to_vec()),
         Media::RawIp => {
@@ -228,9 +238,9 @@ fn on_medium(media: Media, eth: &[u8]) -> Option<Vec<u8>> {
         Media::Wifi => {
             let mut w = Vec::with_capacity(eth.len() + 24 + 8 - 14);
             // Data frame from the distribution system: addr1 = destination, addr2 = BSSID,
-            // addr3 = source. The Protected bit is set: Windows logs the frame decrypted
-            // with the bit still on, and the converters clear it.
-            w.extend_from_slice(&[0x08, 0x42, 0x00, 0x00]);
+            // addr3 = source. NDIS logs the frame decrypted with the Protected bit still on
+            // (etl2pcapng clears it); pktmon's WiFi payloads are not known to carry it.
+            w.extend_from_slice(&[0x08, if protected { 0x42 } else { 0x02 }, 0x00, 0x00]);
             w.extend_from_slice(eth.get(0..6)?);
             w.extend_from_slice(&[0x02, 0x11, 0x22, 0x33, 0x44, 0x55]);
             w.extend_from_slice(eth.get(6..12)?);
@@ -266,7 +276,7 @@ pub fn write(frames: &[SourceFrame], opts: &Options) -> Written {
         let tick = ticks.tick(f.ts_ns);
         match opts.style {
             Style::Netsh { media, fragment, layers } => {
-                let Some(bytes) = on_medium(media, &f.data) else { continue };
+                let Some(bytes) = on_medium(media, &f.data, true) else { continue };
                 let media_kw = match media {
                     Media::Ethernet => 0x1,
                     Media::Wifi => 0x1_0000,
@@ -304,7 +314,7 @@ pub fn write(frames: &[SourceFrame], opts: &Options) -> Written {
                 }
             }
             Style::Pktmon { media, components, pkt_size, drop, .. } => {
-                let Some(bytes) = on_medium(media, &f.data) else { continue };
+                let Some(bytes) = on_medium(media, &f.data, false) else { continue };
                 let orig = orig_on_medium(media, f.orig_len).min(0xffff);
                 let logged = pkt_size.map_or(bytes.len(), |n| n.min(bytes.len()));
                 let packet_type: u16 = match media {
@@ -510,7 +520,7 @@ pub fn lz77_compress(input: &[u8]) -> Vec<u8> {
     let mut table = vec![usize::MAX; 1 << 14];
     let hash = |b: &[u8]| ((b[0] as usize) << 6 ^ (b[1] as usize) << 3 ^ b[2] as usize) & ((1 << 14) - 1);
     let mut at = 0;
-    let mut push_flag = |out: &mut Vec<u8>, bit: u32, flags: &mut u32, count: &mut u32, flag_at: &mut usize| {
+    let push_flag = |out: &mut Vec<u8>, bit: u32, flags: &mut u32, count: &mut u32, flag_at: &mut usize| {
         *flags = (*flags << 1) | bit;
         *count += 1;
         if *count == 32 {

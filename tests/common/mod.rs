@@ -143,3 +143,4 @@ pub fn shared_dir(name: &str) -> Option<PathBuf> {
     eprintln!("skipped: {} is absent", dir.display());
     None
 }
+pub mod etl_writer;
