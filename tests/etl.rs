@@ -278,3 +278,183 @@ fn without_copies_frame_numbers_are_the_source_numbers() {
     assert_eq!(written.frame_of, expected);
     assert_eq!(written.frames, frames.len() as u64);
 }
+
+// ---------------------------------------------------------------------------------------
+// The writer's files against the real samples: one structure check, written from the
+// format's definition (WMI_BUFFER_HEADER, TRACE_LOGFILE_HEADER, EVENT_HEADER, the pktmon
+// manifest), that the public samples pass and the written files must pass too.
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+fn le64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+const PKTMON_GUID: [u8; 16] =
+    [0xd9, 0x80, 0x4f, 0x4d, 0xbd, 0xc8, 0x73, 0x4d, 0xbb, 0x5b, 0x19, 0xc9, 0x04, 0x02, 0xc5, 0xac];
+const NDIS_GUID: [u8; 16] = [0x6e, 0x00, 0xd6, 0x2e, 0x29, 0x47, 0x09, 0x46, 0xb4, 0x23, 0x3e, 0xe7, 0xbc, 0xd6, 0x78, 0xef];
+
+#[derive(Debug, Default)]
+struct Structure {
+    buffers: usize,
+    compressed: usize,
+    cpus: std::collections::BTreeSet<u8>,
+    pktmon_packets: usize,
+    ndis_packets: usize,
+    pointer_size: u32,
+    clock: u32,
+    /// Buffers of different CPUs whose time ranges overlap.
+    overlapping: bool,
+}
+
+fn check_structure(file: &[u8]) -> Result<Structure, String> {
+    let mut s = Structure::default();
+    // Logfile header buffer.
+    let size = le32(file, 0) as usize;
+    if le16(file, 0x36) != 4 || le16(file, 0x34) & 0x40 != 0 || size < 0x48 || size > file.len() {
+        return Err("first buffer is not a stored header buffer".into());
+    }
+    let ev = &file[0x48..];
+    let kind = ev[2];
+    if !(kind == 1 || kind == 2) || ev[3] != 0xc0 || le16(ev, 6) != 0 {
+        return Err(format!("logfile header event kind {kind:#x} flags {:#x} hook {:#x}", ev[3], le16(ev, 6)));
+    }
+    let lh = &ev[0x20..];
+    s.pointer_size = le32(lh, 0x2c);
+    if (kind == 1) != (s.pointer_size == 4) || !(s.pointer_size == 4 || s.pointer_size == 8) {
+        return Err(format!("pointer size {} in a header event of kind {kind}", s.pointer_size));
+    }
+    let processors = le32(lh, 0x0c);
+    let times = (if s.pointer_size == 8 { 0x48 } else { 0x40 } + 172 + 7) & !7;
+    let (boot, freq, start) = (le64(lh, times), le64(lh, times + 8), le64(lh, times + 16));
+    s.clock = le32(lh, times + 24);
+    if !(1..=3).contains(&s.clock) || (s.clock == 1 && freq == 0) || start <= boot || processors == 0 {
+        return Err(format!("clock {} freq {freq} start {start} boot {boot} cpus {processors}", s.clock));
+    }
+    // Logger and file names: UTF-16, NUL-terminated, right after the fixed part.
+    let names = &lh[times + 32..];
+    let name: Vec<u16> = names.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).take_while(|&u| u != 0).collect();
+    if name.is_empty() || String::from_utf16(&name).is_err() {
+        return Err("no logger name".into());
+    }
+    // Data buffers.
+    let mut at = size;
+    let mut ranges: Vec<(u8, u64, u64)> = Vec::new();
+    while at < file.len() {
+        let h = &file[at..];
+        let size = le32(h, 0) as usize;
+        let filled = le32(h, 0x30) as usize;
+        let (cpu, state, flag) = (h[0x28], le32(h, 0x2c), le16(h, 0x34));
+        if size < 0x48 || at + size > file.len() || filled < 0x48 || state != 3 || le32(h, 4) as usize != filled {
+            return Err(format!("buffer at {at}: size {size} filled {filled} state {state}"));
+        }
+        if cpu as u32 >= processors {
+            return Err(format!("buffer at {at} on CPU {cpu} of {processors}"));
+        }
+        let body = if flag & 0x40 != 0 {
+            s.compressed += 1;
+            let body = tlsdiag::capture::expand_lz77(&h[0x48..size], filled - 0x48)?;
+            if body.len() != filled - 0x48 {
+                return Err(format!("buffer at {at} expands to {} bytes of {}", body.len(), filled - 0x48));
+            }
+            body
+        } else {
+            if filled > size {
+                return Err(format!("stored buffer at {at} filled past its size"));
+            }
+            h[0x48..filled].to_vec()
+        };
+        s.buffers += 1;
+        s.cpus.insert(cpu);
+        let (mut first, mut last) = (u64::MAX, 0);
+        let mut p = 0;
+        while p + 4 <= body.len() && le32(&body, p) != u32::MAX {
+            let (kind, flags) = (body[p + 2], body[p + 3]);
+            if flags & 0x80 == 0 {
+                return Err(format!("event at {p} of buffer {at}: no header flag"));
+            }
+            let len = match kind {
+                1..=4 | 0x10 | 0x11 => le16(&body, p + 4),
+                _ => le16(&body, p),
+            } as usize;
+            if len < 8 || p + len > body.len() {
+                return Err(format!("event at {p} of buffer {at}: {len} bytes"));
+            }
+            let e = &body[p..p + len];
+            if kind == 0x12 || kind == 0x13 {
+                if le16(e, 2) != 0xc000 | kind as u16 {
+                    return Err(format!("EVENT_HEADER type {:#x}", le16(e, 2)));
+                }
+                let ts = le64(e, 0x10);
+                if ts < last {
+                    return Err(format!("event at {p} of buffer {at} goes back in time"));
+                }
+                first = first.min(ts);
+                last = ts;
+                let (provider, id) = (&e[0x18..0x28], le16(e, 0x28));
+                let user = &e[0x50..];
+                if provider == PKTMON_GUID && (id == 160 || id == 170) {
+                    let (ptype, orig, logged) = (le16(user, 14), le16(user, 30), le16(user, 32) as usize);
+                    if !(1..=3).contains(&ptype) || logged > orig as usize || 34 + logged > user.len() || le16(user, 10) == 0 {
+                        return Err(format!("pktmon event at {p}: type {ptype} orig {orig} logged {logged}"));
+                    }
+                    s.pktmon_packets += 1;
+                }
+                if provider == NDIS_GUID && id == 1001 {
+                    if 12 + le32(user, 8) as usize != user.len() {
+                        return Err(format!("NDIS event at {p}: fragment size {} in {} bytes", le32(user, 8), user.len()));
+                    }
+                    s.ndis_packets += 1;
+                }
+            }
+            p = (p + len + 7) & !7;
+        }
+        if first != u64::MAX {
+            ranges.push((cpu, first, last));
+        }
+        at += size;
+    }
+    s.overlapping = ranges.iter().any(|a| ranges.iter().any(|b| a.0 != b.0 && a.1 < b.2 && b.1 < a.2));
+    Ok(s)
+}
+
+#[test]
+fn the_real_samples_pass_the_structure_check() {
+    let Some(dir) = etl_samples() else { return };
+    let s = check_structure(&std::fs::read(dir.join("demikernel--PktMon.etl")).unwrap()).unwrap();
+    // SOURCES.md: a header buffer plus two compressed buffers, 114 packet events, QPC.
+    assert_eq!((s.buffers, s.compressed, s.pktmon_packets, s.pointer_size, s.clock), (2, 2, 114, 8, 1));
+    // Its packets are all in the CPU 0 buffer; the CPU 2 buffer holds later component events.
+    assert_eq!(s.cpus.iter().copied().collect::<Vec<_>>(), [0, 2]);
+    assert!(!s.overlapping);
+    let s = check_structure(&std::fs::read(dir.join("etl-parser--lxcore_kernel.etl")).unwrap()).unwrap();
+    assert_eq!((s.buffers, s.compressed, s.pktmon_packets, s.ndis_packets), (2, 0, 0, 0));
+}
+
+#[test]
+fn written_traces_pass_the_structure_check_of_the_real_samples() {
+    let frames = etl_writer::read_capture(&common::fixture("tls-one-server-many-clients.pcap"));
+    for opts in cases() {
+        let written = etl_writer::write(&frames, &opts);
+        let s = check_structure(&written.bytes).unwrap_or_else(|e| panic!("{opts:?}: {e}"));
+        assert_eq!(s.pointer_size, if opts.bits32 { 4 } else { 8 });
+        let clock = match opts.clock {
+            Clock::Qpc => 1,
+            Clock::SystemTime => 2,
+            Clock::CpuCycles => 3,
+        };
+        assert_eq!(s.clock, clock);
+        assert_eq!(s.cpus.len(), opts.cpus as usize, "{opts:?}");
+        if let Style::Pktmon { compress, components, .. } = opts.style {
+            assert_eq!(s.compressed > 0, compress);
+            assert_eq!(s.pktmon_packets, frames.len() * components as usize);
+        }
+        if opts.cpus > 1 {
+            assert!(s.overlapping, "{opts:?}: buffers of different CPUs overlap in time");
+        }
+    }
+}
