@@ -11,6 +11,7 @@ fn etl_samples() -> Option<PathBuf> {
     common::shared_dir("etl-samples")
 }
 
+#[derive(Debug)]
 struct Owned {
     index: u64,
     ts: i64,
@@ -296,7 +297,8 @@ fn le64(b: &[u8], at: usize) -> u64 {
 
 const PKTMON_GUID: [u8; 16] =
     [0xd9, 0x80, 0x4f, 0x4d, 0xbd, 0xc8, 0x73, 0x4d, 0xbb, 0x5b, 0x19, 0xc9, 0x04, 0x02, 0xc5, 0xac];
-const NDIS_GUID: [u8; 16] = [0x6e, 0x00, 0xd6, 0x2e, 0x29, 0x47, 0x09, 0x46, 0xb4, 0x23, 0x3e, 0xe7, 0xbc, 0xd6, 0x78, 0xef];
+const NDIS_GUID: [u8; 16] =
+    [0x6e, 0x00, 0xd6, 0x2e, 0x29, 0x47, 0x09, 0x46, 0xb4, 0x23, 0x3e, 0xe7, 0xbc, 0xd6, 0x78, 0xef];
 
 #[derive(Debug, Default)]
 struct Structure {
@@ -399,14 +401,22 @@ fn check_structure(file: &[u8]) -> Result<Structure, String> {
                 let user = &e[0x50..];
                 if provider == PKTMON_GUID && (id == 160 || id == 170) {
                     let (ptype, orig, logged) = (le16(user, 14), le16(user, 30), le16(user, 32) as usize);
-                    if !(1..=3).contains(&ptype) || logged > orig as usize || 34 + logged > user.len() || le16(user, 10) == 0 {
+                    if !(1..=3).contains(&ptype)
+                        || logged > orig as usize
+                        || 34 + logged > user.len()
+                        || le16(user, 10) == 0
+                    {
                         return Err(format!("pktmon event at {p}: type {ptype} orig {orig} logged {logged}"));
                     }
                     s.pktmon_packets += 1;
                 }
                 if provider == NDIS_GUID && id == 1001 {
                     if 12 + le32(user, 8) as usize != user.len() {
-                        return Err(format!("NDIS event at {p}: fragment size {} in {} bytes", le32(user, 8), user.len()));
+                        return Err(format!(
+                            "NDIS event at {p}: fragment size {} in {} bytes",
+                            le32(user, 8),
+                            user.len()
+                        ));
                     }
                     s.ndis_packets += 1;
                 }
@@ -457,4 +467,132 @@ fn written_traces_pass_the_structure_check_of_the_real_samples() {
             assert!(s.overlapping, "{opts:?}: buffers of different CPUs overlap in time");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Damaged input: clear errors naming frame and offset, packets before the damage kept.
+
+fn read_bytes(bytes: &[u8]) -> Result<(Vec<Owned>, Option<String>), String> {
+    let mut opened =
+        tlsdiag::capture::open_reader(Box::new(std::io::Cursor::new(bytes.to_vec()))).map_err(|e| e.to_string())?;
+    Ok(read_all(opened.source.as_mut()))
+}
+
+/// The byte offset an error message names.
+fn offset_in(message: &str) -> u64 {
+    let at = message.find("byte offset ").unwrap_or_else(|| panic!("no offset in {message:?}")) + "byte offset ".len();
+    message[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn sample_truncated_at_every_byte_gives_a_clear_error_and_the_packets_before_the_cut() {
+    let Some(dir) = etl_samples() else { return };
+    let file = std::fs::read(dir.join("demikernel--PktMon.etl")).unwrap();
+    let (full, _) = read_bytes(&file).unwrap();
+    // Buffers start at 0, 0x400 (CPU 0, every packet) and 0x3296 (CPU 2, no packet).
+    let (packets_buffer, last_buffer) = (0x400usize, 0x3296usize);
+    for cut in 0..file.len() {
+        let result = read_bytes(&file[..cut]);
+        match cut {
+            0 => {
+                assert_eq!(result.err().as_deref(), Some("file is cut short in frame 0 at byte offset 0: empty input"))
+            }
+            // Too short to be recognised as ETL: not a capture.
+            _ if cut < 0x68 => assert!(result.unwrap_err().starts_with("not a capture file"), "cut {cut}"),
+            _ if cut < packets_buffer => {
+                let e = result.unwrap_err();
+                assert!(e.contains("cut short in frame 1 at byte offset 0"), "cut {cut}: {e}");
+            }
+            _ => {
+                let (frames, err) = result.unwrap();
+                let err = err.unwrap_or_else(|| panic!("cut {cut}: no error"));
+                assert!(err.contains("cut short in frame"), "cut {cut}: {err}");
+                let expected_offset = if cut < last_buffer { packets_buffer } else { last_buffer };
+                assert_eq!(offset_in(&err), expected_offset as u64, "cut {cut}: {err}");
+                // Every packet of a whole buffer is delivered, as without the cut.
+                let expected = if cut < last_buffer { 0 } else { full.len() };
+                assert_eq!(frames.len(), expected, "cut {cut}");
+                for (f, g) in frames.iter().zip(&full) {
+                    assert_eq!((f.index, &f.data), (g.index, &g.data));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn corrupt_buffer_sizes_are_named_with_their_offset() {
+    let Some(dir) = etl_samples() else { return };
+    let file = std::fs::read(dir.join("demikernel--PktMon.etl")).unwrap();
+    for (size, what) in [(0x10u32, "buffer size 16 outside"), (u32::MAX, "buffer size 4294967295 outside")] {
+        let mut bad = file.clone();
+        bad[0x3296..0x329a].copy_from_slice(&size.to_le_bytes());
+        let (frames, err) = read_bytes(&bad).unwrap();
+        let err = err.unwrap();
+        assert!(err.contains(what) && offset_in(&err) == 0x3296, "{err}");
+        // The packets of the buffer before it are all there.
+        assert_eq!(frames.len(), 38);
+    }
+    // A size that runs past the end of the file: cut short.
+    let mut bad = file.clone();
+    bad[0x3296..0x329a].copy_from_slice(&0x8000u32.to_le_bytes());
+    let err = read_bytes(&bad).unwrap().1.unwrap();
+    assert!(err.contains("cut short") && offset_in(&err) == 0x3296, "{err}");
+}
+
+#[test]
+fn compressed_buffer_expanding_past_its_stated_size_is_an_error() {
+    let Some(dir) = etl_samples() else { return };
+    let mut bad = std::fs::read(dir.join("demikernel--PktMon.etl")).unwrap();
+    // The packets' buffer says it holds 0x1000 bytes; its LZ77 stream makes 0xc3f0.
+    bad[0x430..0x434].copy_from_slice(&0x1000u32.to_le_bytes());
+    let (frames, err) = read_bytes(&bad).unwrap();
+    let err = err.unwrap();
+    assert!(err.contains("expands past its stated size") && offset_in(&err) == 0x400, "{err}");
+    assert!(frames.is_empty());
+    // And one that expands to less than it says.
+    let mut bad = std::fs::read(dir.join("demikernel--PktMon.etl")).unwrap();
+    bad[0x430..0x434].copy_from_slice(&0xd000u32.to_le_bytes());
+    let err = read_bytes(&bad).unwrap().1.unwrap();
+    assert!(err.contains("expands to 50160 bytes, its header says 53248"), "{err}");
+}
+
+/// A small stored pktmon trace and the file offset of its first packet event.
+fn small_pktmon_trace() -> (Vec<u8>, usize) {
+    let frames = etl_writer::read_capture(&common::fixture("tcp-syn-timeout.pcap"));
+    let opts = Options::new(Style::Pktmon {
+        media: Media::Ethernet,
+        components: 1,
+        pkt_size: None,
+        drop: &[],
+        compress: false,
+    });
+    let bytes = etl_writer::write(&frames, &opts).bytes;
+    let guid_at = bytes.windows(16).position(|w| w == PKTMON_GUID).unwrap();
+    (bytes, guid_at - 0x18)
+}
+
+#[test]
+fn an_endless_chain_of_extended_data_items_is_an_error() {
+    let (mut bytes, ev) = small_pktmon_trace();
+    let len = le16(&bytes, ev) as usize;
+    bytes[ev + 4] |= 1; // EVENT_HEADER_FLAG_EXTENDED_INFO
+                        // Items of 8 bytes, each saying another follows, to the end of the event and beyond.
+    for item in (ev + 0x50..ev + len - 7).step_by(8) {
+        bytes[item..item + 8].copy_from_slice(&[8, 0, 1, 0, 1, 0, 0, 0]);
+    }
+    let (frames, err) = read_bytes(&bytes).unwrap();
+    let err = err.unwrap();
+    assert!(err.contains("extended data items run past the end of their event"), "{err}");
+    assert_eq!(offset_in(&err), ev as u64, "{err}");
+    assert!(err.contains("in frame 1 "), "{err}");
+    assert!(frames.is_empty());
+}
+
+#[test]
+fn an_event_of_size_zero_is_an_error_not_a_loop() {
+    let (mut bytes, ev) = small_pktmon_trace();
+    bytes[ev..ev + 2].copy_from_slice(&0u16.to_le_bytes());
+    let err = read_bytes(&bytes).unwrap().1.unwrap();
+    assert!(err.contains("claims 0 bytes") && offset_in(&err) == ev as u64, "{err}");
 }

@@ -390,7 +390,6 @@ pub fn write(frames: &[SourceFrame], opts: &Options) -> Written {
         per_cpu[cpu].push(e);
     }
     let compress = matches!(opts.style, Style::Pktmon { compress: true, .. });
-    let mut out = header_buffer(opts, &ticks, frames, cpus);
     // Each CPU's events fill its buffers; buffers go to the file in the order they would be
     // flushed (when full, so by their last event), which makes buffers of different CPUs
     // overlap in time.
@@ -413,6 +412,7 @@ pub fn write(frames: &[SourceFrame], opts: &Options) -> Written {
         }
     }
     buffers.sort_by_key(|b| b.0);
+    let mut out = header_buffer(opts, &ticks, frames, cpus, buffers.len() as u32 + 1);
     for (seq, (last_tick, cpu, body)) in buffers.into_iter().enumerate() {
         // Alternate compressed and stored buffers when compressing, as a relogger may.
         let compressed = compress && seq % 3 != 2;
@@ -453,7 +453,7 @@ fn data_buffer(opts: &Options, cpu: u8, seq: u64, flush_ft: i64, body: &[u8], co
 }
 
 /// The first buffer: a SYSTEM header event of hook 0 carrying the TRACE_LOGFILE_HEADER.
-fn header_buffer(opts: &Options, ticks: &Ticks, frames: &[SourceFrame], cpus: usize) -> Vec<u8> {
+fn header_buffer(opts: &Options, ticks: &Ticks, frames: &[SourceFrame], cpus: usize, buffers: u32) -> Vec<u8> {
     let mut lh = Vec::new();
     let push32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
     let end_ft = Ticks::filetime(frames.last().map(|f| f.ts_ns).unwrap_or(0)) + 10_000_000;
@@ -465,7 +465,7 @@ fn header_buffer(opts: &Options, ticks: &Ticks, frames: &[SourceFrame], cpus: us
     push32(&mut lh, 156_250); // TimerResolution
     push32(&mut lh, 512); // MaximumFileSize
     push32(&mut lh, 0x0400_0001); // LogFileMode: sequential, compressed
-    push32(&mut lh, 3); // BuffersWritten
+    push32(&mut lh, buffers); // BuffersWritten, the header buffer included
     push32(&mut lh, 1); // StartBuffers
     push32(&mut lh, if opts.bits32 { 4 } else { 8 }); // PointerSize
     push32(&mut lh, opts.events_lost);

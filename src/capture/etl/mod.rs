@@ -119,6 +119,8 @@ pub(crate) struct EtlReader<R> {
     window_bytes: usize,
     spare: Vec<Vec<u8>>,
     next_seq: u64,
+    /// Buffers read, the header buffer included.
+    buffers_read: u64,
     input_done: bool,
     /// Why reading stopped, reported once the window is drained.
     pending_error: Option<CaptureError>,
@@ -151,6 +153,7 @@ impl<R: Read> EtlReader<R> {
                 start_filetime: 0,
                 start_ticks: 0,
                 processors: 1,
+                buffers_written: None,
                 events_lost: 0,
                 buffers_lost: 0,
             },
@@ -159,6 +162,7 @@ impl<R: Read> EtlReader<R> {
             window_bytes: 0,
             spare: Vec::new(),
             next_seq: 0,
+            buffers_read: 0,
             input_done: false,
             pending_error: None,
             frames: 0,
@@ -236,6 +240,7 @@ impl<R: Read> EtlReader<R> {
             bytes.extend_from_slice(&raw[..header.filled]);
         }
         self.input.consume(header.size);
+        self.buffers_read += 1;
         let seq = self.next_seq;
         self.next_seq += 1;
         Ok(Some(Slot {
@@ -308,7 +313,20 @@ impl<R: Read> EtlReader<R> {
         while !self.input_done && self.window.len() < self.window_limit && self.window_bytes < MAX_WINDOW_BYTES {
             match self.read_buffer() {
                 Ok(Some(slot)) => self.admit(slot),
-                Ok(None) => self.input_done = true,
+                Ok(None) => {
+                    self.input_done = true;
+                    // A file cut at a buffer boundary ends cleanly: the header's count of
+                    // buffers tells it was cut.
+                    if let Some(announced) = self.header.buffers_written {
+                        if self.buffers_read < announced as u64 {
+                            self.pending_error.get_or_insert(CaptureError::Truncated {
+                                frame: self.frames + 1,
+                                offset: self.input.offset(),
+                                what: "ETL file: fewer buffers than its logfile header announces",
+                            });
+                        }
+                    }
+                }
                 Err(e) => {
                     self.pending_error.get_or_insert(e);
                     self.input_done = true;
@@ -379,6 +397,14 @@ impl<R: Read> PacketSource for EtlReader<R> {
                 .min_by_key(|&(ts, seq, _)| (ts, seq));
             let Some((raw_ts, _, i)) = next else {
                 return match self.pending_error.take() {
+                    // The error was found while buffers before it were still being merged:
+                    // it names the frame that would have come next.
+                    Some(CaptureError::Truncated { offset, what, .. }) => {
+                        Err(CaptureError::Truncated { frame: self.frames + 1, offset, what })
+                    }
+                    Some(CaptureError::Corrupt { offset, reason, .. }) => {
+                        Err(CaptureError::Corrupt { frame: self.frames + 1, offset, reason })
+                    }
                     Some(e) => Err(e),
                     None => Ok(None),
                 };

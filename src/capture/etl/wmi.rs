@@ -192,6 +192,8 @@ pub(crate) struct LogfileHeader {
     pub start_filetime: i64,
     pub start_ticks: i64,
     pub processors: u32,
+    /// Buffers in the file, the header buffer included, unless the log is circular.
+    pub buffers_written: Option<u32>,
     pub events_lost: u32,
     pub buffers_lost: u32,
 }
@@ -279,6 +281,8 @@ pub(crate) fn logfile_header(ev: &[u8]) -> Result<LogfileHeader, String> {
         start_filetime,
         start_ticks,
         processors: u32_at(lh, 0x0c),
+        // EVENT_TRACE_FILE_MODE_CIRCULAR: buffers are overwritten, the count says nothing.
+        buffers_written: (u32_at(lh, 0x20) & 0x2 == 0).then(|| u32_at(lh, 0x24)),
         events_lost: u32_at(lh, 0x30),
         buffers_lost,
     })
