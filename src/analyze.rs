@@ -1,8 +1,11 @@
 //! The offline pipeline for one input: capture -> decode -> flow -> proto -> classify, with
 //! each settled connection handed to the caller as soon as it is known.
 
-use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, EtlSummary, Frame, MergedSource, Opened};
+use crate::capture::{
+    open_path, open_reader, CaptureError, CaptureFormat, EtlSummary, Frame, HostDrop, MergedSource, Opened,
+};
 use crate::decode::{decode, Decoded};
+use crate::etl_evidence::EtlEvidence;
 use crate::flow::{Flow, FlowStats, FlowTable, Limits};
 use crate::profile::{is_inferable, Profiles};
 use crate::proto::dns::parse_response;
@@ -153,8 +156,16 @@ fn analyze_opened(
                 if let Some(text) = source.take_secrets() {
                     pipeline.add_secrets(&text);
                 }
+                for drop in source.take_host_drops() {
+                    pipeline.add_host_drop(&drop);
+                }
             }
-            Ok(None) => break,
+            Ok(None) => {
+                for drop in source.take_host_drops() {
+                    pipeline.add_host_drop(&drop);
+                }
+                break;
+            }
             Err(e) => {
                 pipeline.summary.error = Some(e.to_string());
                 break;
@@ -172,6 +183,8 @@ pub struct Pipeline {
     label: String,
     table: FlowTable,
     dns: DnsLog,
+    /// Drops a Windows trace reported, for the connections they belong to.
+    etl: EtlEvidence,
     pub summary: FileSummary,
 }
 
@@ -181,6 +194,7 @@ impl Pipeline {
             label: label.to_string(),
             table: FlowTable::new(limits.clone()),
             dns: DnsLog::default(),
+            etl: EtlEvidence::default(),
             summary: FileSummary { path: label.to_string(), ..Default::default() },
         }
     }
@@ -189,6 +203,11 @@ impl Pipeline {
     pub fn reporting_on_outcome(mut self) -> Self {
         self.table = self.table.reporting_on_outcome();
         self
+    }
+
+    /// A packet a Windows component dropped (pktmon): evidence for its connection.
+    pub fn add_host_drop(&mut self, drop: &HostDrop) {
+        self.etl.note_drop(drop);
     }
 
     /// Key log text found in the capture: used for the connections of this input.
@@ -203,7 +222,7 @@ impl Pipeline {
                 self.summary.tcp_segments += 1;
                 self.table.on_segment(&seg, Seen { frame: frame.index, ts: frame.ts });
                 for flow in self.table.take_finished() {
-                    settled(&mut self.summary, &self.label, &self.dns, flow, emit);
+                    settled(&mut self.summary, &self.label, (&self.dns, &self.etl), flow, emit);
                 }
             }
             Decoded::DnsResponse { client, payload } => {
@@ -223,7 +242,7 @@ impl Pipeline {
     pub fn finish(mut self, emit: &mut dyn FnMut(Connection)) -> FileSummary {
         self.table.finish_all();
         for flow in self.table.take_finished() {
-            settled(&mut self.summary, &self.label, &self.dns, flow, emit);
+            settled(&mut self.summary, &self.label, (&self.dns, &self.etl), flow, emit);
         }
         self.summary.flow_stats = self.table.stats.clone();
         self.summary
@@ -232,8 +251,18 @@ impl Pipeline {
 
 /// A connection's record, with the DNS answers about its revocation URLs, counted in its
 /// input's summary and handed on.
-fn settled(summary: &mut FileSummary, label: &str, dns: &DnsLog, flow: Box<Flow>, emit: &mut dyn FnMut(Connection)) {
+fn settled(
+    summary: &mut FileSummary,
+    label: &str,
+    (dns, etl): (&DnsLog, &EtlEvidence),
+    flow: Box<Flow>,
+    emit: &mut dyn FnMut(Connection),
+) {
     let mut conn = Connection::from_flow(flow, label);
+    if summary.format == Some(CaptureFormat::Etl) {
+        crate::etl_evidence::explain_cut_packets(&mut conn);
+        etl.annotate(&mut conn);
+    }
     dns.annotate(&mut conn);
     summary.connections += 1;
     summary.decrypted += conn.tls.as_ref().is_some_and(|t| t.decrypted) as u64;

@@ -596,3 +596,96 @@ fn an_event_of_size_zero_is_an_error_not_a_loop() {
     let err = read_bytes(&bytes).unwrap().1.unwrap();
     assert!(err.contains("claims 0 bytes") && offset_in(&err) == ev as u64, "{err}");
 }
+
+// ---------------------------------------------------------------------------------------
+// What ETL tells beyond packets.
+
+fn analyze(path: &Path) -> Value {
+    let run = common::tlsdiag(&["analyze", "--format", "json", "--all", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+#[test]
+fn pktmon_default_128_byte_payloads_are_an_incomplete_capture_naming_pkt_size_0() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each fixture's ClientHello (tshark: frame 4) is longer than 128 bytes with its headers.
+    for name in ["tls12-cert-expired.pcap", "tls13-ok-ipv6.pcap", "tls12-no-server-hello.pcap"] {
+        let source = common::fixture(name);
+        let frames = etl_writer::read_capture(&source);
+        assert!(frames[3].data.len() > 128, "{name}: frame 4 fits in 128 bytes");
+        let opts = Options::new(Style::Pktmon {
+            media: Media::Ethernet,
+            components: 3,
+            pkt_size: Some(128),
+            drop: &[],
+            compress: true,
+        });
+        let written = etl_writer::write(&frames, &opts);
+        let path = dir.path().join(format!("{name}.etl"));
+        std::fs::write(&path, &written.bytes).unwrap();
+        let before = common::only_tls_connection(&source);
+        assert_ne!(before["verdict"]["code"], "incomplete_capture", "{name}");
+        let after = common::only_tls_connection(&path);
+        assert_eq!(common::verdict(&after).0, "incomplete_capture", "{name}");
+        let hint = after["verdict"]["hint"].as_str().unwrap();
+        assert!(hint.contains("pktmon start --capture --pkt-size 0"), "{name}: {hint}");
+        assert!(after["tcp"]["truncated_segments"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn a_syn_dropped_by_a_windows_component_is_evidence_not_a_retransmission() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::fixture("tcp-syn-timeout.pcap");
+    let frames = etl_writer::read_capture(&source);
+    // tshark: frames 1-4 are the SYN and its three retransmissions; a component drops each
+    // after two components logged it.
+    let opts = Options::new(Style::Pktmon {
+        media: Media::Ethernet,
+        components: 2,
+        pkt_size: None,
+        drop: &[0, 1, 2, 3],
+        compress: false,
+    });
+    let written = etl_writer::write(&frames, &opts);
+    assert_eq!(written.drop_frames.len(), 4);
+    let path = dir.path().join("syn-dropped.etl");
+    std::fs::write(&path, &written.bytes).unwrap();
+    let json = analyze(&path);
+    let etl = &json["files"][0]["etl"];
+    assert_eq!(etl["dropped"], 4);
+    assert_eq!(etl["drop_reasons"], serde_json::json!({ etl_writer::DROP_REASON.to_string(): 4 }));
+    assert_eq!(etl["drop_frames"], serde_json::json!(written.drop_frames));
+    // Frames: 4 packets x (2 components + 1 drop event).
+    assert_eq!(json["files"][0]["frames"], 12);
+    let conn = &json["connections"][0];
+    // The drop events are not more SYNs: four SYNs, as in the source capture.
+    assert_eq!(conn["tcp"]["syn_count"], 4);
+    let evidence = common::evidence_frames(conn);
+    for f in &written.drop_frames {
+        assert!(evidence.contains(f), "drop frame {f} in {evidence:?}");
+    }
+    let explanation = conn["verdict"]["explanation"].as_str().unwrap();
+    assert!(explanation.contains("a Windows component on the traced host dropped frame"), "{explanation}");
+}
+
+#[test]
+fn lost_events_and_buffers_are_reported_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = etl_writer::read_capture(&common::fixture("tls12-cert-expired.pcap"));
+    let opts = Options {
+        events_lost: 17,
+        buffers_lost: 2,
+        ..Options::new(Style::Netsh { media: Media::Ethernet, fragment: None, layers: 1 })
+    };
+    let path = dir.path().join("lossy.etl");
+    std::fs::write(&path, etl_writer::write(&frames, &opts).bytes).unwrap();
+    let json = analyze(&path);
+    let etl = &json["files"][0]["etl"];
+    assert_eq!((etl["events_lost"].as_u64(), etl["buffers_lost"].as_u64()), (Some(17), Some(2)));
+    assert_eq!(etl["providers"], serde_json::json!(["Microsoft-Windows-NDIS-PacketCapture"]));
+    // Capture loss on the host is not network loss: the verdict is the source's.
+    let source = common::only_tls_connection(&common::fixture("tls12-cert-expired.pcap"));
+    assert_eq!(common::verdict(&json["connections"][0]), common::verdict(&source));
+}

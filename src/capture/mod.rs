@@ -15,7 +15,7 @@ mod pcapng;
 mod pcapng_writer;
 mod sniff;
 
-pub use etl::{expand_lz77, EtlSummary};
+pub use etl::{expand_lz77, EtlSummary, HostDrop};
 pub use merge::MergedSource;
 pub use pcapng_writer::PcapngWriter;
 pub use sniff::{open_path, open_reader, CaptureFormat, Opened};
@@ -76,6 +76,11 @@ pub trait PacketSource {
     /// other formats have nothing of the kind.
     fn etl_summary(&self) -> Option<EtlSummary> {
         None
+    }
+    /// Packets a component of the capturing host dropped (pktmon event 170) since the last
+    /// call; they are not frames of the capture.
+    fn take_host_drops(&mut self) -> Vec<HostDrop> {
+        Vec::new()
     }
 }
 

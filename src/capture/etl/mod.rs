@@ -20,7 +20,7 @@ mod wmi;
 
 use super::buffer::RecordBuffer;
 use super::pcap::MAX_RECORD;
-use super::{CaptureError, Frame, LinkType, PacketSource};
+use super::{CaptureError, Frame, LinkType, Nanos, PacketSource};
 use crate::fifo_map::FifoMap;
 use packets::{inferred_orig_len, is_packet_event, packet_event, provider_name, PacketEvent};
 use serde::Serialize;
@@ -79,6 +79,24 @@ pub struct EtlSummary {
     pub drop_frames: Vec<u64>,
 }
 
+/// A packet a Windows component dropped (pktmon event 170), with the bytes it logged.
+#[derive(Clone, Debug)]
+pub struct HostDrop {
+    /// Frame number of the drop event (`etl2pcapng` writes it as a frame too).
+    pub frame: u64,
+    pub ts: Nanos,
+    /// pktmon drop reason code.
+    pub reason: u32,
+    pub link_type: LinkType,
+    pub orig_len: u32,
+    /// The start of the packet (headers are enough to find its connection).
+    pub data: Vec<u8>,
+}
+
+/// Drops waiting to be taken, beyond which they are only counted; bytes kept per drop.
+const DROPS_PENDING: usize = 4096;
+const DROP_BYTES: usize = 256;
+
 /// One buffer of the merge window, expanded, with the next packet event found.
 struct Slot {
     bytes: Vec<u8>,
@@ -130,6 +148,7 @@ pub(crate) struct EtlReader<R> {
     partial: Vec<Partial>,
     groups: FifoMap<(u64, u16), ()>,
     recent_ndis: VecDeque<RecentNdis>,
+    drops: Vec<HostDrop>,
     summary: EtlSummary,
 }
 
@@ -170,6 +189,7 @@ impl<R: Read> EtlReader<R> {
             partial: Vec::new(),
             groups: FifoMap::new(GROUPS_REMEMBERED),
             recent_ndis: VecDeque::new(),
+            drops: Vec::new(),
             summary: EtlSummary::default(),
         };
         let first = reader.read_buffer()?.ok_or(CaptureError::Truncated {
@@ -382,6 +402,10 @@ impl<R: Read> PacketSource for EtlReader<R> {
         Some(self.summary.clone())
     }
 
+    fn take_host_drops(&mut self) -> Vec<HostDrop> {
+        std::mem::take(&mut self.drops)
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         // Buffers kept only because the last frame borrowed them.
         while let Some(i) = self.window.iter().position(|s| s.head.is_none()) {
@@ -447,6 +471,16 @@ impl<R: Read> PacketSource for EtlReader<R> {
                         *self.summary.drop_reasons.entry(reason).or_default() += 1;
                         if self.summary.drop_frames.len() < DROPS_LISTED {
                             self.summary.drop_frames.push(self.frames);
+                        }
+                        if self.drops.len() < DROPS_PENDING {
+                            self.drops.push(HostDrop {
+                                frame: self.frames,
+                                ts,
+                                reason,
+                                link_type,
+                                orig_len,
+                                data: data[..data.len().min(DROP_BYTES)].to_vec(),
+                            });
                         }
                     } else if first_copy {
                         let start = data.as_ptr() as usize - slot.bytes.as_ptr() as usize;
