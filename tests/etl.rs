@@ -689,3 +689,28 @@ fn lost_events_and_buffers_are_reported_per_file() {
     let source = common::only_tls_connection(&common::fixture("tls12-cert-expired.pcap"));
     assert_eq!(common::verdict(&json["connections"][0]), common::verdict(&source));
 }
+
+/// Writes the committed seeds of the `etl` fuzz target (a dev tool, not a check):
+/// `cargo test --test etl -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let frames = etl_writer::read_capture(&common::fixture("tls12-no-server-hello.pcap"));
+    let dir = common::repo().join("fuzz/corpus/etl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pktmon = Options {
+        cpus: 2,
+        buffer_size: 2048,
+        ..Options::new(Style::Pktmon { media: Media::Ethernet, components: 2, pkt_size: Some(128), drop: &[3], compress: true })
+    };
+    let netsh = Options {
+        cpus: 2,
+        bits32: true,
+        clock: Clock::SystemTime,
+        buffer_size: 2048,
+        ..Options::new(Style::Netsh { media: Media::Wifi, fragment: Some(200), layers: 2 })
+    };
+    for (name, opts) in [("pktmon-compressed", pktmon), ("netsh-wifi-fragments", netsh)] {
+        std::fs::write(dir.join(name), etl_writer::write(&frames, &opts).bytes).unwrap();
+    }
+}
