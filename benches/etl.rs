@@ -65,7 +65,10 @@ fn read(c: &mut Criterion) {
             "etl-netsh",
             etl_writer::write(
                 &frames,
-                &Options { cpus: 4, ..Options::new(Style::Netsh { media: Media::Ethernet, fragment: None, layers: 1 }) },
+                &Options {
+                    cpus: 4,
+                    ..Options::new(Style::Netsh { media: Media::Ethernet, fragment: None, layers: 1 })
+                },
             )
             .bytes,
         ),

@@ -701,7 +701,13 @@ fn write_fuzz_seeds() {
     let pktmon = Options {
         cpus: 2,
         buffer_size: 2048,
-        ..Options::new(Style::Pktmon { media: Media::Ethernet, components: 2, pkt_size: Some(128), drop: &[3], compress: true })
+        ..Options::new(Style::Pktmon {
+            media: Media::Ethernet,
+            components: 2,
+            pkt_size: Some(128),
+            drop: &[3],
+            compress: true,
+        })
     };
     let netsh = Options {
         cpus: 2,
@@ -713,4 +719,27 @@ fn write_fuzz_seeds() {
     for (name, opts) in [("pktmon-compressed", pktmon), ("netsh-wifi-fragments", netsh)] {
         std::fs::write(dir.join(name), etl_writer::write(&frames, &opts).bytes).unwrap();
     }
+}
+
+#[test]
+fn traces_in_a_directory_are_found_by_content_whatever_their_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = etl_writer::read_capture(&common::fixture("tls12-cert-expired.pcap"));
+    let opts = Options::new(Style::Pktmon {
+        media: Media::Ethernet,
+        components: 2,
+        pkt_size: None,
+        drop: &[],
+        compress: true,
+    });
+    // No .etl extension: recognised by the first buffer and its logfile header event.
+    std::fs::write(dir.path().join("capture.bin"), etl_writer::write(&frames, &opts).bytes).unwrap();
+    std::fs::copy(common::fixture("tls12-cert-expired.pcap"), dir.path().join("same.pcap")).unwrap();
+    let json = analyze(dir.path());
+    let files = json["files"].as_array().unwrap();
+    let formats: Vec<&str> = files.iter().map(|f| f["format"].as_str().unwrap()).collect();
+    assert_eq!(formats.len(), 2);
+    assert!(formats.contains(&"etl") && formats.contains(&"pcap"), "{formats:?}");
+    let verdicts: Vec<&Value> = files.iter().map(|f| &f["verdicts"]).collect();
+    assert_eq!(verdicts[0], verdicts[1]);
 }

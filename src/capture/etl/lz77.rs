@@ -133,9 +133,8 @@ mod tests {
     }
 
     #[test]
-    fn spec_example_abc_repeated() {
-        // [MS-XCA] 3.1 example: "abcdefghijklmnopqrstuvwxyz" is all literals; here a shorter
-        // input with one match: "abc" then a match of offset 3, length 6 gives "abcabcabc".
+    fn a_match_repeats_earlier_output() {
+        // "abc" then a match of offset 3, length 6 gives "abcabcabc".
         // Flags: 3 literals (0), 1 match (1) -> bit pattern 0001 followed by zeros.
         let flags: u32 = 1 << (31 - 3);
         let mut src = flags.to_le_bytes().to_vec();

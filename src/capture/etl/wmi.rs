@@ -287,3 +287,54 @@ pub(crate) fn logfile_header(ev: &[u8]) -> Result<LogfileHeader, String> {
         buffers_lost,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(clock: Clock, frequency: u64) -> LogfileHeader {
+        LogfileHeader {
+            clock,
+            frequency,
+            start_filetime: FILETIME_UNIX_EPOCH + 10_000_000,
+            start_ticks: 1_000,
+            processors: 1,
+            buffers_written: None,
+            events_lost: 0,
+            buffers_lost: 0,
+        }
+    }
+
+    #[test]
+    fn timestamps_convert_from_each_clock() {
+        // Start: one second after the epoch, at tick 1000.
+        let qpc = header(Clock::Qpc, 10_000_000);
+        assert_eq!(qpc.to_nanos(1_000), 1_000_000_000);
+        assert_eq!(qpc.to_nanos(1_000 + 15), 1_000_001_500);
+        // Before the start (another CPU's buffer) goes back in time, rounding down.
+        assert_eq!(qpc.to_nanos(999), 999_999_900);
+        let cycles = header(Clock::CpuCycles, 3_000_000_000);
+        assert_eq!(cycles.to_nanos(1_000 + 3_000_000_000), 2_000_000_000);
+        let system = header(Clock::SystemTime, 0);
+        assert_eq!(system.to_nanos(FILETIME_UNIX_EPOCH + 7), 700);
+    }
+
+    #[test]
+    fn other_formats_are_not_taken_for_etl() {
+        let mut pcap = vec![0u8; 0x80];
+        pcap[..4].copy_from_slice(&[0xd4, 0xc3, 0xb2, 0xa1]);
+        assert!(!looks_like_etl(&pcap));
+        assert!(!looks_like_etl(&[0u8; 0x80]));
+        assert!(!looks_like_etl(b"GMBU"));
+    }
+
+    #[test]
+    fn an_event_running_past_its_buffer_is_an_error() {
+        let mut buf = vec![0u8; 0x48 + 0x20];
+        buf[0x48 + 2] = SYSTEM64;
+        buf[0x48 + 3] = 0xc0;
+        buf[0x48 + 4..0x48 + 6].copy_from_slice(&0x40u16.to_le_bytes());
+        let err = event_at(&buf, 0x48).unwrap_err();
+        assert!(err.contains("runs past the end"), "{err}");
+    }
+}
