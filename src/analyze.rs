@@ -47,7 +47,7 @@ pub struct FileSummary {
     /// Windows ETL traces only: packet providers, clock, lost events and buffers, packet
     /// copies skipped, pktmon drops.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub etl: Option<EtlSummary>,
+    pub etl: Option<Box<EtlSummary>>,
     /// Why reading stopped early; every connection settled before it is still reported.
     pub error: Option<String>,
     /// The input is not a capture at all (skipped quietly when found in a directory).
@@ -173,7 +173,7 @@ fn analyze_opened(
         }
     }
     pipeline.summary.frames = source.frames_read();
-    pipeline.summary.etl = source.etl_summary();
+    pipeline.summary.etl = source.etl_summary().map(Box::new);
     pipeline.finish(emit)
 }
 

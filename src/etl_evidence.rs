@@ -16,10 +16,13 @@ const DROPS_REMEMBERED: usize = 4096;
 /// Drops listed per connection.
 const DROPS_PER_CONNECTION: usize = 8;
 
-/// Drops seen so far, by connection (endpoints in either order).
+/// Frame number and drop reason of each drop, by connection (endpoints in either order).
+type DropsByConnection = FifoMap<(String, String), Vec<(u64, u32)>>;
+
+/// Drops seen so far.
 #[derive(Default)]
 pub struct EtlEvidence {
-    drops: Option<FifoMap<(String, String), Vec<(u64, u32)>>>,
+    drops: Option<DropsByConnection>,
 }
 
 fn key(a: String, b: String) -> (String, String) {

@@ -112,6 +112,13 @@ struct Slot {
     head: Option<(i64, EventAt)>,
 }
 
+/// A frame to hand out: its bytes are a range of a window buffer, or the assembled copy.
+struct Delivery {
+    link_type: LinkType,
+    orig_len: u32,
+    range: Option<(usize, usize)>,
+}
+
 /// An NDIS packet delivered lately, to recognise its copies at other layers.
 struct RecentNdis {
     miniport: u32,
@@ -447,14 +454,13 @@ impl<R: Read> PacketSource for EtlReader<R> {
                     continue;
                 }
             };
-            let ts = self.header.to_nanos(raw_ts);
+            let ts = self.header.unix_nanos(raw_ts);
             let cpu = slot.cpu as usize;
             let name = provider_name(&provider);
             if !self.summary.providers.contains(&name) {
                 self.summary.providers.push(name);
             }
-            // What to deliver: (link type, orig_len, range in the slot or the assembled copy).
-            let mut deliver: Option<(LinkType, u32, Option<(usize, usize)>)> = None;
+            let mut deliver: Option<Delivery> = None;
             match packet {
                 PacketEvent::PktMon { group, number, drop, link_type, orig_len, data, .. } => {
                     self.frames += 1;
@@ -484,7 +490,7 @@ impl<R: Read> PacketSource for EtlReader<R> {
                         }
                     } else if first_copy {
                         let start = data.as_ptr() as usize - slot.bytes.as_ptr() as usize;
-                        deliver = Some((link_type, orig_len, Some((start, start + data.len()))));
+                        deliver = Some(Delivery { link_type, orig_len, range: Some((start, start + data.len())) });
                     }
                 }
                 PacketEvent::Ndis { miniport, lower, start, end, send, link_type, data } => {
@@ -504,7 +510,11 @@ impl<R: Read> PacketSource for EtlReader<R> {
                         if is_ndis_copy(&mut self.recent_ndis, (miniport, lower, send), data, ts) {
                             self.summary.component_copies += 1;
                         } else {
-                            deliver = Some((link_type, inferred_orig_len(link_type, data), Some(range)));
+                            deliver = Some(Delivery {
+                                link_type,
+                                orig_len: inferred_orig_len(link_type, data),
+                                range: Some(range),
+                            });
                             if link_type == LinkType::IEEE802_11 && data.len() > 1 {
                                 // Logged decrypted with the Protected bit still set; cleared
                                 // as etl2pcapng does, so the frame reads as what it is.
@@ -535,7 +545,7 @@ impl<R: Read> PacketSource for EtlReader<R> {
                                     self.assembled[1] &= !0x40;
                                 }
                                 let orig = inferred_orig_len(link_type, &self.assembled);
-                                deliver = Some((link_type, orig, None));
+                                deliver = Some(Delivery { link_type, orig_len: orig, range: None });
                             }
                             whole.clear();
                             self.partial[cpu].bytes = whole;
@@ -550,7 +560,7 @@ impl<R: Read> PacketSource for EtlReader<R> {
             );
             let more = self.advance(&mut slot);
             self.window[i] = slot;
-            let Some((link_type, orig_len, range)) = deliver else {
+            let Some(Delivery { link_type, orig_len, range }) = deliver else {
                 match more {
                     Ok(true) => {}
                     Ok(false) => self.release(i),

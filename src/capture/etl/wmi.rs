@@ -202,7 +202,7 @@ impl LogfileHeader {
     /// Nanoseconds since the Unix epoch of an event timestamp. FILETIME precision (100 ns),
     /// computed as `StartTime + (ticks - start) * 10^7 / frequency` like Windows' own
     /// conversion, so that microseconds agree with `etl2pcapng` and `pktmon etl2pcap`.
-    pub(crate) fn to_nanos(&self, ticks: i64) -> i64 {
+    pub(crate) fn unix_nanos(&self, ticks: i64) -> i64 {
         let filetime = match self.clock {
             Clock::SystemTime => ticks as i128,
             Clock::Qpc | Clock::CpuCycles => {
@@ -309,14 +309,14 @@ mod tests {
     fn timestamps_convert_from_each_clock() {
         // Start: one second after the epoch, at tick 1000.
         let qpc = header(Clock::Qpc, 10_000_000);
-        assert_eq!(qpc.to_nanos(1_000), 1_000_000_000);
-        assert_eq!(qpc.to_nanos(1_000 + 15), 1_000_001_500);
+        assert_eq!(qpc.unix_nanos(1_000), 1_000_000_000);
+        assert_eq!(qpc.unix_nanos(1_000 + 15), 1_000_001_500);
         // Before the start (another CPU's buffer) goes back in time, rounding down.
-        assert_eq!(qpc.to_nanos(999), 999_999_900);
+        assert_eq!(qpc.unix_nanos(999), 999_999_900);
         let cycles = header(Clock::CpuCycles, 3_000_000_000);
-        assert_eq!(cycles.to_nanos(1_000 + 3_000_000_000), 2_000_000_000);
+        assert_eq!(cycles.unix_nanos(1_000 + 3_000_000_000), 2_000_000_000);
         let system = header(Clock::SystemTime, 0);
-        assert_eq!(system.to_nanos(FILETIME_UNIX_EPOCH + 7), 700);
+        assert_eq!(system.unix_nanos(FILETIME_UNIX_EPOCH + 7), 700);
     }
 
     #[test]
