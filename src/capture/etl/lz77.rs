@@ -42,10 +42,11 @@ fn byte_at(src: &[u8], at: usize) -> Result<usize, Lz77Error> {
 /// Appends the expansion of `src` to `out`, which must not grow past `limit` bytes in all.
 pub(crate) fn decompress(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), Lz77Error> {
     let base = out.len();
+    out.reserve(limit.saturating_sub(base));
     let mut at = 0;
     let mut flags: u32 = 0;
-    let mut flag_count = 0;
-    // Where the shared half-byte of the last 4-bit length extension sits (0: none pending).
+    let mut flag_count: u32 = 0;
+    // Where the shared half-byte of the last 4-bit length extension sits.
     let mut half_byte: Option<usize> = None;
     loop {
         if flag_count == 0 {
@@ -57,18 +58,23 @@ pub(crate) fn decompress(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<
             at += 4;
             flag_count = 32;
         }
-        flag_count -= 1;
-        if flags & (1 << flag_count) == 0 {
-            let Some(&literal) = src.get(at) else {
-                return Ok(());
-            };
-            if out.len() >= limit {
+        // Flags are read from the top bit down; a run of clear bits is a run of literals,
+        // copied at once.
+        let literals = (flags << (32 - flag_count)).leading_zeros().min(flag_count);
+        if literals > 0 {
+            let n = (literals as usize).min(src.len() - at);
+            if out.len() + n > limit {
                 return Err(Lz77Error::TooLong);
             }
-            out.push(literal);
-            at += 1;
+            out.extend_from_slice(&src[at..at + n]);
+            at += n;
+            if n < literals as usize {
+                return Ok(());
+            }
+            flag_count -= literals;
             continue;
         }
+        flag_count -= 1;
         if at == src.len() {
             return Ok(());
         }
@@ -110,14 +116,18 @@ pub(crate) fn decompress(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<
         if length > limit - out.len().min(limit) {
             return Err(Lz77Error::TooLong);
         }
-        let from = out.len() - offset;
-        if offset >= length {
-            out.extend_from_within(from..from + length);
+        if offset == 1 {
+            let b = out[out.len() - 1];
+            out.resize(out.len() + length, b);
         } else {
-            // Overlapping copy: a run that repeats the last `offset` bytes.
-            for i in 0..length {
-                let b = out[from + i];
-                out.push(b);
+            // A match may overlap its own output (a repeating pattern of period `offset`):
+            // copy at most `offset` bytes at a time, each from exactly `offset` back.
+            let mut left = length;
+            while left > 0 {
+                let n = left.min(offset);
+                let from = out.len() - offset;
+                out.extend_from_within(from..from + n);
+                left -= n;
             }
         }
     }
@@ -160,6 +170,17 @@ mod tests {
         let out = expand(&src, 1000).unwrap();
         assert_eq!(out.len(), 1 + 15 + 19 + 65);
         assert!(out.iter().all(|&b| b == b'x'));
+    }
+
+    #[test]
+    fn an_overlapping_match_repeats_its_period() {
+        // "ab", then offset 2 length 7: "ab" + "ababab" + "a"; then 4 literals after it.
+        let flags: u32 = 1 << (31 - 2);
+        let mut src = flags.to_le_bytes().to_vec();
+        src.extend_from_slice(b"ab");
+        src.extend_from_slice(&(((2 - 1) << 3) | 4u16).to_le_bytes());
+        src.extend_from_slice(b"wxyz");
+        assert_eq!(expand(&src, 100).unwrap(), b"ababababawxyz");
     }
 
     #[test]

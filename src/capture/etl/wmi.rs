@@ -240,13 +240,13 @@ const LOGFILE_MIN: usize = 0x110;
 
 /// Reads the logfile header event at the start of the first buffer's events.
 pub(crate) fn logfile_header(ev: &[u8]) -> Result<LogfileHeader, String> {
+    if ev.len() < 0x20 + LOGFILE_MIN {
+        return Err(format!("logfile header event of {} bytes is too short", ev.len()));
+    }
     let kind = ev[2];
     // Header event: SYSTEM header (0x20 bytes), then TRACE_LOGFILE_HEADER.
     let start_ticks = u64_at(ev, 0x10) as i64;
     let lh = &ev[0x20..];
-    if lh.len() < LOGFILE_MIN {
-        return Err(format!("logfile header of {} bytes is too short", lh.len()));
-    }
     let pointer_size = u32_at(lh, 0x2c);
     // The two string pointers (LoggerName, LogFileName) take the writer's pointer size;
     // what follows them (time zone, then 8-aligned times) moves with them.
