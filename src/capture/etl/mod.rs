@@ -126,7 +126,20 @@ struct RecentNdis {
     len: usize,
     digest: u64,
     ts: i64,
-    lowers: Vec<u32>,
+    /// Layers (LowerIfIndex) it was seen at; a fixed array keeps a packet allocation-free.
+    lowers: [u32; 4],
+    seen_at: u8,
+}
+
+/// NDIS packets lately delivered, and whether any adapter logs at more than one layer (only
+/// then can a packet have copies, and only then is the list searched).
+#[derive(Default)]
+struct NdisCopies {
+    recent: VecDeque<RecentNdis>,
+    /// The first LowerIfIndex of each MiniportIfIndex seen (a trace has few adapters; at most
+    /// 64 are followed), and whether an adapter showed a second layer.
+    first_layer: Vec<(u32, u32)>,
+    layered: bool,
 }
 
 /// A packet made of several NDIS fragment events (before Windows 8.1).
@@ -154,7 +167,7 @@ pub(crate) struct EtlReader<R> {
     assembled: Vec<u8>,
     partial: Vec<Partial>,
     groups: FifoMap<(u64, u16), ()>,
-    recent_ndis: VecDeque<RecentNdis>,
+    ndis_copies: NdisCopies,
     drops: Vec<HostDrop>,
     summary: EtlSummary,
 }
@@ -195,7 +208,7 @@ impl<R: Read> EtlReader<R> {
             assembled: Vec::new(),
             partial: Vec::new(),
             groups: FifoMap::new(GROUPS_REMEMBERED),
-            recent_ndis: VecDeque::new(),
+            ndis_copies: NdisCopies::default(),
             drops: Vec::new(),
             summary: EtlSummary::default(),
         };
@@ -371,32 +384,47 @@ impl<R: Read> EtlReader<R> {
 
 /// An NDIS packet complete at `ts`: true when it repeats, at another layer of the same
 /// adapter, a packet delivered just before.
-fn is_ndis_copy(
-    recent: &mut VecDeque<RecentNdis>,
-    (miniport, lower, send): (u32, u32, bool),
-    data: &[u8],
-    ts: i64,
-) -> bool {
-    let d = digest(data);
-    for r in recent.iter_mut().rev() {
-        if ts - r.ts > NDIS_COPY_WINDOW_NS {
-            break;
+fn is_ndis_copy(copies: &mut NdisCopies, (miniport, lower, send): (u32, u32, bool), data: &[u8], ts: i64) -> bool {
+    if !copies.layered {
+        match copies.first_layer.iter().find(|(m, _)| *m == miniport) {
+            Some(&(_, first)) => copies.layered = first != lower,
+            // Beyond 64 adapters every packet is searched.
+            None if copies.first_layer.len() == 64 => copies.layered = true,
+            None => copies.first_layer.push((miniport, lower)),
         }
-        if r.miniport == miniport && r.send == send && r.len == data.len() && r.digest == d {
-            if r.lowers.contains(&lower) {
-                // Seen at this layer already: a new packet with the same bytes.
+    }
+    let d = digest(data);
+    if copies.layered {
+        for r in copies.recent.iter_mut().rev() {
+            if ts - r.ts > NDIS_COPY_WINDOW_NS {
                 break;
             }
-            if r.lowers.len() < 16 {
-                r.lowers.push(lower);
+            if r.miniport == miniport && r.send == send && r.len == data.len() && r.digest == d {
+                let seen = &r.lowers[..r.seen_at as usize];
+                if seen.contains(&lower) {
+                    // Seen at this layer already: a new packet with the same bytes.
+                    break;
+                }
+                if (r.seen_at as usize) < r.lowers.len() {
+                    r.lowers[r.seen_at as usize] = lower;
+                    r.seen_at += 1;
+                }
+                return true;
             }
-            return true;
         }
     }
-    if recent.len() == NDIS_RECENT {
-        recent.pop_front();
+    if copies.recent.len() == NDIS_RECENT {
+        copies.recent.pop_front();
     }
-    recent.push_back(RecentNdis { miniport, send, len: data.len(), digest: d, ts, lowers: vec![lower] });
+    copies.recent.push_back(RecentNdis {
+        miniport,
+        send,
+        len: data.len(),
+        digest: d,
+        ts,
+        lowers: [lower, 0, 0, 0],
+        seen_at: 1,
+    });
     false
 }
 
@@ -507,7 +535,7 @@ impl<R: Read> PacketSource for EtlReader<R> {
                         self.frames += 1;
                         let begin = data.as_ptr() as usize - slot.bytes.as_ptr() as usize;
                         let range = (begin, begin + data.len());
-                        if is_ndis_copy(&mut self.recent_ndis, (miniport, lower, send), data, ts) {
+                        if is_ndis_copy(&mut self.ndis_copies, (miniport, lower, send), data, ts) {
                             self.summary.component_copies += 1;
                         } else {
                             deliver = Some(Delivery {
@@ -537,7 +565,7 @@ impl<R: Read> PacketSource for EtlReader<R> {
                         if end {
                             self.frames += 1;
                             let mut whole = std::mem::take(&mut self.partial[cpu].bytes);
-                            if is_ndis_copy(&mut self.recent_ndis, (miniport, lower, send), &whole, ts) {
+                            if is_ndis_copy(&mut self.ndis_copies, (miniport, lower, send), &whole, ts) {
                                 self.summary.component_copies += 1;
                             } else {
                                 std::mem::swap(&mut self.assembled, &mut whole);

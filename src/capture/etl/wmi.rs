@@ -206,8 +206,16 @@ impl LogfileHeader {
         let filetime = match self.clock {
             Clock::SystemTime => ticks as i128,
             Clock::Qpc | Clock::CpuCycles => {
-                let delta = (ticks as i128 - self.start_ticks as i128) * 10_000_000;
-                self.start_filetime as i128 + delta.div_euclid(self.frequency.max(1) as i128)
+                let frequency = self.frequency.clamp(1, i64::MAX as u64) as i64;
+                // 64-bit arithmetic while it fits (hours of QPC ticks): 128-bit division costs
+                // several times more, once per packet.
+                match ticks.checked_sub(self.start_ticks).and_then(|d| d.checked_mul(10_000_000)) {
+                    Some(scaled) => self.start_filetime as i128 + scaled.div_euclid(frequency) as i128,
+                    None => {
+                        let delta = (ticks as i128 - self.start_ticks as i128) * 10_000_000;
+                        self.start_filetime as i128 + delta.div_euclid(frequency as i128)
+                    }
+                }
             }
         };
         ((filetime - FILETIME_UNIX_EPOCH as i128) * 100).clamp(i64::MIN as i128, i64::MAX as i128) as i64
