@@ -1,8 +1,11 @@
 //! The offline pipeline for one input: capture -> decode -> flow -> proto -> classify, with
 //! each settled connection handed to the caller as soon as it is known.
 
-use crate::capture::{open_path, open_reader, CaptureError, CaptureFormat, Frame, MergedSource, Opened};
+use crate::capture::{
+    open_path, open_reader, CaptureError, CaptureFormat, EtlSummary, Frame, HostDrop, MergedSource, Opened,
+};
 use crate::decode::{decode_counted, Decoded, TunnelCounts};
+use crate::etl_evidence::EtlEvidence;
 use crate::flow::{Flow, FlowStats, FlowTable, Limits};
 use crate::profile::{is_inferable, Profiles};
 use crate::proto::dns::parse_response;
@@ -43,6 +46,10 @@ pub struct FileSummary {
     pub secrets_in_capture: u64,
     /// Connections whose encrypted handshake records or alerts were decrypted.
     pub decrypted: u64,
+    /// Windows ETL traces only: packet providers, clock, lost events and buffers, packet
+    /// copies skipped, pktmon drops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etl: Option<Box<EtlSummary>>,
     /// Why reading stopped early; every connection settled before it is still reported.
     pub error: Option<String>,
     /// The input is not a capture at all (skipped quietly when found in a directory).
@@ -151,8 +158,16 @@ fn analyze_opened(
                 if let Some(text) = source.take_secrets() {
                     pipeline.add_secrets(&text);
                 }
+                for drop in source.take_host_drops() {
+                    pipeline.add_host_drop(&drop);
+                }
             }
-            Ok(None) => break,
+            Ok(None) => {
+                for drop in source.take_host_drops() {
+                    pipeline.add_host_drop(&drop);
+                }
+                break;
+            }
             Err(e) => {
                 pipeline.summary.error = Some(e.to_string());
                 break;
@@ -160,6 +175,7 @@ fn analyze_opened(
         }
     }
     pipeline.summary.frames = source.frames_read();
+    pipeline.summary.etl = source.etl_summary().map(Box::new);
     pipeline.finish(emit)
 }
 
@@ -169,6 +185,8 @@ pub struct Pipeline {
     label: String,
     table: FlowTable,
     dns: DnsLog,
+    /// Drops a Windows trace reported, for the connections they belong to.
+    etl: EtlEvidence,
     pub summary: FileSummary,
 }
 
@@ -178,6 +196,7 @@ impl Pipeline {
             label: label.to_string(),
             table: FlowTable::new(limits.clone()),
             dns: DnsLog::default(),
+            etl: EtlEvidence::default(),
             summary: FileSummary { path: label.to_string(), ..Default::default() },
         }
     }
@@ -186,6 +205,11 @@ impl Pipeline {
     pub fn reporting_on_outcome(mut self) -> Self {
         self.table = self.table.reporting_on_outcome();
         self
+    }
+
+    /// A packet a Windows component dropped (pktmon): evidence for its connection.
+    pub fn add_host_drop(&mut self, drop: &HostDrop) {
+        self.etl.note_drop(drop);
     }
 
     /// Key log text found in the capture: used for the connections of this input.
@@ -200,7 +224,7 @@ impl Pipeline {
                 self.summary.tcp_segments += 1;
                 self.table.on_segment(&seg, Seen { frame: frame.index, ts: frame.ts });
                 for flow in self.table.take_finished() {
-                    settled(&mut self.summary, &self.label, &self.dns, flow, emit);
+                    settled(&mut self.summary, &self.label, (&self.dns, &self.etl), flow, emit);
                 }
             }
             Decoded::DnsResponse { client, payload } => {
@@ -221,7 +245,7 @@ impl Pipeline {
     pub fn finish(mut self, emit: &mut dyn FnMut(Connection)) -> FileSummary {
         self.table.finish_all();
         for flow in self.table.take_finished() {
-            settled(&mut self.summary, &self.label, &self.dns, flow, emit);
+            settled(&mut self.summary, &self.label, (&self.dns, &self.etl), flow, emit);
         }
         self.summary.flow_stats = self.table.stats.clone();
         self.summary
@@ -230,8 +254,18 @@ impl Pipeline {
 
 /// A connection's record, with the DNS answers about its revocation URLs, counted in its
 /// input's summary and handed on.
-fn settled(summary: &mut FileSummary, label: &str, dns: &DnsLog, flow: Box<Flow>, emit: &mut dyn FnMut(Connection)) {
+fn settled(
+    summary: &mut FileSummary,
+    label: &str,
+    (dns, etl): (&DnsLog, &EtlEvidence),
+    flow: Box<Flow>,
+    emit: &mut dyn FnMut(Connection),
+) {
     let mut conn = Connection::from_flow(flow, label);
+    if summary.format == Some(CaptureFormat::Etl) {
+        crate::etl_evidence::explain_cut_packets(&mut conn);
+        etl.annotate(&mut conn);
+    }
     dns.annotate(&mut conn);
     summary.connections += 1;
     summary.decrypted += conn.tls.as_ref().is_some_and(|t| t.decrypted) as u64;

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod capture;
 pub mod classify;
 pub mod decode;
+pub mod etl_evidence;
 pub mod explain;
 pub mod fifo_map;
 pub mod findings;

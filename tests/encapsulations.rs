@@ -131,7 +131,8 @@ fn openvpn_client_rejecting_the_server_certificate() {
     // The client logged "VERIFY ERROR ... Sent fatal SSL alert: unknown CA", but the alert never
     // reached the wire: its FIN (frame 10) follows the server's flight (ServerHello 9).
     let c = only_tls_connection(&fixture("openvpn-tcp-unknown-ca.pcap"));
-    assert_eq!(verdict(&c), ("aborted_after_server_hello", "client", "likely"));
+    // The refused certificate is the server's side, as certificate_rejected says.
+    assert_eq!(verdict(&c), ("aborted_after_server_hello", "server", "likely"));
     assert_eq!(evidence_frames(&c), [9, 10]);
     assert_eq!(c["tcp"]["client_fin"]["frame"], 10);
     assert_eq!(openvpn(&c)["control_auth"], "none");

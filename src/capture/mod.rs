@@ -7,6 +7,7 @@
 //! frame and the byte offset, after every frame before it has been delivered.
 
 mod buffer;
+mod etl;
 mod merge;
 mod netmon;
 mod pcap;
@@ -14,6 +15,7 @@ mod pcapng;
 mod pcapng_writer;
 mod sniff;
 
+pub use etl::{expand_lz77, EtlSummary, HostDrop};
 pub use merge::MergedSource;
 pub use pcapng_writer::PcapngWriter;
 pub use sniff::{open_path, open_reader, CaptureFormat, Opened};
@@ -71,6 +73,16 @@ pub trait PacketSource {
     /// Blocks); formats without such blocks have none.
     fn take_secrets(&mut self) -> Option<String> {
         None
+    }
+    /// What a Windows ETL trace says beyond its packets (providers, lost events, drops);
+    /// other formats have nothing of the kind.
+    fn etl_summary(&self) -> Option<EtlSummary> {
+        None
+    }
+    /// Packets a component of the capturing host dropped (pktmon event 170) since the last
+    /// call; they are not frames of the capture.
+    fn take_host_drops(&mut self) -> Vec<HostDrop> {
+        Vec::new()
     }
 }
 

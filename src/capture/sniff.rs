@@ -1,6 +1,7 @@
 //! Recognises compression and capture format from the first bytes of the input.
 
 use super::buffer::RecordBuffer;
+use super::etl::{looks_like_etl, EtlReader, SNIFF_LEN};
 use super::netmon::NetmonReader;
 use super::pcap::{hex4, PcapReader};
 use super::pcapng::PcapNgReader;
@@ -18,6 +19,8 @@ pub enum CaptureFormat {
     Pcapng,
     /// Microsoft Network Monitor 1.x or 2.x.
     Netmon,
+    /// Windows Event Trace Log of `netsh trace` or `pktmon`.
+    Etl,
 }
 
 /// An input whose format was recognised, ready to yield frames.
@@ -92,15 +95,18 @@ pub fn open_reader(input: Box<dyn Read + Send>) -> Result<Opened, CaptureError> 
         };
     }
     let head = fill_head(&mut input)?;
+    // ETL has no magic number: its first buffer and logfile header event are checked whole.
+    let etl = looks_like_etl(&head);
     let buf = RecordBuffer::new(input);
-    match head.as_slice() {
+    match &head[..head.len().min(4)] {
+        _ if etl => Ok(Opened { source: Box::new(EtlReader::new(buf)?), format: CaptureFormat::Etl, compression }),
         [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] => {
             Ok(Opened { source: Box::new(PcapReader::new(buf)?), format: CaptureFormat::Pcap, compression })
         }
         [0x0a, 0x0d, 0x0d, 0x0a] => {
             Ok(Opened { source: Box::new(PcapNgReader::new(buf)?), format: CaptureFormat::Pcapng, compression })
         }
-        _ if is_netmon(&head) => {
+        m if is_netmon(m) => {
             // A stream cannot seek to the frame table at its end: spool it to a temporary file.
             let mut spool = tempfile::NamedTempFile::new().map_err(|source| CaptureError::Io { offset: 0, source })?;
             io::copy(&mut buf.into_inner(), &mut spool).map_err(|source| CaptureError::Io { offset: 0, source })?;
@@ -114,11 +120,11 @@ pub fn open_reader(input: Box<dyn Read + Send>) -> Result<Opened, CaptureError> 
     }
 }
 
-/// The first four bytes of the stream, without consuming them.
+/// The first bytes of the stream (enough to recognise every format), without consuming them.
 fn fill_head(input: &mut Box<dyn BufRead + Send>) -> Result<Vec<u8>, CaptureError> {
     // One fill_buf is enough: the buffer holds 64 KiB and a decoder yields whole blocks.
-    let mut head = Vec::with_capacity(4);
+    let mut head = Vec::with_capacity(SNIFF_LEN);
     let buf = input.fill_buf().map_err(|source| CaptureError::Io { offset: 0, source })?;
-    head.extend_from_slice(&buf[..buf.len().min(4)]);
+    head.extend_from_slice(&buf[..buf.len().min(SNIFF_LEN)]);
     Ok(head)
 }

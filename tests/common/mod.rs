@@ -126,3 +126,17 @@ pub fn verdict(c: &Value) -> (&str, &str, &str) {
 pub fn evidence_frames(conn: &Value) -> Vec<u64> {
     conn["verdict"]["evidence"].as_array().unwrap().iter().map(|e| e["frame"].as_u64().unwrap()).collect()
 }
+
+/// A folder of the public data beside the repository (`../shared/<name>`), or `None` when it
+/// is absent: the test is then skipped saying why (a failure under CI or
+/// TLSDIAG_REQUIRE_TOOLS=1).
+pub fn shared_dir(name: &str) -> Option<PathBuf> {
+    let dir = repo().join("../shared").join(name);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    skip(&format!("../shared/{name} is not beside the repository (the public-data tier)"));
+    None
+}
+
+pub mod etl_writer;

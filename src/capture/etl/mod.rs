@@ -1,0 +1,626 @@
+//! Windows Event Trace Logs (`.etl`) written by `netsh trace start capture=yes` and by
+//! `pktmon start --capture`: their packets, as `etl2pcapng` / `pktmon etl2pcap` would show
+//! them, and once per packet.
+//!
+//! An ETL file is a sequence of WMI buffers, one CPU's events each (`wmi`), some compressed
+//! with plain LZ77 (`lz77`). Buffers of different CPUs overlap in time, so the reader keeps a
+//! bounded window of buffers and merges their events by timestamp, reading the file once, in
+//! order (a pipe works). Packet events (`packets`) become frames.
+//!
+//! Frame numbers: every packet event the Microsoft converters turn into a pcapng block (each
+//! pktmon appearance, drops included; each completed NDIS packet at each layer) takes the
+//! number it has in their output, so an evidence frame is found under the same number in
+//! Wireshark after conversion. A packet logged again at another component or layer is not
+//! delivered a second time: its number is skipped, like the first copy of a packet in time is
+//! the one delivered.
+
+mod lz77;
+mod packets;
+mod wmi;
+
+use super::buffer::RecordBuffer;
+use super::pcap::MAX_RECORD;
+use super::{CaptureError, Frame, LinkType, Nanos, PacketSource};
+use crate::fifo_map::FifoMap;
+use packets::{inferred_orig_len, is_packet_event, packet_event, provider_name, PacketEvent};
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
+use wmi::{BufferHeader, EventAt, LogfileHeader, BUFFER_HEADER};
+
+pub(crate) use wmi::looks_like_etl;
+
+/// Expands a plain-LZ77 (MS-XCA) buffer body to at most `limit` bytes: for tests that check
+/// the structure of ETL files independently of this reader.
+#[doc(hidden)]
+pub fn expand_lz77(src: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    lz77::decompress(src, &mut out, limit).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Bytes of the input needed to recognise an ETL file.
+pub(crate) const SNIFF_LEN: usize = BUFFER_HEADER + 0x20;
+
+/// Buffers held at once for the time merge: enough for every CPU to have one or two in
+/// flight; memory stays below `MAX_WINDOW_BYTES` whatever the file says.
+const MIN_WINDOW: usize = 8;
+const MAX_WINDOW: usize = 128;
+const MAX_WINDOW_BYTES: usize = 64 * 1024 * 1024;
+/// pktmon packet groups remembered to drop later copies of the same packet.
+const GROUPS_REMEMBERED: usize = 65_536;
+/// NDIS packets remembered to recognise the same packet logged at another layer, and how
+/// close in time such a copy is (copies are microseconds apart; a retransmission is at least
+/// 200 ms later).
+const NDIS_RECENT: usize = 64;
+const NDIS_COPY_WINDOW_NS: i64 = 50_000_000;
+/// Frame numbers of drops kept for the summary.
+const DROPS_LISTED: usize = 100;
+
+/// What an ETL file tells beyond its packets, for the file summary.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct EtlSummary {
+    /// Packet providers seen (Microsoft-Windows-PktMon, Microsoft-Windows-NDIS-PacketCapture).
+    pub providers: Vec<&'static str>,
+    /// `qpc`, `system_time` or `cpu_cycles`.
+    pub clock: &'static str,
+    /// Events and buffers the trace session lost (logfile header): capture loss on the
+    /// Windows host, never packets lost by the network.
+    pub events_lost: u64,
+    pub buffers_lost: u64,
+    /// Packet events that repeat a packet already delivered (pktmon's one event per
+    /// component, NDIS's one event per layer): numbered, not analysed again.
+    pub component_copies: u64,
+    /// pktmon drop events (170): a Windows component dropped the packet.
+    pub dropped: u64,
+    /// Drop events per pktmon drop reason code.
+    pub drop_reasons: BTreeMap<u32, u64>,
+    /// Frame numbers of the first drop events (at most 100).
+    pub drop_frames: Vec<u64>,
+}
+
+/// A packet a Windows component dropped (pktmon event 170), with the bytes it logged.
+#[derive(Clone, Debug)]
+pub struct HostDrop {
+    /// Frame number of the drop event (`etl2pcapng` writes it as a frame too).
+    pub frame: u64,
+    pub ts: Nanos,
+    /// pktmon drop reason code.
+    pub reason: u32,
+    pub link_type: LinkType,
+    pub orig_len: u32,
+    /// The start of the packet (headers are enough to find its connection).
+    pub data: Vec<u8>,
+}
+
+/// Drops waiting to be taken, beyond which they are only counted; bytes kept per drop.
+const DROPS_PENDING: usize = 4096;
+const DROP_BYTES: usize = 256;
+
+/// One buffer of the merge window, expanded, with the next packet event found.
+struct Slot {
+    bytes: Vec<u8>,
+    /// File offset of the buffer, for errors.
+    offset: u64,
+    compressed: bool,
+    cpu: u8,
+    /// Order in the file: ties in time go to the earlier buffer.
+    seq: u64,
+    /// Where to look for the event after `head`.
+    cursor: usize,
+    /// Next packet event: raw timestamp and place.
+    head: Option<(i64, EventAt)>,
+}
+
+/// A frame to hand out: its bytes are a range of a window buffer, or the assembled copy.
+struct Delivery {
+    link_type: LinkType,
+    orig_len: u32,
+    range: Option<(usize, usize)>,
+}
+
+/// An NDIS packet delivered lately, to recognise its copies at other layers.
+struct RecentNdis {
+    miniport: u32,
+    send: bool,
+    len: usize,
+    digest: u64,
+    ts: i64,
+    /// Layers (LowerIfIndex) it was seen at; a fixed array keeps a packet allocation-free.
+    lowers: [u32; 4],
+    seen_at: u8,
+}
+
+/// NDIS packets lately delivered, and whether any adapter logs at more than one layer (only
+/// then can a packet have copies, and only then is the list searched).
+#[derive(Default)]
+struct NdisCopies {
+    recent: VecDeque<RecentNdis>,
+    /// The first LowerIfIndex of each MiniportIfIndex seen (a trace has few adapters; at most
+    /// 64 are followed), and whether an adapter showed a second layer.
+    first_layer: Vec<(u32, u32)>,
+    layered: bool,
+}
+
+/// A packet made of several NDIS fragment events (before Windows 8.1).
+#[derive(Default)]
+struct Partial {
+    bytes: Vec<u8>,
+    active: bool,
+}
+
+pub(crate) struct EtlReader<R> {
+    input: RecordBuffer<R>,
+    header: LogfileHeader,
+    window: Vec<Slot>,
+    window_limit: usize,
+    window_bytes: usize,
+    spare: Vec<Vec<u8>>,
+    next_seq: u64,
+    /// Buffers read, the header buffer included.
+    buffers_read: u64,
+    input_done: bool,
+    /// Why reading stopped, reported once the window is drained.
+    pending_error: Option<CaptureError>,
+    frames: u64,
+    /// A frame assembled from fragments.
+    assembled: Vec<u8>,
+    partial: Vec<Partial>,
+    groups: FifoMap<(u64, u16), ()>,
+    ndis_copies: NdisCopies,
+    drops: Vec<HostDrop>,
+    summary: EtlSummary,
+}
+
+fn digest(data: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    // Ends of the packet: copies are byte-identical, and retransmissions differ in the IP
+    // identification or TCP header near the start.
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(&data[..data.len().min(96)]);
+    h.write(&data[data.len().saturating_sub(32)..]);
+    h.finish()
+}
+
+impl<R: Read> EtlReader<R> {
+    pub(crate) fn new(input: RecordBuffer<R>) -> Result<Self, CaptureError> {
+        let mut reader = EtlReader {
+            input,
+            header: LogfileHeader {
+                clock: wmi::Clock::Qpc,
+                frequency: 1,
+                start_filetime: 0,
+                start_ticks: 0,
+                processors: 1,
+                buffers_written: None,
+                events_lost: 0,
+                buffers_lost: 0,
+            },
+            window: Vec::new(),
+            window_limit: MIN_WINDOW,
+            window_bytes: 0,
+            spare: Vec::new(),
+            next_seq: 0,
+            buffers_read: 0,
+            input_done: false,
+            pending_error: None,
+            frames: 0,
+            assembled: Vec::new(),
+            partial: Vec::new(),
+            groups: FifoMap::new(GROUPS_REMEMBERED),
+            ndis_copies: NdisCopies::default(),
+            drops: Vec::new(),
+            summary: EtlSummary::default(),
+        };
+        let first = reader.read_buffer()?.ok_or(CaptureError::Truncated {
+            frame: 0,
+            offset: 0,
+            what: "ETL logfile header buffer",
+        })?;
+        let event = wmi::event_at(&first.bytes, BUFFER_HEADER)
+            .ok()
+            .flatten()
+            .ok_or_else(|| reader.corrupt(BUFFER_HEADER as u64, "no logfile header event".into()))?;
+        let header = wmi::logfile_header(&first.bytes[event.start..event.start + event.len])
+            .map_err(|reason| reader.corrupt(event.start as u64, reason))?;
+        reader.header = header;
+        reader.window_limit = (header.processors as usize * 2).clamp(MIN_WINDOW, MAX_WINDOW);
+        reader.summary.clock = header.clock.name();
+        reader.summary.events_lost = header.events_lost as u64;
+        reader.summary.buffers_lost = header.buffers_lost as u64;
+        reader.admit(first);
+        Ok(reader)
+    }
+
+    fn corrupt(&self, offset: u64, reason: String) -> CaptureError {
+        CaptureError::Corrupt { frame: self.frames + 1, offset, reason }
+    }
+
+    /// Reads and expands the next buffer; `None` at a clean end of the input.
+    fn read_buffer(&mut self) -> Result<Option<Slot>, CaptureError> {
+        let offset = self.input.offset();
+        let frame = self.frames + 1;
+        let available = self.input.fill(BUFFER_HEADER)?;
+        if available == 0 {
+            return Ok(None);
+        }
+        if available < BUFFER_HEADER {
+            return Err(CaptureError::Truncated { frame, offset, what: "ETL buffer header" });
+        }
+        let header = BufferHeader::parse(self.input.peek(BUFFER_HEADER)).map_err(|reason| CaptureError::Corrupt {
+            frame,
+            offset,
+            reason,
+        })?;
+        if self.input.fill(header.size)? < header.size {
+            return Err(CaptureError::Truncated { frame, offset, what: "ETL buffer" });
+        }
+        let raw = self.input.peek(header.size);
+        let mut bytes = self.spare.pop().unwrap_or_default();
+        bytes.clear();
+        if header.compressed() {
+            bytes.extend_from_slice(&raw[..BUFFER_HEADER]);
+            lz77::decompress(&raw[BUFFER_HEADER..], &mut bytes, header.filled).map_err(|e| CaptureError::Corrupt {
+                frame,
+                offset,
+                reason: e.to_string(),
+            })?;
+            if bytes.len() != header.filled {
+                return Err(CaptureError::Corrupt {
+                    frame,
+                    offset,
+                    reason: format!(
+                        "compressed buffer expands to {} bytes, its header says {}",
+                        bytes.len(),
+                        header.filled
+                    ),
+                });
+            }
+        } else {
+            bytes.extend_from_slice(&raw[..header.filled]);
+        }
+        self.input.consume(header.size);
+        self.buffers_read += 1;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Ok(Some(Slot {
+            bytes,
+            offset,
+            compressed: header.compressed(),
+            cpu: header.cpu,
+            seq,
+            cursor: BUFFER_HEADER,
+            head: None,
+        }))
+    }
+
+    /// Where an error inside a buffer's events is: the file offset when the buffer is stored
+    /// as is, else the buffer's offset and the place in its expanded bytes.
+    fn event_error(&self, slot: &Slot, at: usize, reason: String) -> CaptureError {
+        if slot.compressed {
+            self.corrupt(slot.offset, format!("{reason} (byte {at} of the expanded compressed buffer)"))
+        } else {
+            self.corrupt(slot.offset + at as u64, reason)
+        }
+    }
+
+    /// Moves a slot's head to its next packet event; `Ok(false)` when it has none left.
+    fn advance(&self, slot: &mut Slot) -> Result<bool, CaptureError> {
+        loop {
+            let at = slot.cursor;
+            let event = match wmi::event_at(&slot.bytes, at) {
+                Ok(Some(e)) => e,
+                Ok(None) => {
+                    slot.head = None;
+                    return Ok(false);
+                }
+                Err(reason) => {
+                    slot.head = None;
+                    return Err(self.event_error(slot, at, reason));
+                }
+            };
+            slot.cursor = wmi::next_event(&event);
+            if !matches!(event.kind, wmi::EVENT_HEADER32 | wmi::EVENT_HEADER64) {
+                continue;
+            }
+            let ev = &slot.bytes[event.start..event.start + event.len];
+            let id = u16::from_le_bytes([ev[0x28], ev[0x29]]);
+            if is_packet_event(&ev[0x18..0x28], id) {
+                let ts = i64::from_le_bytes(ev[0x10..0x18].try_into().unwrap_or_default());
+                slot.head = Some((ts, event));
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Puts a buffer in the window when it has a packet event; recycles it otherwise.
+    fn admit(&mut self, mut slot: Slot) {
+        match self.advance(&mut slot) {
+            Ok(true) => {
+                self.window_bytes += slot.bytes.capacity();
+                self.window.push(slot);
+            }
+            Ok(false) => self.spare.push(slot.bytes),
+            Err(e) => {
+                self.pending_error.get_or_insert(e);
+                self.input_done = true;
+            }
+        }
+    }
+
+    /// Reads buffers until the window is full or the input ends.
+    fn fill_window(&mut self) {
+        while !self.input_done && self.window.len() < self.window_limit && self.window_bytes < MAX_WINDOW_BYTES {
+            match self.read_buffer() {
+                Ok(Some(slot)) => self.admit(slot),
+                Ok(None) => {
+                    self.input_done = true;
+                    // A file cut at a buffer boundary ends cleanly: the header's count of
+                    // buffers tells it was cut.
+                    if let Some(announced) = self.header.buffers_written {
+                        if self.buffers_read < announced as u64 {
+                            self.pending_error.get_or_insert(CaptureError::Truncated {
+                                frame: self.frames + 1,
+                                offset: self.input.offset(),
+                                what: "ETL file: fewer buffers than its logfile header announces",
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.pending_error.get_or_insert(e);
+                    self.input_done = true;
+                }
+            }
+        }
+    }
+
+    fn release(&mut self, i: usize) {
+        let slot = self.window.swap_remove(i);
+        self.window_bytes -= slot.bytes.capacity();
+        self.spare.push(slot.bytes);
+    }
+}
+
+/// An NDIS packet complete at `ts`: true when it repeats, at another layer of the same
+/// adapter, a packet delivered just before.
+fn is_ndis_copy(copies: &mut NdisCopies, (miniport, lower, send): (u32, u32, bool), data: &[u8], ts: i64) -> bool {
+    if !copies.layered {
+        match copies.first_layer.iter().find(|(m, _)| *m == miniport) {
+            Some(&(_, first)) => copies.layered = first != lower,
+            // Beyond 64 adapters every packet is searched.
+            None if copies.first_layer.len() == 64 => copies.layered = true,
+            None => copies.first_layer.push((miniport, lower)),
+        }
+    }
+    let d = digest(data);
+    if copies.layered {
+        for r in copies.recent.iter_mut().rev() {
+            if ts - r.ts > NDIS_COPY_WINDOW_NS {
+                break;
+            }
+            if r.miniport == miniport && r.send == send && r.len == data.len() && r.digest == d {
+                let seen = &r.lowers[..r.seen_at as usize];
+                if seen.contains(&lower) {
+                    // Seen at this layer already: a new packet with the same bytes.
+                    break;
+                }
+                if (r.seen_at as usize) < r.lowers.len() {
+                    r.lowers[r.seen_at as usize] = lower;
+                    r.seen_at += 1;
+                }
+                return true;
+            }
+        }
+    }
+    if copies.recent.len() == NDIS_RECENT {
+        copies.recent.pop_front();
+    }
+    copies.recent.push_back(RecentNdis {
+        miniport,
+        send,
+        len: data.len(),
+        digest: d,
+        ts,
+        lowers: [lower, 0, 0, 0],
+        seen_at: 1,
+    });
+    false
+}
+
+impl<R: Read> PacketSource for EtlReader<R> {
+    fn frames_read(&self) -> u64 {
+        self.frames
+    }
+
+    fn etl_summary(&self) -> Option<EtlSummary> {
+        Some(self.summary.clone())
+    }
+
+    fn take_host_drops(&mut self) -> Vec<HostDrop> {
+        std::mem::take(&mut self.drops)
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        // Buffers kept only because the last frame borrowed them.
+        while let Some(i) = self.window.iter().position(|s| s.head.is_none()) {
+            self.release(i);
+        }
+        loop {
+            self.fill_window();
+            let next = self
+                .window
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.head.map(|(ts, _)| (ts, s.seq, i)))
+                .min_by_key(|&(ts, seq, _)| (ts, seq));
+            let Some((raw_ts, _, i)) = next else {
+                return match self.pending_error.take() {
+                    // The error was found while buffers before it were still being merged:
+                    // it names the frame that would have come next.
+                    Some(CaptureError::Truncated { offset, what, .. }) => {
+                        Err(CaptureError::Truncated { frame: self.frames + 1, offset, what })
+                    }
+                    Some(CaptureError::Corrupt { offset, reason, .. }) => {
+                        Err(CaptureError::Corrupt { frame: self.frames + 1, offset, reason })
+                    }
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
+            };
+            let slot = &self.window[i];
+            let (_, event) = slot.head.expect("head chosen above");
+            let ev = &slot.bytes[event.start..event.start + event.len];
+            let parsed = wmi::event_header(ev).and_then(|h| packet_event(&h).map(|p| (h.provider, p)));
+            let (provider, packet) = match parsed {
+                Ok(p) => p,
+                Err(reason) => {
+                    let e = self.event_error(slot, event.start, reason);
+                    self.pending_error.get_or_insert(e);
+                    self.input_done = true;
+                    self.release(i);
+                    continue;
+                }
+            };
+            let ts = self.header.unix_nanos(raw_ts);
+            let cpu = slot.cpu as usize;
+            let name = provider_name(&provider);
+            if !self.summary.providers.contains(&name) {
+                self.summary.providers.push(name);
+            }
+            let mut deliver: Option<Delivery> = None;
+            match packet {
+                PacketEvent::PktMon { group, number, drop, link_type, orig_len, data, .. } => {
+                    self.frames += 1;
+                    let first_copy = self.groups.get(&(group, number)).is_none();
+                    if first_copy {
+                        self.groups.insert((group, number), ());
+                    } else {
+                        self.summary.component_copies += 1;
+                    }
+                    if let Some((reason, _location)) = drop {
+                        // A Windows component dropped it: evidence about the host, never a
+                        // packet the network carried further.
+                        self.summary.dropped += 1;
+                        *self.summary.drop_reasons.entry(reason).or_default() += 1;
+                        if self.summary.drop_frames.len() < DROPS_LISTED {
+                            self.summary.drop_frames.push(self.frames);
+                        }
+                        if self.drops.len() < DROPS_PENDING {
+                            self.drops.push(HostDrop {
+                                frame: self.frames,
+                                ts,
+                                reason,
+                                link_type,
+                                orig_len,
+                                data: data[..data.len().min(DROP_BYTES)].to_vec(),
+                            });
+                        }
+                    } else if first_copy {
+                        let start = data.as_ptr() as usize - slot.bytes.as_ptr() as usize;
+                        deliver = Some(Delivery { link_type, orig_len, range: Some((start, start + data.len())) });
+                    }
+                }
+                PacketEvent::Ndis { miniport, lower, start, end, send, link_type, data } => {
+                    if self.partial.len() <= cpu {
+                        self.partial.resize_with(cpu + 1, Partial::default);
+                    }
+                    let partial = &mut self.partial[cpu];
+                    if start {
+                        partial.bytes.clear();
+                        partial.active = false;
+                    }
+                    if end && !partial.active {
+                        // The common case since Windows 8.1: one event, one packet.
+                        self.frames += 1;
+                        let begin = data.as_ptr() as usize - slot.bytes.as_ptr() as usize;
+                        let range = (begin, begin + data.len());
+                        if is_ndis_copy(&mut self.ndis_copies, (miniport, lower, send), data, ts) {
+                            self.summary.component_copies += 1;
+                        } else {
+                            deliver = Some(Delivery {
+                                link_type,
+                                orig_len: inferred_orig_len(link_type, data),
+                                range: Some(range),
+                            });
+                            if link_type == LinkType::IEEE802_11 && data.len() > 1 {
+                                // Logged decrypted with the Protected bit still set; cleared
+                                // as etl2pcapng does, so the frame reads as what it is.
+                                self.window[i].bytes[begin + 1] &= !0x40;
+                            }
+                        }
+                    } else if partial.bytes.len() + data.len() > MAX_RECORD as usize {
+                        let e = self.event_error(
+                            &self.window[i],
+                            event.start,
+                            format!("NDIS packet fragments exceed the {MAX_RECORD}-byte record limit"),
+                        );
+                        self.pending_error.get_or_insert(e);
+                        self.input_done = true;
+                        self.release(i);
+                        continue;
+                    } else {
+                        partial.bytes.extend_from_slice(data);
+                        partial.active = !end;
+                        if end {
+                            self.frames += 1;
+                            let mut whole = std::mem::take(&mut self.partial[cpu].bytes);
+                            if is_ndis_copy(&mut self.ndis_copies, (miniport, lower, send), &whole, ts) {
+                                self.summary.component_copies += 1;
+                            } else {
+                                std::mem::swap(&mut self.assembled, &mut whole);
+                                if link_type == LinkType::IEEE802_11 && self.assembled.len() > 1 {
+                                    self.assembled[1] &= !0x40;
+                                }
+                                let orig = inferred_orig_len(link_type, &self.assembled);
+                                deliver = Some(Delivery { link_type, orig_len: orig, range: None });
+                            }
+                            whole.clear();
+                            self.partial[cpu].bytes = whole;
+                        }
+                    }
+                }
+            }
+            // Move this buffer's head on before handing out a frame that borrows it.
+            let mut slot = std::mem::replace(
+                &mut self.window[i],
+                Slot { bytes: Vec::new(), offset: 0, compressed: false, cpu: 0, seq: 0, cursor: 0, head: None },
+            );
+            let more = self.advance(&mut slot);
+            self.window[i] = slot;
+            let Some(Delivery { link_type, orig_len, range }) = deliver else {
+                match more {
+                    Ok(true) => {}
+                    Ok(false) => self.release(i),
+                    Err(e) => {
+                        self.pending_error.get_or_insert(e);
+                        self.input_done = true;
+                        self.release(i);
+                    }
+                }
+                continue;
+            };
+            match more {
+                Ok(_) => {}
+                Err(e) => {
+                    self.pending_error.get_or_insert(e);
+                    self.input_done = true;
+                }
+            }
+            // A buffer whose events are all read stays in the window until the next call,
+            // because the frame borrows it; it has no head, so it is never chosen again.
+            let data: &[u8] = match range {
+                Some((a, b)) => &self.window[i].bytes[a..b],
+                None => &self.assembled,
+            };
+            return Ok(Some(Frame {
+                ts,
+                link_type,
+                caplen: data.len() as u32,
+                orig_len: orig_len.max(data.len() as u32),
+                index: self.frames,
+                data,
+            }));
+        }
+    }
+}
