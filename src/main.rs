@@ -119,6 +119,11 @@ struct LiveArgs {
     /// Bytes kept of each packet.
     #[arg(long, default_value_t = 65535)]
     snaplen: i32,
+    /// Kernel capture buffer (as tcpdump's -B): bytes, or with a K, M or G suffix. Bursts that
+    /// outrun the reader wait here; when it is full the kernel drops packets (counted, and the
+    /// verdicts of connections open then say so).
+    #[arg(short = 'B', long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    buffer_size: usize,
     /// Seconds between status lines on stderr (0: none).
     #[arg(long, default_value_t = 10.0)]
     status_every: f64,
@@ -200,6 +205,7 @@ fn live(args: LiveArgs) -> Result<u8> {
         duration: args.duration.map(Duration::from_secs_f64),
         count: args.count,
         snaplen: args.snaplen,
+        buffer_size: args.buffer_size,
         status_every: (args.status_every > 0.0).then(|| Duration::from_secs_f64(args.status_every)),
     };
     let keylog = read_keylog(args.keylog.as_deref())?;
@@ -221,6 +227,25 @@ fn live(args: LiveArgs) -> Result<u8> {
         return Ok(EXIT_ERROR);
     }
     Ok(0)
+}
+
+/// "65536", "64K", "64M", "1G": a size in bytes.
+#[cfg(feature = "live")]
+fn parse_size(text: &str) -> std::result::Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_uppercase()),
+        _ => (text, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => return Err(format!("unknown unit '{unit}' (use K, M or G)")),
+    };
+    let n: usize = digits.trim().parse().map_err(|_| format!("'{text}' is not a size (e.g. 65536, 64K, 64M)"))?;
+    n.checked_mul(1 << shift).filter(|&n| n > 0).ok_or_else(|| format!("'{text}' is not a usable size"))
 }
 
 fn analyze(args: AnalyzeArgs) -> Result<u8> {
