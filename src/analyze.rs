@@ -43,7 +43,7 @@ pub struct FileSummary {
     pub decrypted: u64,
     /// Live capture: packets lost (kernel, full queue) and the verdicts the loss changed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub capture_loss: Option<crate::capture_loss::LossSummary>,
+    pub capture_loss: Option<Box<crate::capture_loss::LossSummary>>,
     /// Why reading stopped early; every connection settled before it is still reported.
     pub error: Option<String>,
     /// The input is not a capture at all (skipped quietly when found in a directory).

@@ -337,6 +337,6 @@ pub fn capture(
     let mut summary = pipeline.finish(&mut counted_emit);
     let l = losses.into_inner();
     eprintln!("tlsdiag: {iface}: ended: {}", status(frames, connections.get(), failures.get(), &l));
-    summary.capture_loss = (l.lost() > 0).then(|| l.summary());
+    summary.capture_loss = (l.lost() > 0).then(|| Box::new(l.summary()));
     Ok(summary)
 }
