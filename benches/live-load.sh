@@ -22,7 +22,7 @@ dir=$(mktemp -d)
 cleanup() {
   for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
   ip netns del "$ns" 2>/dev/null || true
-  rm -rf "$dir"
+  if [ -n "${KEEP:-}" ]; then cp "$dir/tcpdump.pcap" "$KEEP"; fi; rm -rf "$dir"
 }
 trap cleanup EXIT
 ip netns add "$ns"

@@ -7,10 +7,12 @@ use crate::capture::{Frame, LinkType, Nanos, PcapngWriter};
 use crate::capture_loss::{CaptureLoss, LossLog};
 use crate::flow::Limits;
 use crate::record::Connection;
+use nix::poll::{PollFd, PollFlags};
 use pcap::{Capture, Device};
 use std::cell::{Cell, RefCell};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -18,13 +20,18 @@ use thiserror::Error;
 /// libpcap's read timeout: how long a partly filled kernel block waits before it is handed
 /// over (TPACKET_V3), and so the longest a quiet capture waits on the descriptor.
 const READ_TIMEOUT_MS: i32 = 100;
+/// How long the capture thread waits on the descriptor before looking at the stop flag.
+const POLL_TIMEOUT_MS: u16 = 100;
 /// A batch goes to the analysis when it holds this many packets or bytes, or is this old.
 const BATCH_PACKETS: usize = 1024;
 const BATCH_BYTES: usize = 1 << 20;
 const BATCH_AGE: Duration = Duration::from_millis(50);
-/// Batches waiting for the analysis: with full batches, up to 64 MiB of packets. Beyond it
-/// the capture drops whole batches (counted, with their times) rather than wait.
-const QUEUE_BATCHES: usize = 64;
+/// Packet bytes waiting for the analysis (a stall of the analysis thread of seconds at a
+/// busy server's rate). Beyond it the capture drops whole batches (counted, with their times)
+/// rather than wait.
+const QUEUE_BYTES: usize = 64 << 20;
+/// Batches waiting, whatever their size (a slow trickle makes many small ones).
+const QUEUE_BATCHES: usize = 4096;
 /// The kernel buffer when none is given: generous, as dumpcap's default is.
 pub const DEFAULT_BUFFER_SIZE: usize = 64 << 20;
 
@@ -124,6 +131,10 @@ impl Batch {
     fn is_full(&self) -> bool {
         self.packets.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
     }
+    /// Memory the batch holds while queued.
+    fn weight(&self) -> usize {
+        self.data.len() + self.packets.len() * std::mem::size_of::<PacketHeader>()
+    }
     /// The packets of a batch that could not be queued, as a loss.
     fn as_loss(&self) -> Option<CaptureLoss> {
         let (first, last) = (self.packets.first()?, self.packets.last()?);
@@ -139,67 +150,112 @@ fn wall_nanos() -> Nanos {
         .unwrap_or(0)
 }
 
-/// The capture thread: reads packets and queues them, never waiting on the analysis. Before a
-/// batch is queued the kernel's drop counter is read: new drops are a loss between the
-/// previous read and now, sent with the batch.
-fn read_packets(mut cap: Capture<pcap::Active>, queue: SyncSender<Batch>, quit: &AtomicBool) {
-    let mut batch = Batch::new();
-    let mut started = Instant::now();
-    let (mut kernel_drops, mut checked) = (0u64, wall_nanos());
-    let mut pending_losses: Vec<CaptureLoss> = Vec::new();
-    let mut error = None;
-    let mut quitting = false;
-    loop {
-        quitting |= quit.load(Ordering::Relaxed);
-        if !quitting {
-            match cap.next_packet() {
-                Ok(packet) => {
-                    let h = packet.header;
-                    // time_t and suseconds_t are not 64-bit on every platform.
-                    #[allow(clippy::unnecessary_cast)]
-                    let ts = h.ts.tv_sec as i64 * 1_000_000_000 + h.ts.tv_usec as i64 * 1000;
-                    if batch.packets.is_empty() {
-                        started = Instant::now();
-                    }
-                    batch.data.extend_from_slice(packet.data);
-                    batch.packets.push(PacketHeader { ts, caplen: h.caplen, len: h.len, end: batch.data.len() });
-                }
-                Err(pcap::Error::TimeoutExpired) => {}
-                // pcap_breakloop from the analysis thread: the capture is to end.
-                Err(pcap::Error::NoMorePackets) => quitting = true,
-                Err(e) => error = Some(e.to_string()),
-            }
-        }
-        let last = quitting || error.is_some();
-        if !(last || batch.is_full() || started.elapsed() >= BATCH_AGE) {
-            continue;
-        }
-        started = Instant::now();
+/// The capture thread's side of the queue: the batch being filled, and the losses not yet
+/// told to the analysis.
+struct Reader<'q> {
+    queue: SyncSender<Batch>,
+    /// Bytes queued and not yet taken by the analysis.
+    queued: &'q AtomicUsize,
+    batch: Batch,
+    /// When the batch got its first packet (or was last handed over).
+    started: Instant,
+    kernel_drops: u64,
+    /// When the kernel's drop counter was last read.
+    checked: Nanos,
+    pending_losses: Vec<CaptureLoss>,
+}
+
+impl Reader<'_> {
+    /// Reads the kernel's drop counter (new drops are a loss between the previous read and
+    /// now) and queues the batch with the losses not yet told; a full queue drops the batch,
+    /// which becomes a loss told with the next one. The last batch waits for room. False when
+    /// the analysis is gone.
+    fn hand_over(&mut self, cap: &mut Capture<pcap::Active>, error: Option<String>, last: bool) -> bool {
+        self.started = Instant::now();
         let now = wall_nanos();
         if let Ok(stats) = cap.stats() {
             let dropped = u64::from(stats.dropped) + u64::from(stats.if_dropped);
-            if dropped > kernel_drops {
-                pending_losses.push(CaptureLoss { kernel: dropped - kernel_drops, queue: 0, from: checked, to: now });
-                kernel_drops = dropped;
+            if dropped > self.kernel_drops {
+                let kernel = dropped - self.kernel_drops;
+                self.pending_losses.push(CaptureLoss { kernel, queue: 0, from: self.checked, to: now });
+                self.kernel_drops = dropped;
             }
         }
-        checked = now;
-        let mut full = std::mem::replace(&mut batch, Batch::new());
-        full.losses = std::mem::take(&mut pending_losses);
-        full.error = error.take();
+        self.checked = now;
+        let mut batch = std::mem::replace(&mut self.batch, Batch::new());
+        batch.losses = std::mem::take(&mut self.pending_losses);
+        batch.error = error;
+        let weight = batch.weight();
         if last {
-            // The last batch waits for room: the analysis is draining the queue.
-            let _ = queue.send(full);
-            return;
+            self.queued.fetch_add(weight, Ordering::AcqRel);
+            return self.queue.send(batch).is_ok();
         }
-        match queue.try_send(full) {
-            Ok(()) => {}
+        let sent = if self.queued.load(Ordering::Acquire) + weight > QUEUE_BYTES {
+            Err(TrySendError::Full(batch))
+        } else {
+            self.queued.fetch_add(weight, Ordering::AcqRel);
+            self.queue.try_send(batch).inspect_err(|_| {
+                self.queued.fetch_sub(weight, Ordering::AcqRel);
+            })
+        };
+        match sent {
+            Ok(()) => true,
             Err(TrySendError::Full(dropped)) => {
                 let lost = dropped.as_loss();
-                pending_losses = dropped.losses;
-                pending_losses.extend(lost);
+                self.pending_losses = dropped.losses;
+                self.pending_losses.extend(lost);
+                true
             }
-            Err(TrySendError::Disconnected(_)) => return,
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+/// The capture thread: reads packets and queues them, never waiting on the analysis; when the
+/// kernel ring is empty it hands over what it has (so a verdict waits no longer than the
+/// kernel's block timeout) and waits on libpcap's descriptor.
+fn read_packets(mut cap: Capture<pcap::Active>, queue: SyncSender<Batch>, queued: &AtomicUsize, quit: &AtomicBool) {
+    let mut r = Reader {
+        queue,
+        queued,
+        batch: Batch::new(),
+        started: Instant::now(),
+        kernel_drops: 0,
+        checked: wall_nanos(),
+        pending_losses: Vec::new(),
+    };
+    loop {
+        if quit.load(Ordering::Relaxed) {
+            r.hand_over(&mut cap, None, true);
+            return;
+        }
+        match cap.next_packet() {
+            Ok(packet) => {
+                let h = packet.header;
+                // time_t and suseconds_t are not 64-bit on every platform.
+                #[allow(clippy::unnecessary_cast)]
+                let ts = h.ts.tv_sec as i64 * 1_000_000_000 + h.ts.tv_usec as i64 * 1000;
+                if r.batch.packets.is_empty() {
+                    r.started = Instant::now();
+                }
+                r.batch.data.extend_from_slice(packet.data);
+                r.batch.packets.push(PacketHeader { ts, caplen: h.caplen, len: h.len, end: r.batch.data.len() });
+                if (r.batch.is_full() || r.started.elapsed() >= BATCH_AGE) && !r.hand_over(&mut cap, None, false) {
+                    return;
+                }
+            }
+            Err(pcap::Error::TimeoutExpired) => {
+                let due = !r.batch.packets.is_empty() || r.started.elapsed() >= BATCH_AGE;
+                if due && !r.hand_over(&mut cap, None, false) {
+                    return;
+                }
+                let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+                let _ = nix::poll::poll(&mut fds, POLL_TIMEOUT_MS);
+            }
+            Err(e) => {
+                r.hand_over(&mut cap, Some(e.to_string()), true);
+                return;
+            }
         }
     }
 }
@@ -233,6 +289,10 @@ pub fn capture(
         .immediate_mode(false)
         .timeout(READ_TIMEOUT_MS)
         .open()
+        .map_err(|e| open_error(iface, e))?
+        // Non-blocking: the capture thread waits on the descriptor itself, with a timeout, so
+        // it can hand over a batch and see a stop request while no packet comes.
+        .setnonblock()
         .map_err(|e| open_error(iface, e))?;
     cap.filter(&options.filter, true)
         .map_err(|e| LiveError::BadFilter { filter: options.filter.clone(), message: e.to_string() })?;
@@ -260,16 +320,14 @@ pub fn capture(
         failures.set(failures.get() + conn.verdict.is_failure() as u64);
         emit(conn);
     };
-    // libpcap waits on the descriptor without a timeout while no packet comes (with TPACKET_V3
-    // the kernel's block timer wakes it when packets do): pcap_breakloop wakes it to end.
-    let breaker = cap.breakloop_handle();
     let quit = AtomicBool::new(false);
+    let queued = AtomicUsize::new(0);
     let (queue, batches) = sync_channel::<Batch>(QUEUE_BATCHES);
     let result = std::thread::scope(|scope| -> Result<(), LiveError> {
-        let quit = &quit;
+        let (quit, queued) = (&quit, &queued);
         let reader = std::thread::Builder::new()
             .name("tlsdiag-capture".into())
-            .spawn_scoped(scope, move || read_packets(cap, queue, quit))
+            .spawn_scoped(scope, move || read_packets(cap, queue, queued, quit))
             .map_err(|e| LiveError::Capture { interface: iface.into(), message: e.to_string() })?;
         let mut counted = false;
         let mut analyse = || -> Result<(), LiveError> {
@@ -280,13 +338,13 @@ pub fn capture(
                         || counted)
                 {
                     quit.store(true, Ordering::Relaxed);
-                    breaker.breakloop();
                 }
                 let batch = match batches.recv_timeout(Duration::from_millis(READ_TIMEOUT_MS as u64)) {
                     Ok(batch) => batch,
                     Err(RecvTimeoutError::Timeout) => continue,
                     Err(RecvTimeoutError::Disconnected) => break,
                 };
+                queued.fetch_sub(batch.weight(), Ordering::AcqRel);
                 for loss in batch.losses {
                     losses.borrow_mut().add(loss);
                 }
@@ -320,9 +378,8 @@ pub fn capture(
             Ok(())
         };
         let outcome = analyse();
-        // On an error too: the reader is woken, and its last send fails once the queue is gone.
+        // On an error too: the reader stops, and its last send fails once the queue is gone.
         quit.store(true, Ordering::Relaxed);
-        breaker.breakloop();
         drop(batches);
         let _ = reader.join();
         outcome
