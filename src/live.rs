@@ -3,13 +3,16 @@
 //! saved as pcapng so the frames named as evidence can be opened in Wireshark.
 
 use crate::analyze::{FileSummary, Pipeline};
-use crate::capture::{Frame, LinkType, Nanos, PcapngWriter};
+use crate::capture::{Frame, LinkType, Nanos, RotatingWriter, Rotation};
 use crate::capture_loss::{CaptureLoss, LossLog};
 use crate::flow::Limits;
 use crate::record::Connection;
 use nix::poll::{PollFd, PollFlags};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use pcap::{Capture, Device};
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,6 +45,12 @@ pub struct LiveOptions {
     /// BPF filter expression.
     pub filter: String,
     pub write: Option<PathBuf>,
+    /// When `write` starts a new part.
+    pub rotation: Rotation,
+    /// Per-server failure counts by code, every so often (never when None)...
+    pub summary_every: Option<Duration>,
+    /// ...to this file (appended to, reopened on SIGHUP), else to stderr.
+    pub summary_file: Option<PathBuf>,
     pub duration: Option<Duration>,
     pub count: Option<u64>,
     pub snaplen: i32,
@@ -260,6 +269,93 @@ fn read_packets(mut cap: Capture<pcap::Active>, queue: SyncSender<Batch>, queued
     }
 }
 
+/// SIGHUP, read from a signalfd: the signal is blocked in every thread (so it neither kills
+/// the process nor needs a handler) and the analysis loop asks whether it came.
+pub struct Hangup(SignalFd);
+
+impl Hangup {
+    /// Blocks SIGHUP in this thread and the threads it starts later: call it first thing.
+    pub fn install() -> std::io::Result<Hangup> {
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGHUP);
+        mask.thread_block().map_err(std::io::Error::from)?;
+        SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map(Hangup)
+            .map_err(std::io::Error::from)
+    }
+
+    pub fn received(&self) -> bool {
+        let mut any = false;
+        while let Ok(Some(_)) = self.0.read_signal() {
+            any = true;
+        }
+        any
+    }
+}
+
+/// Failures per server and code over one summary period; bounded by the servers that failed
+/// in that period.
+#[derive(Default)]
+struct FailureCounts(BTreeMap<String, BTreeMap<&'static str, u64>>);
+
+impl FailureCounts {
+    fn add(&mut self, server: &str, code: &'static str) {
+        *self.0.entry(server.to_string()).or_default().entry(code).or_default() += 1;
+    }
+    fn merge(&mut self, other: FailureCounts) {
+        for (server, codes) in other.0 {
+            for (code, n) in codes {
+                *self.0.entry(server.clone()).or_default().entry(code).or_default() += n;
+            }
+        }
+    }
+    /// "2026-11-27T18:00:00Z failures: 10.0.0.5:443 cipher_mismatch=3 no_server_hello=1; ..."
+    fn line(&self, now: Nanos) -> String {
+        let mut line = format!("{} failures since the last summary:", crate::time::rfc3339_nanos(now));
+        if self.0.is_empty() {
+            line.push_str(" none");
+        }
+        for (i, (server, codes)) in self.0.iter().enumerate() {
+            line.push_str(if i == 0 { " " } else { "; " });
+            line.push_str(server);
+            for (code, n) in codes {
+                line.push_str(&format!(" {code}={n}"));
+            }
+        }
+        line
+    }
+}
+
+/// Where the periodic summary goes.
+enum SummaryOut {
+    Stderr,
+    File(PathBuf, std::fs::File),
+}
+
+impl SummaryOut {
+    fn open(path: Option<&std::path::Path>) -> Result<SummaryOut, LiveError> {
+        let Some(path) = path else { return Ok(SummaryOut::Stderr) };
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map(|f| SummaryOut::File(path.to_path_buf(), f))
+            .map_err(|source| LiveError::Write { path: path.display().to_string(), source })
+    }
+    fn line(&mut self, line: &str) -> Result<(), LiveError> {
+        use std::io::Write;
+        match self {
+            SummaryOut::Stderr => {
+                eprintln!("tlsdiag: {line}");
+                Ok(())
+            }
+            SummaryOut::File(path, f) => {
+                writeln!(f, "{line}").map_err(|source| LiveError::Write { path: path.display().to_string(), source })
+            }
+        }
+    }
+}
+
 /// The status line: what was seen, what was lost, and how many verdicts the loss changed.
 fn status(frames: u64, connections: u64, failures: u64, losses: &LossLog) -> String {
     format!(
@@ -274,6 +370,7 @@ pub fn capture(
     options: &LiveOptions,
     limits: &Limits,
     stop: &AtomicBool,
+    hangup: Option<&Hangup>,
     emit: &mut dyn FnMut(Connection),
 ) -> Result<FileSummary, LiveError> {
     let iface = options.interface.as_str();
@@ -302,9 +399,14 @@ pub fn capture(
         source,
     };
     let mut writer = match &options.write {
-        Some(path) => Some(PcapngWriter::create(path, link_type, options.snaplen as u32).map_err(write_error)?),
+        Some(path) => Some(
+            RotatingWriter::create(path, options.rotation.clone(), link_type, options.snaplen as u32)
+                .map_err(write_error)?,
+        ),
         None => None,
     };
+    let mut summary_out = SummaryOut::open(options.summary_file.as_deref())?;
+    let (mut last_summary, mut period) = (Instant::now(), FailureCounts::default());
     let label = format!("live:{iface}");
     let mut pipeline = Pipeline::new(&label, limits).reporting_on_outcome();
     let (started, mut last_status) = (Instant::now(), Instant::now());
@@ -314,10 +416,14 @@ pub fn capture(
     let settled_at = Cell::new(Nanos::MIN);
     // Cells: the emitting closure counts while the status line reads.
     let (connections, failures) = (Cell::new(0u64), Cell::new(0u64));
+    let failed_here = RefCell::new(FailureCounts::default());
     let mut counted_emit = |mut conn: Connection| {
         losses.borrow_mut().judge(&mut conn, settled_at.get());
         connections.set(connections.get() + 1);
-        failures.set(failures.get() + conn.verdict.is_failure() as u64);
+        if conn.verdict.is_failure() {
+            failures.set(failures.get() + 1);
+            failed_here.borrow_mut().add(&conn.server, conn.verdict.code);
+        }
         emit(conn);
     };
     let quit = AtomicBool::new(false);
@@ -366,6 +472,17 @@ pub fn capture(
                 }
                 if batch.error.is_some() {
                     pipeline.summary.error = batch.error;
+                }
+                if hangup.is_some_and(Hangup::received) {
+                    if let Some(w) = writer.as_mut() {
+                        w.reopen().map_err(write_error)?;
+                    }
+                    summary_out = SummaryOut::open(options.summary_file.as_deref())?;
+                }
+                if options.summary_every.is_some_and(|every| last_summary.elapsed() >= every) {
+                    last_summary = Instant::now();
+                    period.merge(std::mem::take(&mut *failed_here.borrow_mut()));
+                    summary_out.line(&std::mem::take(&mut period).line(wall_nanos()))?;
                 }
                 if options.status_every.is_some_and(|every| last_status.elapsed() >= every) {
                     last_status = Instant::now();

@@ -108,8 +108,27 @@ struct LiveArgs {
     #[arg(long, value_enum, default_value = "lines")]
     format: Format,
     /// Also save everything captured to this pcapng file (the frame numbers match the verdicts).
+    /// With -C or -G it is saved in parts FILE_00001.pcapng, FILE_00002.pcapng... that
+    /// `tlsdiag analyze --merge` reads back as one capture. SIGHUP starts a new part (or the
+    /// same file afresh, after log rotation moved it).
     #[arg(short = 'w', long, value_name = "FILE.pcapng")]
     write: Option<std::path::PathBuf>,
+    /// A new part of --write when this size is reached (bytes, or K, M, G).
+    #[arg(short = 'C', long, value_name = "SIZE", value_parser = parse_size, requires = "write")]
+    file_size: Option<usize>,
+    /// A new part of --write every this many seconds of packet time.
+    #[arg(short = 'G', long, value_name = "SECONDS", requires = "write")]
+    rotate_seconds: Option<u64>,
+    /// Keep only the newest N parts (a ring); needs -C or -G.
+    #[arg(short = 'W', long, value_name = "N")]
+    ring: Option<usize>,
+    /// Seconds between summary lines of failures per server and code (0: none), so a capture
+    /// left running can be looked at later.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    summary_every: f64,
+    /// Append the summary lines to this file instead of stderr (reopened on SIGHUP).
+    #[arg(long, value_name = "FILE")]
+    summary_file: Option<std::path::PathBuf>,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
@@ -194,6 +213,11 @@ fn run(cli: Cli) -> Result<u8> {
 fn live(args: LiveArgs) -> Result<u8> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
+    // Before any thread starts (the signal handler's included), so SIGHUP is blocked in all.
+    let hangup = tlsdiag::live::Hangup::install().context("setting up SIGHUP")?;
+    if args.ring.is_some() && args.file_size.is_none() && args.rotate_seconds.is_none() {
+        anyhow::bail!("--ring needs --file-size (-C) or --rotate-seconds (-G)");
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     // SIGINT and SIGTERM end the capture; the summary is still written and the exit code is 0.
@@ -202,6 +226,13 @@ fn live(args: LiveArgs) -> Result<u8> {
         interface: args.interface,
         filter: args.filter,
         write: args.write,
+        rotation: tlsdiag::capture::Rotation {
+            max_bytes: args.file_size.map(|n| n as u64),
+            every: args.rotate_seconds.map(|s| s.saturating_mul(1_000_000_000) as i64),
+            ring: args.ring,
+        },
+        summary_every: (args.summary_every > 0.0).then(|| Duration::from_secs_f64(args.summary_every)),
+        summary_file: args.summary_file,
         duration: args.duration.map(Duration::from_secs_f64),
         count: args.count,
         snaplen: args.snaplen,
@@ -217,7 +248,8 @@ fn live(args: LiveArgs) -> Result<u8> {
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all, true);
     let mut session = Session::streaming(report.as_mut());
-    let summary = tlsdiag::live::capture(&options, &limits, &stop, &mut |conn| session.connection(conn))?;
+    let summary =
+        tlsdiag::live::capture(&options, &limits, &stop, Some(&hangup), &mut |conn| session.connection(conn))?;
     let failed = summary.error.clone();
     let mut files = vec![summary];
     session.finish(&mut files)?;
