@@ -187,10 +187,14 @@ fn unknown_interface_and_bad_filter_are_named() {
 /// Sends SIGINT to the processes of the namespace named `comm` (the programs themselves, not
 /// the `ip netns exec` that started them).
 fn interrupt(ns: &Namespace, comm: &str) {
+    signal(ns, comm, "-INT");
+}
+
+fn signal(ns: &Namespace, comm: &str, signal: &str) {
     let out = Command::new("ip").args(["netns", "pids", &ns.0]).output().unwrap();
     for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
         if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm) {
-            let _ = Command::new("kill").args(["-INT", pid]).status();
+            let _ = Command::new("kill").args([signal, pid]).status();
         }
     }
 }
@@ -380,4 +384,108 @@ fn packets_dropped_by_a_tiny_buffer_never_become_a_peer_s_failure() {
         "{}",
         run.ended
     );
+}
+
+/// (client, verdict code, evidence frames) of each connection, sorted: the order in which live
+/// capture settles connections differs from a file's.
+fn verdicts(records: &[Value]) -> Vec<(String, String, Vec<u64>)> {
+    let mut v: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r["client"].as_str().unwrap().to_string(),
+                r["verdict"]["code"].as_str().unwrap().to_string(),
+                common::evidence_frames(r),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn parts_written_under_load_merge_back_to_the_live_verdicts() {
+    let _alone = alone();
+    let Some(ns) = Namespace::new("rotate") else { return };
+    if !have_load_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("parts.pcapng");
+    let run = load(&ns, 300, 8, 100, &["--write", base.to_str().unwrap(), "-C", "200K"]);
+    let mut parts: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    parts.sort();
+    assert!(parts.len() >= 3, "300 handshakes (~1.2 MB) in 200 KB parts made {} part(s)", parts.len());
+    assert_eq!(
+        run.number_before("dropped by the kernel") + run.number_before("dropped by a full queue"),
+        0,
+        "{}",
+        run.ended
+    );
+    let mut args = vec!["analyze", "--merge", "--format", "ndjson"];
+    args.extend(parts.iter().map(|p| p.to_str().unwrap()));
+    let merged = common::tlsdiag(&args);
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    let merged: Vec<Value> = merged.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(run.codes("ok"), run.completed);
+    assert_eq!(verdicts(&merged), verdicts(&run.records));
+}
+
+#[test]
+fn sighup_reopens_the_saved_capture_and_the_summary_file() {
+    let _alone = alone();
+    let Some(ns) = Namespace::new("hup") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (saved, summary) = (dir.path().join("live.pcapng"), dir.path().join("summary.log"));
+    let live = ns
+        .command(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args([
+            "live",
+            "-i",
+            "lo",
+            "--format",
+            "ndjson",
+            "--status-every",
+            "0",
+            "--duration",
+            "12",
+            "--summary-every",
+            "0.5",
+            "--write",
+        ])
+        .arg(&saved)
+        .arg("--summary-file")
+        .arg(&summary)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut server = start_server(&ns, dir.path());
+    client(&ns, &["-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    // What logrotate does: move both files away, then SIGHUP.
+    let (saved_old, summary_old) = (dir.path().join("live.pcapng.1"), dir.path().join("summary.log.1"));
+    std::fs::rename(&saved, &saved_old).unwrap();
+    std::fs::rename(&summary, &summary_old).unwrap();
+    signal(&ns, "tlsdiag", "-HUP");
+    std::thread::sleep(Duration::from_millis(1000));
+    client(&ns, &["-tls1_3"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    interrupt(&ns, "tlsdiag");
+    let out = live.wait_with_output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // The failed handshake before SIGHUP is in the moved file, the good one after it in the new.
+    let codes = |path: &std::path::Path| -> Vec<String> {
+        common::connections(path).iter().map(|c| c["verdict"]["code"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(codes(&saved_old), ["cipher_mismatch"]);
+    assert_eq!(codes(&saved), ["ok"]);
+    // The summary before the rotation names the server's failure; the new file has lines too.
+    let old = std::fs::read_to_string(&summary_old).unwrap();
+    assert!(old.contains("127.0.0.1:4433 cipher_mismatch=1"), "{old}");
+    let new = std::fs::read_to_string(&summary).unwrap();
+    assert!(new.contains("failures since the last summary: none"), "{new}");
 }
