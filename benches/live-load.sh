@@ -3,7 +3,8 @@
 # P parallel curl clients against `openssl s_server -WWW` in a network namespace, while
 # `tcpdump -w` and `tlsdiag live` capture the same loopback at the same time. Prints one line:
 #
-#   rate=<handshakes/s> tcpdump_drops=<n> tlsdiag_kernel=<n> tlsdiag_queue=<n> ok=<n> failures=<n> offline_ok=<n>
+#   handshakes=<n> rate=<handshakes/s> tcpdump_drops=<n> tlsdiag_kernel=<n> tlsdiag_queue=<n>
+#   tlsdiag_packets=<n> affected=<verdicts changed by loss> ok=<n> failures=<n> offline_ok=<n>
 #
 # where offline_ok is `tlsdiag analyze` of tcpdump's file. Extra tlsdiag options go in
 # TLSDIAG_OPTS (e.g. "--buffer-size 128K"); RATE=<per-client handshakes/s> paces each client
@@ -42,7 +43,7 @@ start=$(date +%s.%N)
 for c in $(seq 1 "$p"); do
   # shellcheck disable=SC2086
   ip netns exec "$ns" curl -sk --no-sessionid ${RATE:+--rate $RATE/s} -o /dev/null -w '%{http_code}\n' \
-    "https://127.0.0.1:4433/index.html?c=$c&i=[1-$per]" >"$dir/curl.$c" 2>/dev/null &
+    "https://127.0.0.1:4433/index.html#$c-[1-$per]" >"$dir/curl.$c" 2>/dev/null &
 done
 wait $(jobs -p | tail -n "$p")
 end=$(date +%s.%N)
@@ -57,7 +58,9 @@ tcpdump_drops=$(sed -n 's/^\([0-9]*\) packets* dropped by kernel.*/\1/p' "$dir/t
 ended=$(grep 'ended:' "$dir/live.err" | tail -1)
 kernel=$(sed -n 's/.* \([0-9]*\) dropped by the kernel.*/\1/p' <<<"$ended")
 queue=$(sed -n 's/.* \([0-9]*\) dropped by a full queue.*/\1/p' <<<"$ended")
+affected=$(sed -n 's/.* \([0-9]*\) verdicts incomplete_capture because of the loss.*/\1/p' <<<"$ended")
+seen=$(sed -n 's/.*ended: \([0-9]*\) packets.*/\1/p' <<<"$ended")
 ok=$(grep -c '"code":"ok"' "$dir/live.ndjson" || true)
 failures=$(grep -vc -e '"code":"ok"' -e '"code":"incomplete_capture"' "$dir/live.ndjson" || true)
 offline_ok=$("$bin" analyze --format ndjson "$dir/tcpdump.pcap" | grep -c '"code":"ok"' || true)
-echo "handshakes=$done_ok rate=$rate tcpdump_drops=$tcpdump_drops tlsdiag_kernel=$kernel tlsdiag_queue=$queue ok=$ok failures=$failures offline_ok=$offline_ok"
+echo "handshakes=$done_ok rate=$rate tcpdump_drops=$tcpdump_drops tlsdiag_kernel=$kernel tlsdiag_queue=$queue tlsdiag_packets=$seen affected=$affected ok=$ok failures=$failures offline_ok=$offline_ok"

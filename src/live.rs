@@ -35,6 +35,20 @@ const BATCH_AGE: Duration = Duration::from_millis(50);
 const QUEUE_BYTES: usize = 64 << 20;
 /// Batches waiting, whatever their size (a slow trickle makes many small ones).
 const QUEUE_BATCHES: usize = 4096;
+/// `--handshakes-only`: what the kernel keeps of TCP. Control packets (SYN, FIN, RST) and
+/// packets without payload (the ACKs that establish a connection and prove what the peer
+/// received); segments that begin with a TLS handshake, alert or ChangeCipherSpec record
+/// header, or a small application-data record (TLS 1.3's encrypted handshake and first records,
+/// whose sizes tell a refusal from a success); TDS PRELOGIN packets (SQL Server). Bulk data,
+/// and the continuation segments of a record larger than one segment, stay in the kernel.
+/// The offset of the payload is the TCP header length; `tcp[]` is IPv4 and IPv6 alike.
+pub const HANDSHAKES_ONLY_FILTER: &str = "tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0 \
+     or (ip and ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) = 0) \
+     or (ip6 and ip6[4:2] - ((tcp[12] & 0xf0) >> 2) = 0) \
+     or (tcp[(tcp[12] & 0xf0) >> 2] >= 0x14 and tcp[(tcp[12] & 0xf0) >> 2] <= 0x16 and tcp[((tcp[12] & 0xf0) >> 2) + 1] = 3) \
+     or (tcp[(tcp[12] & 0xf0) >> 2] = 0x17 and tcp[((tcp[12] & 0xf0) >> 2) + 1] = 3 and tcp[((tcp[12] & 0xf0) >> 2) + 3 : 2] < 2048) \
+     or tcp[(tcp[12] & 0xf0) >> 2] = 0x12";
+
 /// The kernel buffer when none is given: generous, as dumpcap's default is.
 pub const DEFAULT_BUFFER_SIZE: usize = 64 << 20;
 

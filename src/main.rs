@@ -104,6 +104,12 @@ struct LiveArgs {
     /// BPF capture filter.
     #[arg(short = 'f', long, default_value = "tcp")]
     filter: String,
+    /// Keep only what a handshake diagnosis needs, filtered in the kernel (with -f): SYN, FIN,
+    /// RST and packets without payload, segments starting a TLS handshake, alert, CCS or small
+    /// application-data record, TDS PRELOGIN; bulk data is never copied (see the README for
+    /// what it cannot see).
+    #[arg(long)]
+    handshakes_only: bool,
     /// Output: a line of text per connection, or one NDJSON object, flushed at once.
     #[arg(long, value_enum, default_value = "lines")]
     format: Format,
@@ -224,7 +230,11 @@ fn live(args: LiveArgs) -> Result<u8> {
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("installing the signal handler")?;
     let options = tlsdiag::live::LiveOptions {
         interface: args.interface,
-        filter: args.filter,
+        filter: if args.handshakes_only {
+            format!("({}) and tcp and ({})", args.filter, tlsdiag::live::HANDSHAKES_ONLY_FILTER)
+        } else {
+            args.filter
+        },
         write: args.write,
         rotation: tlsdiag::capture::Rotation {
             max_bytes: args.file_size.map(|n| n as u64),

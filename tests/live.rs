@@ -272,7 +272,8 @@ fn load(ns: &Namespace, handshakes: usize, clients: usize, response_bytes: usize
         .map(|c| {
             ns.command("timeout")
                 .args(["90", "curl", "-sk", "--no-sessionid", "-o", "/dev/null", "-w", "%{http_code}\\n"])
-                .arg(format!("https://127.0.0.1:4433/index.html?c={c}&i=[1-{per_client}]"))
+                // The fragment only numbers the transfers: it is not sent, the server sees one path.
+                .arg(format!("https://127.0.0.1:4433/index.html#{c}-[1-{per_client}]"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
@@ -488,4 +489,25 @@ fn sighup_reopens_the_saved_capture_and_the_summary_file() {
     assert!(old.contains("127.0.0.1:4433 cipher_mismatch=1"), "{old}");
     let new = std::fs::read_to_string(&summary).unwrap();
     assert!(new.contains("failures since the last summary: none"), "{new}");
+}
+
+#[test]
+fn handshakes_only_leaves_bulk_data_in_the_kernel_and_keeps_every_verdict() {
+    let _alone = alone();
+    let Some(ns) = Namespace::new("hsonly") else { return };
+    if !have_load_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("handshakes.pcapng");
+    // 1 MB answers, a 1 MiB buffer: only the filter in the kernel lets it keep up.
+    let run =
+        load(&ns, 200, 8, 1 << 20, &["--handshakes-only", "--buffer-size", "1M", "--write", saved.to_str().unwrap()]);
+    assert!(run.completed >= 200, "curl completed {} handshakes", run.completed);
+    assert_eq!(run.number_before("dropped by the kernel"), 0, "{}", run.ended);
+    assert_eq!(run.codes("ok"), run.completed, "{}", run.ended);
+    // tcpdump kept the answers (some 200 MB unless it dropped much); tlsdiag kept none of them.
+    let (ours, theirs) =
+        (std::fs::metadata(&saved).unwrap().len(), std::fs::metadata(&run.tcpdump_file).unwrap().len());
+    assert!(ours * 20 < theirs, "handshakes only: {ours} bytes saved against tcpdump's {theirs}");
 }
