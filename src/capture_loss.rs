@@ -146,6 +146,52 @@ mod tests {
         assert_eq!(log.kernel, MAX_WINDOWS as u64 + 10);
     }
 
+    /// Every connection of a fixture (a real capture, see tests/fixtures/README.md).
+    fn fixture(name: &str) -> Vec<crate::record::Connection> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let mut conns = Vec::new();
+        crate::analyze::analyze_path(&path, &crate::flow::Limits::default(), &mut |c| conns.push(c));
+        conns
+    }
+
+    #[test]
+    fn a_failure_during_a_loss_becomes_incomplete_capture_naming_it() {
+        // OpenSSL's cipher mismatch (ClientHello frame 4, the server's handshake_failure alert
+        // frame 6, as tshark shows it).
+        let mut conn = fixture("field-both-directions-cipher-mismatch.pcap").remove(0);
+        assert_eq!(conn.verdict.code, "cipher_mismatch");
+        let mut log = LossLog::default();
+        // A loss before the connection opened changes nothing.
+        log.add(loss(2, conn.start - 2_000, conn.start - 1_000));
+        let end = conn.end;
+        log.judge(&mut conn, end);
+        assert_eq!((conn.verdict.code, conn.capture_loss, log.verdicts_affected), ("cipher_mismatch", None, 0));
+        log.add(CaptureLoss { kernel: 40, queue: 3, from: conn.start + 1, to: conn.start + 2 });
+        let end = conn.end;
+        log.judge(&mut conn, end);
+        assert_eq!(conn.verdict.code, "incomplete_capture");
+        assert!(!conn.verdict.is_failure());
+        assert!(conn
+            .verdict
+            .explanation
+            .contains("lost 43 packet(s) (40 dropped by the kernel, 3 by tlsdiag's full queue)"));
+        assert!(conn.verdict.explanation.contains("apparent `cipher_mismatch`"));
+        assert_eq!(conn.verdict.evidence.iter().map(|e| e.frame).collect::<Vec<_>>(), [4, 6]);
+        assert_eq!(conn.capture_loss.map(|l| (l.kernel, l.queue)), Some((40, 3)));
+        assert_eq!(log.verdicts_affected, 1);
+    }
+
+    #[test]
+    fn a_success_during_a_loss_stays_ok() {
+        let mut conn = fixture("field-both-directions-tls13.pcap").remove(0);
+        assert_eq!(conn.verdict.code, "ok");
+        let mut log = LossLog::default();
+        log.add(loss(5, conn.start, conn.end));
+        log.judge(&mut conn, Nanos::MAX);
+        assert_eq!((conn.verdict.code, log.verdicts_affected), ("ok", 0));
+        assert_eq!(conn.capture_loss.map(|l| l.kernel), Some(5));
+    }
+
     #[test]
     fn nothing_lost_adds_no_window() {
         let mut log = LossLog::default();
