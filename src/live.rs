@@ -436,7 +436,9 @@ pub fn capture(
         connections.set(connections.get() + 1);
         if conn.verdict.is_failure() {
             failures.set(failures.get() + 1);
-            failed_here.borrow_mut().add(&conn.server, conn.verdict.code);
+            if options.summary_every.is_some() {
+                failed_here.borrow_mut().add(&conn.server, conn.verdict.code);
+            }
         }
         emit(conn);
     };
