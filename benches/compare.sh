@@ -51,3 +51,18 @@ print(f"{'tlsdiag':12} {ours:9.3f} {mb / ours:9.0f} {ours_mb:>8}")
 print(f"{'tshark':12} {theirs:9.3f} {mb / theirs:9.1f} {theirs_mb:>8}")
 print(f"tlsdiag is {theirs / ours:.0f}x tshark's throughput and takes {ours / floor:.2f}x the read floor")
 PY
+# Live capture (root only): the highest handshake rate tlsdiag and tcpdump both hold with 0
+# drops, capturing the same loopback side by side (benches/live-load.sh), at rising client
+# counts until either drops or the generator stops getting faster.
+if [ "$(id -u)" = 0 ] && command -v tcpdump >/dev/null && command -v curl >/dev/null; then
+  echo "live capture (same traffic, tcpdump -w beside tlsdiag live):"
+  printf '%8s %12s %14s %16s %14s %8s\n' clients handshakes/s tcpdump_drops tlsdiag_kernel tlsdiag_queue ok
+  for clients in ${LIVE_CLIENTS:-8 16 32}; do
+    line=$(bash benches/live-load.sh $((clients * 250)) "$clients")
+    get() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" <<<"$line"; }
+    printf '%8s %12s %14s %16s %14s %8s\n' "$clients" "$(get rate)" "$(get tcpdump_drops)" "$(get tlsdiag_kernel)" \
+      "$(get tlsdiag_queue)" "$(get ok)/$(get handshakes)"
+  done
+else
+  echo "live capture comparison skipped: needs root, tcpdump and curl"
+fi

@@ -50,6 +50,9 @@ pub struct FileSummary {
     /// copies skipped, pktmon drops.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etl: Option<Box<EtlSummary>>,
+    /// Live capture: packets lost (kernel, full queue) and the verdicts the loss changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_loss: Option<Box<crate::capture_loss::LossSummary>>,
     /// Why reading stopped early; every connection settled before it is still reported.
     pub error: Option<String>,
     /// The input is not a capture at all (skipped quietly when found in a directory).
@@ -75,6 +78,16 @@ pub struct Totals {
     /// Connections decrypted with a key log.
     pub decrypted: u64,
     pub verdicts: BTreeMap<&'static str, u64>,
+    /// Packets a live capture lost, and the failure verdicts that became `incomplete_capture`
+    /// because a lost packet could explain them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lost_packets: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub verdicts_affected_by_loss: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub fn totals(files: &[FileSummary]) -> Totals {
@@ -85,6 +98,10 @@ pub fn totals(files: &[FileSummary]) -> Totals {
         t.connections += f.connections;
         t.evicted += f.flow_stats.connections_evicted;
         t.decrypted += f.decrypted;
+        if let Some(loss) = &f.capture_loss {
+            t.lost_packets += loss.kernel + loss.queue;
+            t.verdicts_affected_by_loss += loss.verdicts_affected;
+        }
         for (code, n) in &f.verdicts {
             *t.verdicts.entry(code).or_default() += n;
         }

@@ -143,6 +143,9 @@ pub fn classify(c: &Connection) -> Verdict {
         (Some(_), _) if c.not_tls => not_tls_verdict(c),
         (Some(tls), _) => tls_verdict(c, tls),
     };
+    if let Some(loss) = c.capture_loss.as_ref().filter(|_| verdict.is_failure()) {
+        verdict = lost_packets_may_explain(verdict, loss);
+    }
     if let Some(tls) = &c.tls {
         verdict.risks = risks(c, tls);
     }
@@ -202,6 +205,26 @@ fn openvpn_verdict(c: &Connection) -> Verdict {
         .frame(o.client_reset, "client hard reset")
         .frame(o.server_reset, "server hard reset")
         .frame(c.tcp.client_fin.or(c.tcp.server_fin).or(c.tcp.client_rst).or(c.tcp.server_rst).map(|s| s.frame), "end of the connection")
+}
+
+/// A failure seen while the capture lost packets (live capture: kernel drops, a full queue)
+/// may be a lost packet: the capture is said to be incomplete, naming the loss and the failure
+/// it would otherwise show, whose evidence frames are kept.
+fn lost_packets_may_explain(failure: Verdict, loss: &crate::capture_loss::CaptureLoss) -> Verdict {
+    let mut verdict = Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Likely)
+        .because(format!(
+            "the capture lost {} packet(s) ({} dropped by the kernel, {} by tlsdiag's full queue) between {} and {} while this connection was open, so its apparent `{}` ({}) may be a lost packet",
+            loss.packets(),
+            loss.kernel,
+            loss.queue,
+            crate::time::rfc3339_nanos(loss.from),
+            crate::time::rfc3339_nanos(loss.to),
+            failure.code,
+            failure.explanation
+        ))
+        .hint("Capture with a larger --buffer-size, a narrower filter or --handshakes-only; or save with tcpdump -B and analyze the file.");
+    verdict.evidence = failure.evidence;
+    verdict
 }
 
 /// A connection that carried no payload: the TCP story is the whole story.

@@ -8,6 +8,7 @@
 pub mod analyze;
 pub mod batch;
 pub mod capture;
+pub mod capture_loss;
 pub mod classify;
 pub mod decode;
 pub mod etl_evidence;

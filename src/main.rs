@@ -157,12 +157,37 @@ struct LiveArgs {
     /// BPF capture filter.
     #[arg(short = 'f', long, default_value = "tcp")]
     filter: String,
+    /// Keep only what a handshake diagnosis needs, filtered in the kernel (with -f): SYN, FIN,
+    /// RST and packets without payload, segments starting a TLS handshake, alert, CCS or small
+    /// application-data record, TDS PRELOGIN; bulk data is never copied (see the README for
+    /// what it cannot see).
+    #[arg(long)]
+    handshakes_only: bool,
     /// Output: a line of text per connection, or one NDJSON object, flushed at once.
     #[arg(long, value_enum, default_value = "lines")]
     format: Format,
     /// Also save everything captured to this pcapng file (the frame numbers match the verdicts).
+    /// With -C or -G it is saved in parts FILE_00001.pcapng, FILE_00002.pcapng... that
+    /// `tlsdiag analyze --merge` reads back as one capture. SIGHUP starts a new part (or the
+    /// same file afresh, after log rotation moved it).
     #[arg(short = 'w', long, value_name = "FILE.pcapng")]
     write: Option<std::path::PathBuf>,
+    /// A new part of --write when this size is reached (bytes, or K, M, G).
+    #[arg(short = 'C', long, value_name = "SIZE", value_parser = parse_size, requires = "write")]
+    file_size: Option<usize>,
+    /// A new part of --write every this many seconds of packet time.
+    #[arg(short = 'G', long, value_name = "SECONDS", requires = "write")]
+    rotate_seconds: Option<u64>,
+    /// Keep only the newest N parts (a ring); needs -C or -G.
+    #[arg(short = 'W', long, value_name = "N")]
+    ring: Option<usize>,
+    /// Seconds between summary lines of failures per server and code (0: none), so a capture
+    /// left running can be looked at later.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    summary_every: f64,
+    /// Append the summary lines to this file instead of stderr (reopened on SIGHUP).
+    #[arg(long, value_name = "FILE")]
+    summary_file: Option<std::path::PathBuf>,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
@@ -172,6 +197,11 @@ struct LiveArgs {
     /// Bytes kept of each packet.
     #[arg(long, default_value_t = 65535)]
     snaplen: i32,
+    /// Kernel capture buffer (as tcpdump's -B): bytes, or with a K, M or G suffix. Bursts that
+    /// outrun the reader wait here; when it is full the kernel drops packets (counted, and the
+    /// verdicts of connections open then say so).
+    #[arg(short = 'B', long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    buffer_size: usize,
     /// Seconds between status lines on stderr (0: none).
     #[arg(long, default_value_t = 10.0)]
     status_every: f64,
@@ -251,17 +281,34 @@ fn run(cli: Cli) -> Result<u8> {
 fn live(args: LiveArgs) -> Result<u8> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
+    // Before any thread starts (the signal handler's included), so SIGHUP is blocked in all.
+    let hangup = tlsdiag::live::Hangup::install().context("setting up SIGHUP")?;
+    if args.ring.is_some() && args.file_size.is_none() && args.rotate_seconds.is_none() {
+        anyhow::bail!("--ring needs --file-size (-C) or --rotate-seconds (-G)");
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     // SIGINT and SIGTERM end the capture; the summary is still written and the exit code is 0.
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("installing the signal handler")?;
     let options = tlsdiag::live::LiveOptions {
         interface: args.interface,
-        filter: args.filter,
+        filter: if args.handshakes_only {
+            format!("({}) and tcp and ({})", args.filter, tlsdiag::live::HANDSHAKES_ONLY_FILTER)
+        } else {
+            args.filter
+        },
         write: args.write,
+        rotation: tlsdiag::capture::Rotation {
+            max_bytes: args.file_size.map(|n| n as u64),
+            every: args.rotate_seconds.map(|s| s.saturating_mul(1_000_000_000) as i64),
+            ring: args.ring,
+        },
+        summary_every: (args.summary_every > 0.0).then(|| Duration::from_secs_f64(args.summary_every)),
+        summary_file: args.summary_file,
         duration: args.duration.map(Duration::from_secs_f64),
         count: args.count,
         snaplen: args.snaplen,
+        buffer_size: args.buffer_size,
         status_every: (args.status_every > 0.0).then(|| Duration::from_secs_f64(args.status_every)),
     };
     let keylog = read_keylog(args.keylog.as_deref())?;
@@ -273,7 +320,7 @@ fn live(args: LiveArgs) -> Result<u8> {
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all, ListMode::default(), true);
     let mut session = Session::streaming(report.as_mut());
-    let summary = tlsdiag::live::capture(&options, &limits, &stop, &mut |conn| {
+    let summary = tlsdiag::live::capture(&options, &limits, &stop, Some(&hangup), &mut |conn| {
         session.connection(conn);
         // `tlsdiag live ... | head -3`: nobody reads any more, so the capture ends.
         if session.write_failed() {
@@ -289,6 +336,25 @@ fn live(args: LiveArgs) -> Result<u8> {
         return Ok(EXIT_ERROR);
     }
     Ok(0)
+}
+
+/// "65536", "64K", "64M", "1G": a size in bytes.
+#[cfg(feature = "live")]
+fn parse_size(text: &str) -> std::result::Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_uppercase()),
+        _ => (text, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => return Err(format!("unknown unit '{unit}' (use K, M or G)")),
+    };
+    let n: usize = digits.trim().parse().map_err(|_| format!("'{text}' is not a size (e.g. 65536, 64K, 64M)"))?;
+    n.checked_mul(1 << shift).filter(|&n| n > 0).ok_or_else(|| format!("'{text}' is not a usable size"))
 }
 
 fn analyze(args: AnalyzeArgs) -> Result<u8> {

@@ -2,6 +2,7 @@
 //! its verdict. This is the `connections[]` object of the JSON schema (see the README).
 
 use crate::capture::Nanos;
+use crate::capture_loss::CaptureLoss;
 use crate::classify::{classify, Verdict};
 use crate::flow::{EndReason, Flow};
 use crate::proto::facts::{Seen, TlsFacts};
@@ -127,6 +128,9 @@ pub struct Connection {
     pub not_tls: bool,
     /// DNS answers the client got for the hosts of its certificate's CRL and OCSP URLs.
     pub revocation_lookups: Vec<DnsLookup>,
+    /// Packets a live capture lost while this connection was open (absent when none were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_loss: Option<CaptureLoss>,
     pub verdict: Verdict,
     /// A Wireshark display filter that selects this connection's packets.
     pub wireshark_filter: String,
@@ -228,6 +232,7 @@ impl Connection {
             openvpn,
             not_tls,
             revocation_lookups: Vec::new(),
+            capture_loss: None,
             verdict: Verdict::default(),
             wireshark_filter: String::new(),
         };

@@ -13,11 +13,13 @@ mod netmon;
 mod pcap;
 mod pcapng;
 mod pcapng_writer;
+mod rotate;
 mod sniff;
 
 pub use etl::{expand_lz77, EtlSummary, HostDrop};
 pub use merge::MergedSource;
 pub use pcapng_writer::PcapngWriter;
+pub use rotate::{RotatingWriter, Rotation};
 pub use sniff::{open_path, open_reader, CaptureFormat, Opened};
 
 use std::io;

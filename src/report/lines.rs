@@ -57,6 +57,9 @@ impl Reporter for LineReporter {
         if t.evicted > 0 {
             writeln!(self.out, "{}", super::evicted_words(t.evicted))?;
         }
+        if t.lost_packets > 0 {
+            writeln!(self.out, "{}", super::loss_words(t.lost_packets, t.verdicts_affected_by_loss))?;
+        }
         for (code, n) in &t.verdicts {
             writeln!(self.out, "  {code:<28} {n}")?;
         }

@@ -139,6 +139,13 @@ pub fn evicted_words(evicted: u64) -> String {
     )
 }
 
+/// The summary line of a live capture that lost packets.
+pub fn loss_words(lost: u64, affected: u64) -> String {
+    format!(
+        "{lost} packet(s) lost by the capture: {affected} failure verdict(s) a lost packet could explain are incomplete_capture instead (\"capture_loss\" names the loss)"
+    )
+}
+
 /// "SQL Server 16.0.1000 encryption REQ; client 9.0.0 encryption NOT_SUP; TLS in 0x04 packets"
 /// for a TDS connection, None for any other.
 pub fn tds_summary(conn: &Connection) -> Option<String> {
