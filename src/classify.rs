@@ -143,7 +143,11 @@ pub fn classify(c: &Connection) -> Verdict {
         (Some(_), _) if c.not_tls => not_tls_verdict(c),
         (Some(tls), _) => tls_verdict(c, tls),
     };
-    if let Some(loss) = c.capture_loss.as_ref().filter(|_| verdict.is_failure()) {
+    // "Abandoned before any answer", "closed without a byte of data" and "not TLS" (the first
+    // bytes lost) are as open to a lost packet as a failure is.
+    let loss_may_explain =
+        verdict.is_failure() || matches!(verdict.code, "abandoned" | "closed_after_handshake" | "not_tls");
+    if let Some(loss) = c.capture_loss.as_ref().filter(|_| loss_may_explain) {
         verdict = lost_packets_may_explain(verdict, loss);
     }
     if let Some(tls) = &c.tls {

@@ -7,12 +7,16 @@ use crate::capture::{Frame, LinkType, Nanos, RotatingWriter, Rotation};
 use crate::capture_loss::{CaptureLoss, LossLog};
 use crate::flow::Limits;
 use crate::record::Connection;
+#[cfg(unix)]
 use nix::poll::{PollFd, PollFlags};
+#[cfg(unix)]
 use nix::sys::signal::{SigSet, Signal};
+#[cfg(unix)]
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use pcap::{Capture, Device};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+#[cfg(unix)]
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -272,8 +276,7 @@ fn read_packets(mut cap: Capture<pcap::Active>, queue: SyncSender<Batch>, queued
                 if due && !r.hand_over(&mut cap, None, false) {
                     return;
                 }
-                let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
-                let _ = nix::poll::poll(&mut fds, POLL_TIMEOUT_MS);
+                wait_for_packets(&cap);
             }
             Err(e) => {
                 r.hand_over(&mut cap, Some(e.to_string()), true);
@@ -283,10 +286,40 @@ fn read_packets(mut cap: Capture<pcap::Active>, queue: SyncSender<Batch>, queued
     }
 }
 
+/// Waits on libpcap's descriptor until packets are there or the poll timeout passes.
+#[cfg(unix)]
+fn wait_for_packets(cap: &Capture<pcap::Active>) {
+    let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+    let _ = nix::poll::poll(&mut fds, POLL_TIMEOUT_MS);
+}
+
+/// Windows (Npcap) has no descriptor to poll: a short sleep before the next read.
+#[cfg(not(unix))]
+fn wait_for_packets(_cap: &Capture<pcap::Active>) {
+    std::thread::sleep(Duration::from_millis(1));
+}
+
 /// SIGHUP, read from a signalfd: the signal is blocked in every thread (so it neither kills
 /// the process nor needs a handler) and the analysis loop asks whether it came.
+#[cfg(unix)]
 pub struct Hangup(SignalFd);
 
+/// Windows has no SIGHUP: rotation is by size (-C) and time (-G) only.
+#[cfg(not(unix))]
+pub struct Hangup;
+
+#[cfg(not(unix))]
+impl Hangup {
+    pub fn install() -> std::io::Result<Hangup> {
+        Ok(Hangup)
+    }
+
+    pub fn received(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(unix)]
 impl Hangup {
     /// Blocks SIGHUP in this thread and the threads it starts later: call it first thing.
     pub fn install() -> std::io::Result<Hangup> {

@@ -396,7 +396,7 @@ fn is_ndis_copy(copies: &mut NdisCopies, (miniport, lower, send): (u32, u32, boo
     let d = digest(data);
     if copies.layered {
         for r in copies.recent.iter_mut().rev() {
-            if ts - r.ts > NDIS_COPY_WINDOW_NS {
+            if ts.saturating_sub(r.ts) > NDIS_COPY_WINDOW_NS {
                 break;
             }
             if r.miniport == miniport && r.send == send && r.len == data.len() && r.digest == d {
