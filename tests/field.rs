@@ -196,6 +196,14 @@ fn corpus_one_sided_and_abandoned_connections() {
     let c = find("ndpi--opera-vpn.pcapng", "192.168.1.29:51457");
     assert_eq!(verdict(&c), ("abandoned", "none", "certain"));
     assert_eq!(evidence_frames(&c), [2653, 2654]);
+    // CH 261 acknowledged by the server (262), silence for 2.1 s, the client's FIN 427, then the
+    // server's: the server's silence, not a refusal by the client.
+    let c = find("ndpi--webex.pcap", "10.8.0.1:41726");
+    assert_eq!(verdict(&c), ("no_server_hello", "server", "likely"));
+    assert_eq!(evidence_frames(&c), [261, 427]);
+    // CH 147, the client's FIN 161 23 ms later, the HelloRetryRequest 165 after it.
+    let c = find("ndpi--tumblr.pcap", "[2a01:cb01:2049:8b07:991d:ec85:28df:f629]:58382");
+    assert_eq!(verdict(&c), ("abandoned", "none", "certain"));
     // The server's first 2920 bytes are not in the capture, the client goes on to its
     // ClientKeyExchange, CCS and Finished (1371-1373) and data flows both ways.
     let c = find("pcapplusplus--tls2.pcap", "192.168.0.17:49713");

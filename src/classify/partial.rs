@@ -205,10 +205,12 @@ pub(super) fn client_left_without_answer(
         );
     }
     let hello_at = t.client_first_data.unwrap_or(Seen { frame: ch.frame, ts: c.start });
-    let server_spoke = t.server_bytes_seen > 0 || !tls.server.messages.is_empty();
+    // Payload from the server (a FIN alone is no answer), and whether it came before the
+    // client ended the connection.
+    let server_data = t.server_first_data.map(|d| d.frame).or(tls.server.messages.first().map(|m| m.frame));
     // The server's TCP never acknowledged the hello: it did not reach the server (or not its
     // listening socket). The client's retransmissions are the proof.
-    if t.client_bytes_acked_by_server == 0 && t.server_packets > 0 && !server_spoke {
+    if t.client_bytes_acked_by_server == 0 && t.server_packets > 0 && server_data.is_none() {
         let retried = t.retransmissions;
         let span = secs(t.client_last_data.map_or(0, |l| l.ts.saturating_sub(hello_at.ts)));
         return Some(
@@ -229,6 +231,7 @@ pub(super) fn client_left_without_answer(
     }
     let (end, reset) = client_end?;
     let waited = end.ts.saturating_sub(hello_at.ts);
+    let server_spoke = server_data.is_some_and(|frame| frame < end.frame);
     if !server_spoke && waited < ABANDON_WITHIN {
         return Some(
             abandoned(format!(
