@@ -12,11 +12,14 @@ use std::collections::BTreeSet;
 /// Every connection of the sample, the fixtures and the public corpus, as NDJSON records.
 fn every_connection() -> Vec<Value> {
     let mut out = Vec::new();
-    for dir in ["samples", "tests/fixtures", "../shared/corpus"] {
+    // The public captures when ../shared is beside the clone (CI has it), the project's own always.
+    let corpus = repo().join("../shared/corpus").is_dir();
+    for dir in ["samples", "tests/fixtures", "../shared/corpus"].into_iter().filter(|d| corpus || !d.contains("shared"))
+    {
         let run = tlsdiag(&["analyze", "--format", "ndjson", repo().join(dir).to_str().unwrap()]);
         out.extend(run.stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
     }
-    assert!(out.len() > 1000, "{} connections", out.len());
+    assert!(out.len() > if corpus { 1000 } else { 150 }, "{} connections", out.len());
     out
 }
 
@@ -77,8 +80,9 @@ fn no_fix_contradicts_its_explanation() {
             ));
         }
     }
-    // Resets and closes without a ServerHello by either side are among them.
-    assert!(checked >= 20, "only {checked} verdicts name a side in both");
+    // Resets and closes without a ServerHello by either side are among them (fewer since a
+    // client that left a silent server is no longer said to have refused it).
+    assert!(checked >= 5, "only {checked} verdicts name a side in both");
     assert!(contradictions.is_empty(), "{}", contradictions.join("\n"));
 }
 
