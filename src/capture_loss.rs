@@ -16,8 +16,10 @@ const MAX_WINDOWS: usize = 4096;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CaptureLoss {
     /// Packets the kernel dropped (its ring buffer was full).
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub kernel: u64,
     /// Packets tlsdiag dropped because its analysis queue was full.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub queue: u64,
     #[serde(serialize_with = "crate::report::ser_ts")]
     pub from: Nanos,
@@ -41,8 +43,11 @@ impl CaptureLoss {
 /// What a live capture lost, for its summary.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct LossSummary {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub kernel: u64,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub queue: u64,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub verdicts_affected: u64,
 }
 

@@ -62,7 +62,9 @@ impl Confidence {
 /// A frame that backs the verdict, with what it shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Evidence {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub what: String,
 }
 
@@ -70,6 +72,7 @@ pub struct Evidence {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Risk {
     pub code: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub explanation: String,
 }
 
@@ -78,9 +81,13 @@ pub struct Verdict {
     pub code: &'static str,
     pub side: Fault,
     pub confidence: Confidence,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub explanation: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub hint: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<Risk>,
 }
 

@@ -12,55 +12,96 @@ use crate::proto::tls::Status;
 use crate::revocation::DnsLookup;
 use serde::Serialize;
 
-/// Version of the JSON schema; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON schema; bumped on any incompatible change. Version 2 leaves out fields
+/// that hold their default (null, false, 0, an empty string or list): a reader takes an absent
+/// field as that default. Version 1 documents (every field written) read the same way.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Schema versions `merge` accepts: the same fields, version 1 with every default written.
+pub const READABLE_SCHEMA_VERSIONS: [u32; 2] = [1, 2];
+
+/// A field left out of the record when it holds its type's default (`false`, `0`).
+pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct TcpRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub syn: Option<Seen>,
     /// SYNs sent by the client, retransmissions included.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub syn_count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_syn: Option<Seen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub syn_ack: Option<Seen>,
     /// SYN-ACKs sent by the server, retransmissions included.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub syn_ack_count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub established: Option<Seen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_fin: Option<Seen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_fin: Option<Seen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_rst: Option<Seen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_rst: Option<Seen>,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub retransmissions: u32,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub out_of_order: u32,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub overlaps: u32,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub gaps: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_gap_frame: Option<u64>,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub truncated_segments: u32,
     /// The capture began after the connection opened.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub midstream: bool,
     pub ended_by: EndReason,
     /// The first and last packets with payload from each side.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_first_data: Option<Seen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_last_data: Option<Seen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_first_data: Option<Seen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_last_data: Option<Seen>,
     /// The packet that carried each side's highest acknowledgement.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_last_ack: Option<Seen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_last_ack: Option<Seen>,
     /// The first packet in which the server acknowledged more of the client's bytes after it
     /// had sent data of its own: the client answered the server's first flight.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_acked_after_data: Option<Seen>,
     /// Packets the capture holds from each side.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub client_packets: u32,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub server_packets: u32,
     /// Bytes of each side's stream the capture saw it send (its FIN counts one).
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub client_bytes_seen: u32,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub server_bytes_seen: u32,
     /// Bytes of the other side's stream that each side acknowledged: what the other side sent,
     /// even where the capture does not hold it.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub server_bytes_acked_by_client: u32,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub client_bytes_acked_by_server: u32,
     /// `client_only` or `server_only` when the capture holds one direction of the connection
     /// (a tap or SPAN port that sees one way, asymmetric routing), null otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub one_sided: Option<OneSided>,
 }
 
@@ -104,35 +145,48 @@ pub enum Encapsulation {
 #[derive(Clone, Debug, Serialize)]
 pub struct Connection {
     pub schema_version: u32,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub file: String,
     /// `ip:port` of the side that opened the connection / sent the ClientHello.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub client: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub server: String,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub first_frame: u64,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub last_frame: u64,
     #[serde(serialize_with = "crate::report::ser_ts")]
     pub start: Nanos,
     #[serde(serialize_with = "crate::report::ser_ts")]
     pub end: Nanos,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub packets: u64,
     pub tcp: TcpRecord,
     /// How the TLS handshake travels; absent when no TLS or TDS was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encapsulation: Option<Encapsulation>,
     /// Absent when the connection carried no TLS at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFacts>,
     /// SQL Server's TDS: PRELOGIN options of both sides and how encryption was negotiated.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tds: Option<TdsFacts>,
     /// OpenVPN over TCP: how the control channel is protected, its packets, the data channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub openvpn: Option<OpenVpnFacts>,
     /// True when the payload was not TLS.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub not_tls: bool,
     /// DNS answers the client got for the hosts of its certificate's CRL and OCSP URLs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub revocation_lookups: Vec<DnsLookup>,
     /// Packets a live capture lost while this connection was open (absent when none were).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture_loss: Option<CaptureLoss>,
     pub verdict: Verdict,
     /// A Wireshark display filter that selects this connection's packets.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub wireshark_filter: String,
 }
 

@@ -26,12 +26,16 @@ pub const MAX_DNS_NAMES: usize = 65_536;
 /// A DNS answer a client got for the host of one of its certificate's revocation URLs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DnsLookup {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     #[serde(serialize_with = "crate::report::ser_ts")]
     pub ts: Nanos,
     /// `NOERROR`, `NXDOMAIN`, `SERVFAIL`, ...
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub rcode: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<IpAddr>,
 }
 

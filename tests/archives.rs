@@ -191,3 +191,83 @@ fn merge_reads_rotated_parts_as_the_unsplit_capture() {
     let (split, _, _) = json_run(&["analyze", "--format", "json", dir.path().to_str().unwrap()]);
     assert!(split["totals"]["verdicts"]["incomplete_capture"].as_u64().unwrap_or(0) > 0);
 }
+
+/// A value a schema-2 record leaves out: null, false, 0, "" or an empty list or object.
+fn is_default_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_u64() == Some(0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// Paths inside `v` that hold a default value.
+fn default_paths(v: &Value, path: &str, found: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, inner) in o {
+                let here = format!("{path}.{k}");
+                if is_default_value(inner) {
+                    found.push(here);
+                } else {
+                    default_paths(inner, &here, found);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|inner| default_paths(inner, &format!("{path}[]"), found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn ndjson_records_leave_out_every_default_field() {
+    let mut found = Vec::new();
+    let mut records = 0;
+    for entry in std::fs::read_dir(repo().join("tests/fixtures")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "pcap" && e != "pcapng") {
+            continue;
+        }
+        for c in connections(&path) {
+            assert_eq!(c["schema_version"], 2);
+            records += 1;
+            default_paths(&c, "", &mut found);
+        }
+    }
+    assert!(records > 100, "only {records} records read");
+    found.sort();
+    found.dedup();
+    // PRELOGIN options the peer sent with a zero or empty value are facts, not defaults (an
+    // absent option is left out): MARS off, an empty instance name, build 0, thread 0.
+    found.retain(|p| {
+        !["instance", "mars", "sub_build", "thread_id"]
+            .iter()
+            .any(|option| p.starts_with(".tds.") && p.ends_with(&format!(".{option}")))
+    });
+    assert!(found.is_empty(), "default values written: {found:?}");
+}
+
+#[test]
+fn merge_reads_schema_1_and_2_and_refuses_others() {
+    let (doc, _, _) =
+        json_run(&["analyze", "--format", "json", repo().join("samples/handshakes.pcap").to_str().unwrap()]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut old = doc.clone();
+    old["schema_version"] = 1.into();
+    let mut future = doc.clone();
+    future["schema_version"] = 3.into();
+    let (p1, p2, p3) = (dir.path().join("v1.json"), dir.path().join("v2.json"), dir.path().join("v3.json"));
+    std::fs::write(&p1, old.to_string()).unwrap();
+    std::fs::write(&p2, doc.to_string()).unwrap();
+    std::fs::write(&p3, future.to_string()).unwrap();
+    let (merged, code, stderr) = json_run(&["merge", p1.to_str().unwrap(), p2.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(merged["schema_version"], 2);
+    assert_eq!(merged["totals"]["connections"], doc["totals"]["connections"].as_u64().unwrap() * 2);
+    let refused = tlsdiag(&["merge", p2.to_str().unwrap(), p3.to_str().unwrap()]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("schema_version 3"), "{}", refused.stderr);
+}

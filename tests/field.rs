@@ -29,7 +29,7 @@ fn client_side_only_completed_handshakes_are_ok_likely() {
         let c = one(name);
         assert_eq!(verdict(&c), ("ok", "none", "likely"), "{name}");
         assert_eq!(c["tcp"]["one_sided"], "client_only", "{name}");
-        assert_eq!(c["tcp"]["server_packets"], 0, "{name}");
+        assert!(c["tcp"]["server_packets"].is_null(), "{name}: no server packet (0 is left out)");
         assert!(evidence_frames(&c).contains(&went_on), "{name}: {:?}", evidence_frames(&c));
         // The client's last ACK covers the whole server stream, its FIN included (tshark's
         // relative tcp.ack of the last packet: 1472 and 1883, i.e. 1471 and 1882 bytes).
@@ -117,7 +117,7 @@ fn a_snap_length_inside_the_certificate_does_not_hide_the_finished_messages() {
     let c = one("field-snaplen-cut-certificate-tls12.pcap");
     assert_eq!(verdict(&c), ("ok", "none", "likely"));
     assert_eq!(c["tls"]["handshake_complete"], 11);
-    assert_eq!(c["tls"]["resumed"], false);
+    assert!(!flag(&c["tls"]["resumed"]));
     assert_eq!(c["tls"]["server"]["resynced"], 11);
     // MTU 1000: the flight spans 6-10 and 16-17; the Finished come in 20 and 21.
     let c = one("field-snaplen-cut-certificate-mtu1000-tls12.pcap");
@@ -165,7 +165,7 @@ fn corpus_certainties_rest_on_captured_packets() {
             Some("server_only") => "from the client",
             _ => continue,
         };
-        for e in c["verdict"]["evidence"].as_array().unwrap() {
+        for e in list(&c["verdict"]["evidence"]) {
             if e["what"].as_str().unwrap().contains(missing) {
                 problems.push(format!("{} {}: certain {code} cites {} ({missing})", c["file"], c["client"], e["what"]));
             }

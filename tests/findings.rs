@@ -112,7 +112,7 @@ fn a_refused_resumption_that_meets_a_certificate_request_is_named_and_linked() {
     assert_eq!(second["tls"]["resumption"]["offered"], "ticket");
     assert_eq!(second["tls"]["resumption"]["from"]["client"], first["client"]);
     assert_eq!(second["tls"]["resumption"]["from"]["frame"], 9);
-    assert_eq!(second["tls"]["resumed"], false);
+    assert!(!flag(&second["tls"]["resumed"]));
     assert_eq!(second["tls"]["certificate_request"], 20);
     assert_eq!(
         all_findings(&doc),

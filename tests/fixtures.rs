@@ -25,7 +25,7 @@ fn tls12_success() {
     assert_eq!(c["tls"]["client_hello"]["frame"], 4);
     assert_eq!(c["tls"]["server_hello"]["frame"], 6);
     assert_eq!(c["tls"]["server_hello"]["cipher_suite"], "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
-    assert_eq!(c["tls"]["server_hello"]["extended_master_secret"], true);
+    assert!(flag(&c["tls"]["server_hello"]["extended_master_secret"]));
     assert_eq!(c["tls"]["client_hello"]["sni"], "www.example.test");
     assert_eq!(c["tls"]["server_certificates"]["certificates"][0]["subject"], "CN=www.example.test");
 }
@@ -151,9 +151,8 @@ fn dhe_without_extended_master_secret_is_a_risk() {
     let c = one("tls12-dhe-no-ems.pcap");
     assert_eq!(verdict(&c).0, "ok");
     assert_eq!(c["tls"]["server_hello"]["cipher_suite"], "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256");
-    assert_eq!(c["tls"]["server_hello"]["extended_master_secret"], false);
-    let risks: Vec<&str> =
-        c["verdict"]["risks"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert!(!flag(&c["tls"]["server_hello"]["extended_master_secret"]));
+    let risks: Vec<&str> = list(&c["verdict"]["risks"]).iter().map(|r| r["code"].as_str().unwrap()).collect();
     assert_eq!(risks, ["dhe_without_ems"]);
     assert!(c["tls"]["server_key_exchange"]["dh_prime_bits"].as_u64().unwrap() >= 2048);
 }
@@ -230,8 +229,7 @@ fn bad_record_mac_after_a_dhe_key_exchange() {
     assert_eq!(verdict(c), ("failed_after_key_exchange", "unknown", "certain"));
     assert_eq!(evidence_frames(c), vec![15, 19]);
     assert!(explanation(c).contains("DHE without Extended Master Secret"), "{}", explanation(c));
-    let risks: Vec<&str> =
-        c["verdict"]["risks"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    let risks: Vec<&str> = list(&c["verdict"]["risks"]).iter().map(|r| r["code"].as_str().unwrap()).collect();
     assert_eq!(risks, ["dhe_without_ems"]);
 }
 
@@ -302,7 +300,7 @@ fn a_crl_host_resolved_in_the_capture_is_matched_by_address() {
     let tls = conns.iter().find(|c| c["server"] == "127.0.0.1:4433").unwrap();
     assert_eq!(verdict(tls), ("certificate_rejected", "network", "likely"));
     assert_eq!(evidence_frames(tls), [6, 10, 12, 17]);
-    let lookups = tls["revocation_lookups"].as_array().unwrap();
+    let lookups = list(&tls["revocation_lookups"]);
     assert_eq!(lookups.len(), 1);
     assert_eq!((lookups[0]["name"].as_str(), lookups[0]["frame"].as_u64()), (Some("crl.example.test"), Some(10)));
     assert_eq!(lookups[0]["addresses"][0], "127.0.0.2");

@@ -51,7 +51,7 @@ fn encrypted_certificate_rejection_is_inferred_without_the_key_log() {
     assert_eq!(verdict(&c), ("aborted_after_server_hello", "server", "likely"));
     assert_eq!(evidence_frames(&c), [9]);
     assert!(c["verdict"]["hint"].as_str().unwrap().contains("SSLKEYLOGFILE"));
-    assert_eq!(c["tls"]["decrypted"], false);
+    assert!(!flag(&c["tls"]["decrypted"]));
     assert!(c["tls"]["server_certificates"].is_null(), "the certificate is encrypted");
 }
 
@@ -65,9 +65,9 @@ fn encrypted_certificate_rejection_is_read_with_the_key_log() {
     let chain = &c["tls"]["server_certificates"];
     assert_eq!(chain["frame"], 6);
     assert_eq!(chain["certificates"][0]["issuer"], "CN=untrusted test CA");
-    assert_eq!(c["tls"]["decrypted"], true);
+    assert!(flag(&c["tls"]["decrypted"]));
     let messages: Vec<&str> =
-        c["tls"]["server"]["messages"].as_array().unwrap().iter().map(|m| m["message"].as_str().unwrap()).collect();
+        list(&c["tls"]["server"]["messages"]).iter().map(|m| m["message"].as_str().unwrap()).collect();
     assert_eq!(messages, ["ServerHello", "EncryptedExtensions", "Certificate", "CertificateVerify", "Finished"]);
 }
 
@@ -111,10 +111,10 @@ fn rejected_client_certificate_is_inferred_then_read() {
 fn tls12_finished_messages_are_decrypted() {
     let c = with_keylog("tls12-keylog-ok");
     assert_eq!(verdict(&c).0, "ok");
-    assert_eq!(c["tls"]["decrypted"], true);
+    assert!(flag(&c["tls"]["decrypted"]));
     assert_eq!(c["tls"]["client"]["finished"], 8);
     assert_eq!(c["tls"]["server"]["finished"], 9);
-    let last = c["tls"]["server"]["messages"].as_array().unwrap().last().unwrap().clone();
+    let last = list(&c["tls"]["server"]["messages"]).last().unwrap().clone();
     assert_eq!((last["message"].as_str(), last["frame"].as_u64()), (Some("Finished"), Some(9)));
 }
 
@@ -130,10 +130,10 @@ fn tls12_cbc_records_are_decrypted_with_either_mac_order() {
         let c = with_keylog(stem);
         assert_eq!(verdict(&c).0, "ok", "{stem}");
         assert_eq!(c["tls"]["server_hello"]["cipher_suite"], suite);
-        let extensions = c["tls"]["server_hello"]["extensions"].as_array().unwrap();
+        let extensions = list(&c["tls"]["server_hello"]["extensions"]);
         assert_eq!(extensions.iter().any(|e| e == "encrypt_then_mac"), etm, "{stem}");
-        assert_eq!(c["tls"]["decrypted"], true, "{stem}");
-        assert!(c["tls"]["errors"].as_array().unwrap().is_empty(), "{stem}: {}", c["tls"]["errors"]);
+        assert!(flag(&c["tls"]["decrypted"]), "{stem}");
+        assert!(list(&c["tls"]["errors"]).is_empty(), "{stem}: {}", c["tls"]["errors"]);
         let messages = |side: &str| -> Vec<(String, u64)> {
             c["tls"][side]["messages"]
                 .as_array()
@@ -146,7 +146,7 @@ fn tls12_cbc_records_are_decrypted_with_either_mac_order() {
         assert!(messages("server").contains(&("Finished".into(), 9)), "{stem}: {:?}", messages("server"));
         // Without the key log the Finished messages stay opaque.
         let (plain, _) = analysed(&format!("{stem}.pcap"), &[]);
-        assert!(!plain["tls"]["client"]["messages"].as_array().unwrap().iter().any(|m| m["message"] == "Finished"));
+        assert!(!list(&plain["tls"]["client"]["messages"]).iter().any(|m| m["message"] == "Finished"));
     }
 }
 
@@ -159,8 +159,8 @@ fn a_cbc_record_whose_mac_fails_is_not_taken_for_plaintext() {
         format!("{flipped}{}", &secret[1..])
     });
     let (c, _) = analysed("tls12-cbc-no-etm-keylog.pcap", &["--keylog", keylog.to_str().unwrap()]);
-    assert_eq!(c["tls"]["decrypted"], false);
-    let errors = c["tls"]["errors"].as_array().unwrap();
+    assert!(!flag(&c["tls"]["decrypted"]));
+    let errors = list(&c["tls"]["errors"]);
     assert!(
         errors.iter().any(|e| e.as_str().unwrap().contains("do not decrypt the Client's record in frame 8")),
         "{errors:?}"
@@ -181,7 +181,7 @@ fn chacha20_poly1305_from_python_ssl() {
 fn a_key_log_that_matches_nothing_is_reported() {
     let other = fixture("tls12-keylog-ok.keylog");
     let (c, run) = analysed("tls13-chacha-python.pcap", &["--keylog", other.to_str().unwrap()]);
-    assert_eq!(c["tls"]["decrypted"], false);
+    assert!(!flag(&c["tls"]["decrypted"]));
     assert!(run.stderr.contains("matches no connection"), "{}", run.stderr);
 }
 
@@ -200,8 +200,8 @@ fn wrong_secrets_are_an_error_on_the_connection_not_a_wrong_verdict() {
     let (_dir, keylog) = damaged_keylog("tls13-gnutls-cert-unknown-ca", |secret| secret.chars().rev().collect());
     let (c, _) = analysed("tls13-gnutls-cert-unknown-ca.pcap", &["--keylog", keylog.to_str().unwrap()]);
     assert_eq!(verdict(&c).0, "aborted_after_server_hello");
-    assert_eq!(c["tls"]["decrypted"], false);
-    let errors = c["tls"]["errors"].as_array().unwrap();
+    assert!(!flag(&c["tls"]["decrypted"]));
+    let errors = list(&c["tls"]["errors"]);
     assert!(
         errors.iter().any(|e| e.as_str().unwrap().contains("do not decrypt the Server's record in frame 6")),
         "{errors:?}"

@@ -15,7 +15,7 @@ fn by_client(conns: &[Value], client_port: &str) -> Value {
 }
 
 fn risk_codes(c: &Value) -> Vec<String> {
-    c["verdict"]["risks"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_string()).collect()
+    list(&c["verdict"]["risks"]).iter().map(|r| r["code"].as_str().unwrap().to_string()).collect()
 }
 
 // samples/handshakes.pcap, made by samples/make-sample.sh (OpenSSL 3 server offering

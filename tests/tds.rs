@@ -15,7 +15,7 @@ fn one(name: &str) -> Value {
 }
 
 fn risk_codes(c: &Value) -> Vec<&str> {
-    c["verdict"]["risks"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect()
+    list(&c["verdict"]["risks"]).iter().map(|r| r["code"].as_str().unwrap()).collect()
 }
 
 /// tshark's PRELOGIN fields per frame: (frame, TDS type, version, encryption, instance,

@@ -147,9 +147,7 @@ fn tlsdiag_view(path: &Path, options: &[&str]) -> BTreeMap<(String, String), Exp
         let key = if a < b { (a, b) } else { (b, a) };
         let sh = &tls["server_hello"];
         let s = |v: &Value| v.as_str().map(str::to_string);
-        let alerts = tls["alerts"]
-            .as_array()
-            .unwrap()
+        let alerts = list(&tls["alerts"])
             .iter()
             .filter(|a| !a["description"].is_null())
             .map(|a| (a["frame"].as_u64().unwrap(), a["description"].as_str().unwrap().to_string()))
@@ -467,7 +465,7 @@ fn dns_answers_agree_with_tshark() {
             })
             .collect();
         for conn in connections(&path) {
-            for lookup in conn["revocation_lookups"].as_array().unwrap() {
+            for lookup in list(&conn["revocation_lookups"]) {
                 let frame = lookup["frame"].as_u64().unwrap();
                 let (qname, rcode, addresses) =
                     theirs.get(&frame).unwrap_or_else(|| panic!("{name}: no DNS response in {frame}"));
@@ -478,8 +476,7 @@ fn dns_answers_agree_with_tshark() {
                     other => panic!("unexpected {other}"),
                 };
                 assert_eq!(ours_rcode, *rcode, "{name} frame {frame}");
-                let ours: Vec<&str> =
-                    lookup["addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+                let ours: Vec<&str> = list(&lookup["addresses"]).iter().map(|a| a.as_str().unwrap()).collect();
                 assert_eq!(ours.join(","), *addresses, "{name} frame {frame}");
                 compared += 1;
             }

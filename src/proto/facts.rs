@@ -8,6 +8,7 @@ use serde::Serialize;
 /// Where and when something was seen: the frame Wireshark shows it in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Seen {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     #[serde(serialize_with = "crate::report::ser_ts")]
     pub ts: Nanos,
@@ -23,40 +24,61 @@ pub enum Role {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ClientHello {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     /// The version field of the ClientHello body.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub legacy_version: String,
     /// supported_versions (TLS 1.3 style), GREASE removed; empty when the extension is absent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub supported_versions: Vec<String>,
     /// The highest version offered, taking supported_versions into account.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub max_version: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cipher_suites: Vec<String>,
     #[serde(skip)]
     pub cipher_suite_ids: Vec<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alpn: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub supported_groups: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signature_algorithms: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub key_share_groups: Vec<String>,
     /// Every extension in the order sent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<String>,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub extended_master_secret: bool,
     /// Hex of the legacy session id (empty when none).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub session_id: String,
     /// The client sent a non-empty session ticket (RFC 5077).
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub session_ticket: bool,
     /// Fingerprint of that ticket (see `tickets_issued`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket_id: Option<String>,
     /// The client offered a TLS 1.3 pre-shared key (resumption).
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub psk: bool,
     /// Fingerprint of the first PSK identity offered (the ticket of a TLS 1.3 NewSessionTicket).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub psk_identity_id: Option<String>,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub early_data: bool,
     /// Sent in the SSLv2-compatible record format.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub sslv2_format: bool,
     /// JA3 fingerprint (MD5 hex), as tshark's tls.handshake.ja3; empty for SSLv2-format hellos.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub ja3: String,
     /// JA4 fingerprint of the client (FoxIO's specification, TCP).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub ja4: String,
     /// The key a key log is indexed by.
     #[serde(skip)]
@@ -65,23 +87,34 @@ pub struct ClientHello {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ServerHello {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub legacy_version: String,
     /// The negotiated version (supported_versions when present, else legacy_version).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub version: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub cipher_suite: String,
     #[serde(skip)]
     pub cipher_suite_id: u16,
     #[serde(skip)]
     pub version_id: u16,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<String>,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub extended_master_secret: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub alpn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_share_group: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub session_id: String,
     /// The server accepted a TLS 1.3 pre-shared key.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub psk_accepted: bool,
     /// JA3S fingerprint (MD5 hex), as tshark's tls.handshake.ja3s.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub ja3s: String,
     /// Needed with the client's to derive TLS 1.2 record keys.
     #[serde(skip)]
@@ -90,67 +123,93 @@ pub struct ServerHello {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct HelloRetryRequest {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub cipher_suite: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub selected_group: Option<String>,
 }
 
 /// One X.509 certificate of a chain.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Certificate {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub subject: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub issuer: String,
     /// DNS names and IP addresses of subjectAltName.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub san: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub not_before: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub not_after: String,
     #[serde(skip)]
     pub not_before_unix: i64,
     #[serde(skip)]
     pub not_after_unix: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub signature_algorithm: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub key_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_bits: Option<u32>,
     /// Extended key usages by name (`serverAuth`, `clientAuth`, ...); empty when absent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extended_key_usage: Vec<String>,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub self_signed: bool,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub is_ca: bool,
     /// CRL distribution points and OCSP responders (URLs), where clients check revocation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub revocation_urls: Vec<String>,
     /// Set when the DER could not be parsed; the other fields are then empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parse_error: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CertificateChain {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<Certificate>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ServerKeyExchange {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     /// Named group of an ECDHE exchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Size of the DH prime of a DHE exchange, in bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dh_prime_bits: Option<u32>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Alert {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     #[serde(serialize_with = "crate::report::ser_ts")]
     pub ts: Nanos,
     pub sender: Role,
     /// `warning` / `fatal`; absent for an encrypted alert that could not be decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<String>,
     /// snake_case RFC name; absent for an encrypted alert that could not be decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip)]
     pub code: Option<u8>,
     /// Sent encrypted (after the sender's keys changed).
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub encrypted: bool,
     /// Encrypted on the wire and read with the key log's secrets.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub decrypted: bool,
 }
 
@@ -173,49 +232,64 @@ pub struct Resumption {
     /// (TLS 1.3).
     pub offered: &'static str,
     /// The connection whose handshake issued the offered session, when the capture holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<SessionOrigin>,
 }
 
 /// Another connection of the same input, named as the report names connections.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SessionOrigin {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub client: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub server: String,
     /// The frame of its message that matters here: the ServerHello or NewSessionTicket that
     /// issued the session, or an FTPS control connection's ServerHello.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
 }
 
 /// Size and frame of an encrypted record, kept for the first few records of each side.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct RecordSeen {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub content_type: u8,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub length: u16,
 }
 
 /// Per-side observations after the hellos.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SideFacts {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub change_cipher_spec: Option<u64>,
     /// First encrypted handshake record (Finished in TLS 1.2) or first encrypted TLS 1.3 record.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub finished: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub application_data: Option<u64>,
     /// First encrypted records, in order (at most [`MAX_RECORDS_KEPT`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encrypted_records: Vec<RecordSeen>,
     /// A gap in the captured bytes of this side before the handshake was over.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gap: Option<u64>,
     /// After the gap, the frame where reading went on at the next record header found; what
     /// was learned from there on comes after bytes the capture lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resynced: Option<u64>,
     /// Plaintext handshake messages in order, each with the frame Wireshark shows it in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<MessageSeen>,
 }
 
 /// A plaintext handshake message and its frame.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MessageSeen {
     pub message: &'static str,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
 }
 
@@ -235,22 +309,29 @@ pub const TLS13_CERTIFICATE_MARGIN: u16 = 128;
 #[derive(Clone, Debug, Serialize)]
 pub struct NonTls {
     pub sender: Role,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     /// Up to 64 bytes, non-printable ones shown as `.`.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub preview: String,
     /// The other side's first bytes after it, when there were any.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub answer: Option<Answer>,
 }
 
 /// What the peer of a side that spoke something other than TLS sent back.
 #[derive(Clone, Debug, Serialize)]
 pub struct Answer {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     /// The answer was a TLS record: a TLS service got the other protocol.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub tls_record: bool,
     /// A plaintext alert's name, when the answer was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
     /// Up to 64 bytes, non-printable ones shown as `.`.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub preview: String,
 }
 
@@ -259,64 +340,92 @@ pub struct Answer {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Prologue {
     /// The frame the prologue began in.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     /// How many bytes came before the ClientHello's record.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub bytes: usize,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TlsFacts {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_hello: Option<ClientHello>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hello_retry_request: Option<HelloRetryRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_hello: Option<ServerHello>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_certificates: Option<CertificateChain>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_key_exchange: Option<ServerKeyExchange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate_request: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_certificates: Option<CertificateChain>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_key_exchange: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub new_session_ticket: Option<u64>,
     /// Fingerprints of the tickets the server issued (first 8 bytes of the ticket's SHA-256, in
     /// hex; at most [`MAX_TICKETS_KEPT`]): a later ClientHello offering one resumes this session.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tickets_issued: Vec<String>,
     /// The client's offer to resume an earlier session, and where that session came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resumption: Option<Resumption>,
     /// FTPS: the TLS control connection (port 21 or 990) between the same hosts that was open
     /// when this connection began; this one is then its data connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ftps_control: Option<SessionOrigin>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<Alert>,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub client: SideFacts,
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub server: SideFacts,
     /// Frame where both Finished messages had been seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub handshake_complete: Option<u64>,
     /// When that frame was captured.
     #[serde(skip)]
     pub handshake_complete_ts: Option<Nanos>,
     /// TLS 1.3: the server's first record after the client's Finished (a NewSessionTicket or
     /// data when all went well; alert-sized when the server refused the client's flight).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_reply_to_finished: Option<RecordSeen>,
     /// How many records the server sent after the one [`Self::server_reply_to_finished`]
     /// names, counted up to one: after a fatal alert a sender sends nothing more.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub server_records_after_reply: u8,
     /// The client's first record after the handshake completed (application data or an
     /// alert). None when the client ended the connection without one: clients that check the
     /// certificate only after the handshake (Node.js, wget with GnuTLS) close like that.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_record_after_complete: Option<RecordSeen>,
     /// A second ClientHello on the same connection that no HelloRetryRequest asked for (a
     /// client restarting its handshake, or a device replaying it): servers abort on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub repeated_client_hello: Option<u64>,
     /// An abbreviated handshake (session id, ticket or PSK resumption).
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub resumed: bool,
     /// The first bytes of a side that did not begin with TLS (plaintext before STARTTLS, or a
     /// service that does not speak TLS at all).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub non_tls: Option<NonTls>,
     /// TLS began after a plaintext exchange (STARTTLS and similar upgrades).
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub starttls: bool,
     /// The client sent bytes that are not TLS before its ClientHello while the server had said
     /// nothing (a proxy header, a wrapper this tool does not know).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_prologue: Option<Prologue>,
     /// Encrypted handshake records or alerts were read with secrets from a key log.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub decrypted: bool,
     /// Problems decoding this connection (malformed records or messages, limits reached).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
 

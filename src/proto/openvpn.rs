@@ -66,12 +66,16 @@ pub enum ControlAuth {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct OpenVpnFacts {
     /// How the control channel is protected.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub control_auth: Option<ControlAuth>,
     /// The tls-auth HMAC size in bytes (20 for SHA-1, 32 for SHA-256, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hmac_size: Option<usize>,
     /// Frame of the client's hard reset (P_CONTROL_HARD_RESET_CLIENT_V2/V3).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_reset: Option<u64>,
     /// Frame of the server's hard reset (P_CONTROL_HARD_RESET_SERVER_V2).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_reset: Option<u64>,
     /// Control-channel packets (hard resets, P_CONTROL_V1, P_ACK_V1) from [client, server].
     pub control_packets: [u32; 2],
@@ -82,8 +86,10 @@ pub struct OpenVpnFacts {
     /// First data-channel packet from [client, server].
     pub first_data: [Option<u64>; 2],
     /// Control packets sent again with a packet-id already read.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub repeated: u32,
     /// Problems reading the OpenVPN layer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
 

@@ -110,22 +110,34 @@ impl Negotiated {
 /// One side's PRELOGIN message. Options it did not send are absent.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Prelogin {
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     /// The TDS packet type it came in: 0x12 (PRELOGIN) from a client, 0x04 from a server.
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub packet_type: u8,
     /// UL_VERSION as major.minor.build (the product version of the sender).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_build: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,
     /// The CLIENT_CERT bit of ENCRYPTION (certificate authentication requested).
+    #[serde(skip_serializing_if = "crate::record::is_default")]
     pub client_cert: bool,
     /// INSTOPT: the instance name a client asks for; a server answers 0 when it matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mars: Option<bool>,
     /// TRACEID: connection id and activity id GUIDs with the activity sequence, as hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fed_auth_required: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
 }
 
@@ -133,17 +145,23 @@ pub struct Prelogin {
 #[derive(Clone, Debug, Serialize)]
 pub struct TdsFacts {
     pub mode: TdsMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<Prelogin>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<Prelogin>,
     /// Settled once both PRELOGIN messages are seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub negotiated: Option<Negotiated>,
     /// TDS packet type of the first server packet that carried TLS (SQL Server uses 0x12;
     /// some servers answer in 0x04).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_tls_packet_type: Option<u8>,
     /// Frame of the first TDS packet after PRELOGIN that was neither PRELOGIN nor TLS (a
     /// LOGIN7 in the clear, when no encryption was negotiated).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub plaintext_after_prelogin: Option<u64>,
     /// Problems decoding the TDS framing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
 

@@ -3,7 +3,7 @@
 //! recomputed, server profiles added up.
 
 use crate::classify::is_failure_code;
-use crate::record::SCHEMA_VERSION;
+use crate::record::{READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION};
 use serde_json::{json, Map, Value};
 
 /// Merges documents written by `analyze --format json`.
@@ -13,9 +13,11 @@ pub fn merge(documents: &[Value]) -> Result<Value, String> {
     let mut servers: Map<String, Value> = Map::new();
     let mut problems = Vec::new();
     for (i, doc) in documents.iter().enumerate() {
-        if doc["schema_version"] != SCHEMA_VERSION {
+        let readable =
+            doc["schema_version"].as_u64().is_some_and(|v| READABLE_SCHEMA_VERSIONS.iter().any(|&r| u64::from(r) == v));
+        if !readable {
             return Err(format!(
-                "document {} has schema_version {}, expected {SCHEMA_VERSION}",
+                "document {} has schema_version {}, expected one of {READABLE_SCHEMA_VERSIONS:?}",
                 i + 1,
                 doc["schema_version"]
             ));

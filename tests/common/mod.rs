@@ -140,3 +140,27 @@ pub fn shared_dir(name: &str) -> Option<PathBuf> {
 }
 
 pub mod etl_writer;
+
+/// A list field of a connection record: schema 2 leaves empty lists out.
+pub fn list(v: &Value) -> &[Value] {
+    match v {
+        Value::Null => &[],
+        _ => v.as_array().unwrap_or_else(|| panic!("a list, not {v}")),
+    }
+}
+
+/// A flag of a connection record: schema 2 leaves `false` out.
+pub fn flag(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        _ => v.as_bool().unwrap_or_else(|| panic!("a flag, not {v}")),
+    }
+}
+
+/// A text field of a connection record: schema 2 leaves empty strings out.
+pub fn text(v: &Value) -> &str {
+    match v {
+        Value::Null => "",
+        _ => v.as_str().unwrap_or_else(|| panic!("a string, not {v}")),
+    }
+}
