@@ -119,6 +119,10 @@ struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// Also write the HTML report to FILE (the same as `--format html`), beside the format on
+    /// standard output.
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
     /// Also show connections that are not TLS, and those the client abandoned.
     #[arg(long)]
     all: bool,
@@ -384,6 +388,13 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     let inputs = batch::expand(&files, args.files_from.as_deref()).context("listing the inputs")?;
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all, args.list, false);
+    if let Some(path) = &args.html {
+        // Created before reading: a path that cannot be written is said before minutes of work.
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let html =
+            reporter(Format::Html, Box::new(BufWriter::with_capacity(1 << 20, file)), args.all, args.list, false);
+        report = Box::new(tlsdiag::report::Both::new(report, html));
+    }
     let mut session = Session::new(report.as_mut());
     let mut result = if args.merge {
         batch::run_merged(&inputs, &limits, &mut session)

@@ -258,6 +258,9 @@ pub struct RecordSeen {
     pub content_type: u8,
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub length: u16,
+    /// When its frame was captured (for the HTML report's ladder).
+    #[serde(skip)]
+    pub ts: Nanos,
 }
 
 /// Per-side observations after the hellos.
@@ -291,6 +294,9 @@ pub struct MessageSeen {
     pub message: &'static str,
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
+    /// When its frame was captured (for the HTML report's ladder; the frame is the schema's).
+    #[serde(skip)]
+    pub ts: Nanos,
 }
 
 pub const MAX_RECORDS_KEPT: usize = 8;

@@ -454,7 +454,7 @@ impl TlsAnalyzer {
                     sslv2_format: true,
                     ..Default::default()
                 });
-                self.push_message(Role::Client, "ClientHello", seen.frame);
+                self.push_message(Role::Client, "ClientHello", seen);
             }
             // SERVER-HELLO: the server speaks SSL 2.0 itself.
             Some(4) => {
@@ -466,17 +466,17 @@ impl TlsAnalyzer {
                     cipher_suite: "SSL2".into(),
                     ..Default::default()
                 });
-                self.push_message(Role::Server, "ServerHello", seen.frame);
+                self.push_message(Role::Server, "ServerHello", seen);
                 self.status = Status::Done;
             }
             _ => self.on_garbage(side, body, seen),
         }
     }
 
-    fn push_message(&mut self, role: Role, message: &'static str, frame: u64) {
+    fn push_message(&mut self, role: Role, message: &'static str, seen: Seen) {
         let list = &mut self.facts.side_mut(role).messages;
         if list.len() < MAX_MESSAGES_KEPT {
-            list.push(MessageSeen { message, frame });
+            list.push(MessageSeen { message, frame: seen.frame, ts: seen.ts });
         }
     }
 
@@ -484,7 +484,8 @@ impl TlsAnalyzer {
         let role = self.role(side);
         let completed_before = self.facts.handshake_complete.is_some();
         if completed_before {
-            let record = RecordSeen { frame: seen.frame, content_type: header[0], length: body.len() as u16 };
+            let record =
+                RecordSeen { frame: seen.frame, content_type: header[0], length: body.len() as u16, ts: seen.ts };
             match role {
                 Role::Server if self.tls13 && self.facts.server_reply_to_finished.is_none() => {
                     self.facts.server_reply_to_finished = Some(record)
@@ -762,7 +763,7 @@ impl TlsAnalyzer {
         let role = self.role(side);
         let list = &mut self.facts.side_mut(role).encrypted_records;
         if list.len() < MAX_RECORDS_KEPT {
-            list.push(RecordSeen { frame: seen.frame, content_type, length: len as u16 });
+            list.push(RecordSeen { frame: seen.frame, content_type, length: len as u16, ts: seen.ts });
         }
     }
 
@@ -813,7 +814,7 @@ impl TlsAnalyzer {
             self.client = Some(1 - side);
         }
         let role = self.role(side);
-        self.push_message(role, handshake_name(ty), seen.frame);
+        self.push_message(role, handshake_name(ty), seen);
         if self.dirs[side].keys.is_some() && (self.dirs[side].encrypted || self.tls13) {
             return self.on_decrypted_message(side, role, raw, seen);
         }

@@ -1,6 +1,7 @@
 //! Output: one [`Reporter`] per format. Data goes to stdout through a buffered writer;
 //! diagnostics go to stderr. JSON field names are the versioned schema of the README.
 
+mod html;
 mod json;
 mod lines;
 pub mod merge;
@@ -13,6 +14,7 @@ use crate::record::Connection;
 use serde::Serializer;
 use std::io::{self, Write};
 
+pub use html::HtmlReporter;
 pub use json::{JsonReporter, NdjsonReporter};
 pub use lines::LineReporter;
 pub use table::TableReporter;
@@ -32,6 +34,9 @@ pub enum Format {
     /// One line of text per connection, flushed at once, in the order connections are settled
     /// (their close, idle timeout or the end of the capture), not sorted by their start.
     Lines,
+    /// One self-contained HTML page (problems, timelines, a connection table, ladder diagrams),
+    /// written at the end of the run.
+    Html,
 }
 
 /// Which connections the table lists after the problems (`--list`).
@@ -53,6 +58,30 @@ pub fn reporter(format: Format, out: Box<dyn Write>, all: bool, list: ListMode, 
         Format::Json => Box::new(JsonReporter::new(out, all)),
         Format::Ndjson => Box::new(NdjsonReporter::new(out, all, live)),
         Format::Lines => Box::new(LineReporter::new(out, all)),
+        Format::Html => Box::new(HtmlReporter::new(out, all)),
+    }
+}
+
+/// Two reports of one run: `--html FILE` beside the `--format` on stdout.
+pub struct Both {
+    first: Box<dyn Reporter>,
+    second: Box<dyn Reporter>,
+}
+
+impl Both {
+    pub fn new(first: Box<dyn Reporter>, second: Box<dyn Reporter>) -> Self {
+        Both { first, second }
+    }
+}
+
+impl Reporter for Both {
+    fn connection(&mut self, conn: Connection) -> io::Result<()> {
+        self.second.connection(conn.clone())?;
+        self.first.connection(conn)
+    }
+    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+        self.first.finish(files, profiles)?;
+        self.second.finish(files, profiles)
     }
 }
 

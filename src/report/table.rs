@@ -12,7 +12,7 @@ use std::io::{self, Write};
 /// bounded on a capture of a flood (`--format ndjson` streams every one).
 pub const MAX_LISTED: usize = 10_000;
 /// Failing connections listed under the problems by default (`--list failing` lists all).
-pub const FIRST_FAILING_LISTED: usize = 20;
+pub const FIRST_FAILING_LISTED: usize = 10;
 
 /// Narrowest a wrapping column (SNI, cipher suite, file) may get in a terminal before the
 /// suite and then the SNI are left out instead.
