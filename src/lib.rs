@@ -5,6 +5,8 @@
 //! [`capture`] -> [`decode`] -> [`flow`] -> [`proto`] -> [`classify`] -> [`report`].
 //! [`analyze`] wires the stages together for one input.
 
+#![forbid(unsafe_code)]
+
 pub mod analyze;
 pub mod batch;
 pub mod capture;

@@ -1,5 +1,7 @@
 //! Command line: parses arguments, opens the inputs, runs the pipeline, sets the exit code.
 
+#![forbid(unsafe_code)]
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::io::{self, BufWriter, IsTerminal, Write};

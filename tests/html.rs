@@ -363,3 +363,33 @@ fn only_the_rows_in_view_are_in_the_page() {
     assert_eq!(frames.as_array().unwrap().last().unwrap(), &json!(last_frame));
     assert!(browser.errors().is_empty(), "script errors: {:?}", browser.errors());
 }
+
+#[test]
+fn the_whole_public_corpus_makes_a_page_without_script_errors() {
+    // Hundreds of problems and servers from captures written by others: the page opens on the
+    // first ones, a button shows the rest, and no capture's content breaks the script.
+    if !has_corpus() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("corpus.html");
+    let corpus = repo().join("../shared/corpus");
+    let run = tlsdiag(&["analyze", "--html", page.to_str().unwrap(), "--format", "json", corpus.to_str().unwrap()]);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON document");
+    let problems = list(&doc["problems"]).len();
+    assert!(problems > 20, "{problems} problems");
+    let Some(mut browser) = Browser::start() else { return };
+    browser.open(&file_url(&page));
+    assert_eq!(browser.eval("document.querySelectorAll('.problem').length"), json!(20));
+    let shown = browser.eval(
+        "(() => { document.querySelector('#problems button.more').click(); return document.querySelectorAll('.problem').length; })()",
+    );
+    assert_eq!(shown, json!(problems));
+    let servers = list(&doc["servers"]).len();
+    let shown = browser.eval(
+        "(() => { const more = document.querySelector('#servers button.more'); if (more) more.click();
+           return document.querySelectorAll('.server').length; })()",
+    );
+    assert_eq!(shown, json!(servers));
+    assert!(browser.errors().is_empty(), "script errors: {:?}", browser.errors());
+}

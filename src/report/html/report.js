@@ -79,9 +79,27 @@
     return -1;
   }
 
+  var stringIndex = {};
+  S.forEach(function (text, k) { stringIndex[text] = k; });
+  function sid(text) { return text in stringIndex ? stringIndex[text] : -1; }
+
+  // Long lists show their head and a button for the rest, so a capture with hundreds of
+  // problems or servers still opens on what matters most.
+  function showFirst(box, items, first, render, what) {
+    items.slice(0, first).forEach(render);
+    if (items.length > first) {
+      var more = el("button", { type: "button", cls: "more", text: "show the other " + (items.length - first) + " " + what });
+      more.addEventListener("click", function () {
+        box.removeChild(more);
+        items.slice(first).forEach(function (item, k) { render(item, first + k); });
+      });
+      box.appendChild(more);
+    }
+  }
+
   var problemsBox = document.getElementById("problems");
   if (!D.problems.length) problemsBox.appendChild(el("p", { text: "No problems found." }));
-  D.problems.forEach(function (p, k) {
+  showFirst(problemsBox, D.problems, 20, function (p, k) {
     var clients = p.clients + " (" + p.client_examples.join(", ") + (p.clients > p.client_examples.length ? ", ..." : "") + ")";
     var example = p.example;
     var frames = (example.evidence || []).map(function (e) { return e.frame + " " + e.what; }).join("; ");
@@ -99,9 +117,10 @@
     var open = exampleIndex >= 0 ? el("button", { type: "button", text: "open", onclick: function () { openConnection(exampleIndex, true); } }) : null;
     dl.append(el("dt", { text: "example" }), el("dd", {}, example.client + " frame " + example.first_frame + (frames ? " [frames: " + frames + "]" : "") + " ", open));
     dl.append(el("dt", { text: "filter" }), el("dd", {}, filterLine(p.wireshark_filter, p.filter_covers)));
-    problemsBox.appendChild(el("div", { cls: "problem " + (p.kind === "finding" ? "finding" : "connections"), "data-code": p.code },
-      el("h3", { text: (k + 1) + ". " + p.code + " at " + p.server }), dl));
-  });
+    var card = el("div", { cls: "problem " + (p.kind === "finding" ? "finding" : "connections"), "data-code": p.code },
+      el("h3", { text: (k + 1) + ". " + p.code + " at " + p.server }), dl);
+    problemsBox.appendChild(card);
+  }, "problems");
 
   // ---- servers and their timelines ----
   var byServer = {};
@@ -114,8 +133,8 @@
     el("span", {}, el("i", { style: "background:var(--ok)" }), "completed"),
     el("span", {}, el("i", { style: "background:var(--fail)" }), "failed"),
     el("span", {}, el("i", { style: "background:var(--neutral)" }), "other (not TLS, abandoned, incomplete capture)")));
-  profiles.forEach(function (prof, k) {
-    var sid = S.indexOf(prof.server);
+  showFirst(serversBox, profiles, TIMELINES, function (prof, k) {
+    var server = sid(prof.server);
     var fails = Object.keys(prof.failures).map(function (c) { return c + " " + prof.failures[c]; }).join(", ");
     var versions = Object.keys(prof.versions).map(function (v) { return v + " " + prof.versions[v]; }).join(", ");
     var suites = Object.keys(prof.cipher_suites).map(function (v) { return v + " " + prof.cipher_suites[v]; }).join(", ");
@@ -127,15 +146,15 @@
     (prof.findings || []).forEach(function (f) {
       box.appendChild(el("div", { cls: "server-stats", text: "finding " + f.code + ": " + f.explanation }));
     });
-    if (k < TIMELINES && sid >= 0 && byServer[sid]) {
+    serversBox.appendChild(box);
+    if (server >= 0 && byServer[server]) {
       var canvas = el("canvas", { cls: "timeline", title: "click: list this server's connections" });
       canvas.addEventListener("click", function () { setFilter({ server: prof.server, verdict: "" }); });
       box.appendChild(canvas);
-      drawLater.push([canvas, byServer[sid]]);
+      if (drawLater) drawLater.push([canvas, byServer[server]]);
+      else drawTimeline(canvas, byServer[server]);
     }
-    serversBox.appendChild(box);
-  });
-  if (profiles.length > TIMELINES) serversBox.appendChild(el("p", { cls: "note", text: "Timelines are drawn for the " + TIMELINES + " busiest servers." }));
+  }, "servers");
 
   function drawTimeline(canvas, rows) {
     var width = canvas.clientWidth || 800, height = 70, strip = 14;
@@ -224,8 +243,8 @@
   }
   function applyFilters() {
     var f = currentFilter();
-    var serverId = f.server ? S.indexOf(f.server) : -1;
-    var codeId = f.verdict && f.verdict !== "failures" ? S.indexOf(f.verdict) : -1;
+    var serverId = f.server ? sid(f.server) : -1;
+    var codeId = f.verdict && f.verdict !== "failures" ? sid(f.verdict) : -1;
     var contains = function (sid, text) { return !text || S[sid].toLowerCase().indexOf(text) >= 0; };
     view = [];
     for (var i = 0; i < N; i++) {
@@ -366,6 +385,7 @@
   var toOpen = parseInt(state.open, 10);
   if (toOpen >= 0 && toOpen < N) openConnection(toOpen, true);
   drawLater.forEach(function (job) { drawTimeline(job[0], job[1]); });
+  drawLater = null; // servers shown later draw their timeline at once
 
   var files = document.getElementById("files");
   var table = el("table", { cls: "plain" }, el("tr", {}, el("th", { text: "input" }), el("th", { text: "format" }), el("th", { text: "frames" }), el("th", { text: "connections" }), el("th", { text: "error" })));
