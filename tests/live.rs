@@ -829,3 +829,237 @@ fn exited(pid: u32) -> bool {
         .map(|s| s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
         .unwrap_or(true)
 }
+
+/// Runs `openssl` with `args` in `dir`, which must succeed.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A certificate chain as servers send it: a leaf for 192.0.2.1 signed by an intermediate CA
+/// signed by a root (RSA 2048 each), in `leaf.pem`, `leaf.key` and `chain.pem` (the
+/// intermediate and the root). The server's first flight is then ~3.5 KB: three segments on a
+/// 1,500-byte MTU link.
+fn certificate_chain(dir: &std::path::Path) {
+    std::fs::write(dir.join("ca.ext"), "basicConstraints=critical,CA:true\nkeyUsage=keyCertSign,cRLSign\n").unwrap();
+    std::fs::write(dir.join("leaf.ext"), "subjectAltName=IP:192.0.2.1\nextendedKeyUsage=serverAuth\n").unwrap();
+    let key = |subject: &str, name: &str| {
+        let (keyout, out) = (format!("{name}.key"), format!("{name}.csr"));
+        openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", &keyout, "-out", &out]);
+    };
+    let sign = |name: &str, ca: &str, ext: &str| {
+        let (csr, out, ca_pem, ca_key) =
+            (format!("{name}.csr"), format!("{name}.pem"), format!("{ca}.pem"), format!("{ca}.key"));
+        openssl(
+            dir,
+            &[
+                "x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-days", "2", "-extfile", ext, "-out",
+                &out,
+            ],
+        );
+    };
+    openssl(
+        dir,
+        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=root.test"]
+            .iter()
+            .copied()
+            .chain(["-keyout", "root.key", "-out", "root.pem"])
+            .collect::<Vec<_>>(),
+    );
+    key("/CN=intermediate.test", "inter");
+    key("/CN=192.0.2.1", "leaf");
+    sign("inter", "root", "ca.ext");
+    sign("leaf", "inter", "leaf.ext");
+    let chain = [std::fs::read(dir.join("inter.pem")).unwrap(), std::fs::read(dir.join("root.pem")).unwrap()].concat();
+    std::fs::write(dir.join("chain.pem"), chain).unwrap();
+}
+
+/// A server and a client namespace joined by a veth pair at MTU 1500, with segmentation and
+/// receive offloads off so that every frame captured is one a 1,500-byte wire carries (with
+/// them on, the kernel would hand the capture 64 KB segments): the server is 192.0.2.1 on
+/// `veth-srv`, the client 192.0.2.2 on `veth-cli` (TEST-NET-1, inside the namespaces only).
+fn ethernet_link() -> Option<(Namespace, Namespace)> {
+    let server = Namespace::new("mtu-srv")?;
+    let client = Namespace::new("mtu-cli")?;
+    if !common::have_tool("ethtool", &["--version"]) {
+        return None;
+    }
+    let ip = |args: &[&str]| {
+        let status = Command::new("ip").args(args).status().unwrap();
+        assert!(status.success(), "ip {args:?}");
+    };
+    ip(&[
+        "link", "add", "veth-srv", "netns", &server.0, "type", "veth", "peer", "name", "veth-cli", "netns", &client.0,
+    ]);
+    for (ns, dev, addr) in [(&server, "veth-srv", "192.0.2.1/24"), (&client, "veth-cli", "192.0.2.2/24")] {
+        ip(&["-n", &ns.0, "addr", "add", addr, "dev", dev]);
+        ip(&["-n", &ns.0, "link", "set", dev, "mtu", "1500", "up"]);
+        let out = ns.command("ethtool").args(["-K", dev, "tso", "off", "gso", "off", "gro", "off"]).output().unwrap();
+        assert!(out.status.success(), "ethtool: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Some((server, client))
+}
+
+/// A live capture's NDJSON records and closing status line.
+fn finish_live(live: Child) -> (Vec<Value>, String) {
+    let out = live.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let ended = err.lines().rfind(|l| l.contains("ended:")).unwrap_or_else(|| panic!("{err}")).to_string();
+    (String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect(), ended)
+}
+
+/// client -> (code, side, confidence) of each connection.
+fn verdicts_by_client(records: &[Value]) -> std::collections::BTreeMap<String, (String, String, String)> {
+    records
+        .iter()
+        .map(|r| {
+            let (code, side, confidence) = common::verdict(r);
+            (r["client"].as_str().unwrap().to_string(), (code.to_string(), side.to_string(), confidence.to_string()))
+        })
+        .collect()
+}
+
+/// On a 1,500-byte MTU link the server's certificate chain spans several segments and bulk
+/// transfers thousands: `--handshakes-only` leaves the continuation segments and the bulk in
+/// the kernel and still gives every connection the verdict of a full capture.
+#[test]
+fn handshakes_only_on_a_1500_byte_link_gives_the_verdicts_of_a_full_capture() {
+    let _alone = alone();
+    let Some((server_ns, client_ns)) = ethernet_link() else { return };
+    if !have_load_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificate_chain(d);
+    std::fs::write(d.join("small.html"), vec![b'x'; 100]).unwrap();
+    // 2 MB of random bytes: nothing along the way compresses it.
+    let mut bulk = vec![0u8; 2 << 20];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for b in bulk.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(d.join("bulk.bin"), bulk).unwrap();
+    let mut server = server_ns
+        .command("timeout")
+        .args(["90", "openssl", "s_server", "-WWW", "-accept", "4433", "-quiet", "-naccept", "1000"])
+        .args(["-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "chain.pem"])
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let full_file = d.join("full.pcap");
+    // A 128 MiB buffer: tcpdump must keep every packet of the bulk transfers.
+    let tcpdump = server_ns
+        .command("timeout")
+        .args(["90", "tcpdump", "-i", "veth-srv", "-B", "131072", "-w"])
+        .arg(&full_file)
+        .arg("tcp")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let live = |extra: &[&str]| {
+        server_ns
+            .command(env!("CARGO_BIN_EXE_tlsdiag"))
+            .args(["live", "-i", "veth-srv", "--format", "ndjson", "--status-every", "0", "--duration", "90"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let hs_file = d.join("handshakes.pcapng");
+    let (all, only) = (live(&[]), live(&["--handshakes-only", "--write", hs_file.to_str().unwrap()]));
+    std::thread::sleep(Duration::from_secs(2));
+    // (curl options, path, transfers, HTTP code curl reports, the verdict the scenario makes)
+    let groups: [(&[&str], &str, usize, &str, &str); 7] = [
+        (&["-k", "--tlsv1.3"], "small.html", 8, "200", "ok"),
+        (&["-k", "--tlsv1.2", "--tls-max", "1.2"], "small.html", 8, "200", "ok"),
+        (&["-k", "--tlsv1.3"], "bulk.bin", 2, "200", "ok"),
+        (&["-k", "--tlsv1.2", "--tls-max", "1.2"], "bulk.bin", 2, "200", "ok"),
+        // The chain's root is in no trust store: the client refuses the certificate.
+        (&["--tlsv1.3"], "small.html", 3, "000", "certificate_rejected"),
+        (&["--tlsv1.2", "--tls-max", "1.2"], "small.html", 3, "000", "certificate_rejected"),
+        // ECDSA suites only, against an RSA certificate: the server refuses the hello.
+        (
+            &["-k", "--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"],
+            "small.html",
+            3,
+            "000",
+            "cipher_mismatch",
+        ),
+    ];
+    let curls: Vec<Child> = groups
+        .iter()
+        .map(|(options, path, n, _, _)| {
+            client_ns
+                .command("timeout")
+                .args(["60", "curl", "-s", "--no-sessionid", "-o", "/dev/null", "-w", "%{http_code}\\n"])
+                .args(*options)
+                .arg(format!("https://192.0.2.1:4433/{path}#[1-{n}]"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut expected: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (curl, (options, _, n, code, verdict)) in curls.into_iter().zip(&groups) {
+        let out = String::from_utf8_lossy(&curl.wait_with_output().unwrap().stdout).to_string();
+        assert_eq!(out.lines().filter(|l| l == code).count(), *n, "curl {options:?}: {out}");
+        *expected.entry(verdict).or_default() += n;
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    interrupt(&server_ns, "tcpdump");
+    interrupt(&server_ns, "tlsdiag");
+    let tcpdump = tcpdump.wait_with_output().unwrap();
+    let ((all, all_ended), (only, only_ended)) = (finish_live(all), finish_live(only));
+    let _ = server.kill();
+    let _ = server.wait();
+    let tcpdump_err = String::from_utf8_lossy(&tcpdump.stderr);
+    assert!(tcpdump_err.contains("\n0 packets dropped by kernel"), "{tcpdump_err}");
+    for ended in [&all_ended, &only_ended] {
+        assert_eq!(
+            count_before(ended, "dropped by the kernel") + count_before(ended, "dropped by a full queue"),
+            0,
+            "{ended}"
+        );
+    }
+    // Each scenario's verdicts, in the full capture.
+    let offline = common::connections(&full_file);
+    let mut counted: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &offline {
+        *counted.entry(r["verdict"]["code"].as_str().unwrap()).or_default() += 1;
+    }
+    assert_eq!(counted, expected.iter().map(|(k, v)| (*k, *v)).collect());
+    // The same verdict, side and confidence live with the filter as without it, and as the full
+    // capture read offline (where the profile of the server, seen choosing RSA suites for other
+    // clients, puts the cipher mismatch on the client: live capture reports each connection at
+    // once, before any profile).
+    let (all, only, offline) = (verdicts_by_client(&all), verdicts_by_client(&only), verdicts_by_client(&offline));
+    assert_eq!(only, all);
+    let without_side = |m: &std::collections::BTreeMap<String, (String, String, String)>| {
+        m.iter().map(|(k, (code, _, confidence))| (k.clone(), code.clone(), confidence.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(without_side(&all), without_side(&offline));
+    for (client, (code, side, _)) in &offline {
+        if code != "cipher_mismatch" {
+            assert_eq!(side, &all[client].1, "{client} {code}");
+        }
+    }
+    // The bulk stayed in the kernel: far fewer packets, and a small fraction of the bytes.
+    let (packets_all, packets_only) = (count_before(&all_ended, "packets,"), count_before(&only_ended, "packets,"));
+    let (bytes_full, bytes_only) =
+        (std::fs::metadata(&full_file).unwrap().len(), std::fs::metadata(&hs_file).unwrap().len());
+    eprintln!(
+        "handshakes only on a 1,500-byte link: {packets_only} of {packets_all} packets, {bytes_only} bytes saved against tcpdump's {bytes_full}"
+    );
+    assert!(packets_only * 2 < packets_all, "{packets_only} of {packets_all} packets kept");
+    assert!(bytes_only * 20 < bytes_full, "{bytes_only} bytes kept of {bytes_full}");
+}
