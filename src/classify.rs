@@ -1174,19 +1174,31 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
             | "certificate_expired" | "certificate_revoked" | "access_denied",
             Role::Server,
             Some(_),
-        ) if tls.certificate_request.is_some() => {
+        // A client sends a Certificate message only when the server asked for one: it stands
+        // for a CertificateRequest the capture lacks (a lost segment of the server's flight, or
+        // one `--handshakes-only` left in the kernel).
+        ) if tls.certificate_request.is_some() || tls.client_certificates.is_some() => {
             let sent = tls.client_certificates.as_ref().map(|c| c.certificates.len()).unwrap_or(0);
+            let asked = if tls.certificate_request.is_some() {
+                "the server asked for a client certificate"
+            } else {
+                "the server asked for a client certificate (the client's Certificate message answers a CertificateRequest the capture lacks)"
+            };
             base(
                 "client_certificate_required",
                 Fault::Client,
                 if sent == 0 {
-                    format!("the server asked for a client certificate, the client sent none, and the server refused with {desc}")
+                    format!("{asked}, the client sent none, and the server refused with {desc}")
                 } else {
-                    format!("the server asked for a client certificate and refused the one sent with {desc}")
+                    format!("{asked} and refused the one sent with {desc}")
                 },
                 "Give the client a certificate the server trusts (with clientAuth EKU), or stop requiring one on the server.",
             )
             .frame(tls.certificate_request, "CertificateRequest")
+            .frame(
+                tls.client_certificates.as_ref().map(|c| c.frame).filter(|_| tls.certificate_request.is_none()),
+                "the client's Certificate",
+            )
         }
         (
             "bad_certificate"
