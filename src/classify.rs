@@ -575,6 +575,14 @@ fn ftps_data_not_resumed(tls: &TlsFacts) -> Option<Verdict> {
     )
 }
 
+/// The earlier of two frames, either of which may be missing.
+fn min_frame(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        _ => a.or(b),
+    }
+}
+
 fn alert_what(a: &Alert) -> String {
     match (&a.level, &a.description) {
         (Some(l), Some(d)) => format!("{l} alert {d} from the {:?}", a.sender).to_lowercase(),
@@ -644,11 +652,15 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         }
         let code = if tls.resumed { "ok_resumed" } else { "ok" };
         let sh = sh.expect("complete implies a ServerHello");
-        // Finished records found after a hole in the capture were found by their headers, and a
-        // TLS 1.3 Finished told by its size alone is not confirmed.
-        let resynced = tls.client.resynced.or(tls.server.resynced);
+        // Finished records read after a hole in the capture (a hole after the handshake's end
+        // does not matter) were found by their headers: confirmed when the first segment after
+        // the hole began with one, a guess confirmed by the next header when it was searched
+        // for inside the bytes. A TLS 1.3 Finished told by its size alone is not confirmed.
+        let before_the_end = |frame: Option<u64>| frame.filter(|f| tls.handshake_complete.is_some_and(|c| *f <= c));
+        let resynced = before_the_end(min_frame(tls.client.resynced, tls.server.resynced));
+        let searched = before_the_end(min_frame(tls.client.resynced_by_search, tls.server.resynced_by_search));
         let unconfirmed = tls13_finished_unconfirmed(tls);
-        let confirmed = resynced.is_none() && unconfirmed.is_none();
+        let confirmed = searched.is_none() && unconfirmed.is_none();
         return Verdict::new(code, Fault::None, if confirmed { Confidence::Certain } else { Confidence::Likely })
             .because(format!(
                 "{} {} with {}{}{}",
@@ -656,8 +668,10 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 sh.cipher_suite,
                 sni,
                 if tls.resumed { ", session resumed" } else { "" },
-                if resynced.is_some() {
+                if searched.is_some() {
                     "; bytes of the handshake are missing from the capture (lost, or cut by its snap length), and the Finished messages were found in the records after the hole".to_string()
+                } else if resynced.is_some() {
+                    "; bytes of the handshake are missing from the capture (lost, cut by its snap length, or left in the kernel by --handshakes-only), and the Finished messages were read from the segments after the hole, which begin with a record header".to_string()
                 } else {
                     unconfirmed.map(|r| format!("; the client's last record ({} bytes) has the size of a Finished, but nothing after it confirms it (an alert padded to that size cannot be ruled out)", r.length)).unwrap_or_default()
                 }
@@ -1167,19 +1181,31 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
             | "certificate_expired" | "certificate_revoked" | "access_denied",
             Role::Server,
             Some(_),
-        ) if tls.certificate_request.is_some() => {
+        // A client sends a Certificate message only when the server asked for one: it stands
+        // for a CertificateRequest the capture lacks (a lost segment of the server's flight, or
+        // one `--handshakes-only` left in the kernel).
+        ) if tls.certificate_request.is_some() || tls.client_certificates.is_some() => {
             let sent = tls.client_certificates.as_ref().map(|c| c.certificates.len()).unwrap_or(0);
+            let asked = if tls.certificate_request.is_some() {
+                "the server asked for a client certificate"
+            } else {
+                "the server asked for a client certificate (the client's Certificate message answers a CertificateRequest the capture lacks)"
+            };
             base(
                 "client_certificate_required",
                 Fault::Client,
                 if sent == 0 {
-                    format!("the server asked for a client certificate, the client sent none, and the server refused with {desc}")
+                    format!("{asked}, the client sent none, and the server refused with {desc}")
                 } else {
-                    format!("the server asked for a client certificate and refused the one sent with {desc}")
+                    format!("{asked} and refused the one sent with {desc}")
                 },
                 "Give the client a certificate the server trusts (with clientAuth EKU), or stop requiring one on the server.",
             )
             .frame(tls.certificate_request, "CertificateRequest")
+            .frame(
+                tls.client_certificates.as_ref().map(|c| c.frame).filter(|_| tls.certificate_request.is_none()),
+                "the client's Certificate",
+            )
         }
         (
             "bad_certificate"

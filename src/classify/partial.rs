@@ -16,12 +16,15 @@ const ABANDON_WITHIN: i64 = 500_000_000;
 const PLAINTEXT_ALERT_RECORD: u32 = 7;
 
 /// Where a side shows it went past the hellos. In TLS 1.2 a ChangeCipherSpec: a client sends
-/// it after the server's hello flight, a server after the client's Finished. In TLS 1.3 (the
-/// compatibility ChangeCipherSpec proves nothing) a first encrypted record too long for an
-/// alert, then another one: a Finished and the data after it.
+/// it after the server's hello flight, a server after the client's Finished; or, when the
+/// capture lacks it (a client flight with a certificate spans segments, and the one that held
+/// the ChangeCipherSpec was lost or left in the kernel by `--handshakes-only`), application
+/// data, which only the keys of a finished handshake encrypt. In TLS 1.3 (the compatibility
+/// ChangeCipherSpec proves nothing) a first encrypted record too long for an alert, then
+/// another one: a Finished and the data after it.
 fn went_on(side: &SideFacts, tls13: bool) -> Option<u64> {
     if !tls13 {
-        return side.change_cipher_spec;
+        return side.change_cipher_spec.or(side.application_data);
     }
     match side.encrypted_records.as_slice() {
         [first, second, ..] if first.length > TLS13_ALERT_SIZED => Some(second.frame),

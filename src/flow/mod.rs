@@ -287,6 +287,15 @@ impl Flow {
         if flags.fin {
             tcp.fin[side].get_or_insert(seen);
         }
+        // An acknowledgement of bytes the capture lacks reads on past the hole in the other
+        // side's stream.
+        let peer = 1 - side;
+        if flags.ack && self.streams[peer].has_pending() && self.tls.wants(peer) {
+            self.streams[peer].on_peer_ack(peer, seg.ack, &mut self.tcp, &mut self.tls);
+            if !self.tls.wants(0) && !self.tls.wants(1) {
+                self.streams = Default::default();
+            }
+        }
         if seg.wire_len > 0 && self.tls.wants(side) {
             let data_seq = if flags.syn { seg.seq.wrapping_add(1) } else { seg.seq };
             self.streams[side].on_payload(side, data_seq, seg, seen, limits, &mut self.tcp, &mut self.tls);
@@ -300,10 +309,13 @@ impl Flow {
     /// Declares the bytes still awaited as missing: the connection is over.
     fn close(&mut self, end: EndReason) {
         self.end = end;
+        // What was held after a hole is still read: the records after it (a ChangeCipherSpec,
+        // a Finished, an alert) tell how the handshake ended.
         for side in 0..2 {
-            if self.streams[side].has_pending() {
+            if self.tls.wants(side) {
+                self.streams[side].skip_all_holes(side, &mut self.tcp, &mut self.tls);
+            } else if self.streams[side].has_pending() {
                 self.tcp.gaps += 1;
-                self.tls.on_gap(side, self.last.frame);
             }
         }
         self.streams = Default::default();

@@ -35,6 +35,8 @@ struct Pending {
     seq: u32,
     data: Vec<u8>,
     wire_len: u32,
+    /// The frame that carried it: where its bytes are when a hole before them is skipped.
+    seen: Seen,
 }
 
 #[derive(Default)]
@@ -90,31 +92,54 @@ impl Stream {
             let full = self.pending.len() >= limits.max_out_of_order_segments
                 || self.pending_bytes + seg.payload.len() > limits.max_out_of_order_bytes;
             self.pending_bytes += seg.payload.len();
-            self.pending.push(Pending { seq, data: seg.payload.to_vec(), wire_len: seg.wire_len });
+            self.pending.push(Pending { seq, data: seg.payload.to_vec(), wire_len: seg.wire_len, seen });
             if full {
                 // Waited long enough: the bytes before the earliest held segment are not in
                 // the capture.
-                self.skip_to_earliest(seen, tcp, tls, side);
-                self.drain(side, seen, tcp, tls);
+                self.skip_to_earliest(tcp, tls, side);
+                self.drain(side, None, tcp, tls);
             }
             return;
         }
         self.deliver(side, seq, seg.payload, seg.wire_len, seen, tcp, tls);
-        self.drain(side, seen, tcp, tls);
+        self.drain(side, Some(seen), tcp, tls);
     }
 
-    /// Records a hole from `next` up to the earliest byte held.
-    fn skip_to_earliest<S: ByteSink>(&mut self, seen: Seen, tcp: &mut TcpFacts, tls: &mut S, side: Side) {
+    /// The peer acknowledged up to `ack`: bytes before it that the capture lacks were received,
+    /// so they will not come later (a retransmission is for bytes not acknowledged). The holes
+    /// before `ack` are recorded and the held segments after them read on, at once: a handshake
+    /// whose outcome lies after a hole (a capture that dropped a segment, the continuation
+    /// segments `--handshakes-only` leaves in the kernel) is judged when it ends, not when the
+    /// connection closes.
+    pub(super) fn on_peer_ack<S: ByteSink>(&mut self, side: Side, ack: u32, tcp: &mut TcpFacts, tls: &mut S) {
+        while self.has_pending() && self.next.is_some_and(|next| seq_diff(ack, next) > 0) {
+            self.skip_to_earliest(tcp, tls, side);
+            self.drain(side, None, tcp, tls);
+        }
+    }
+
+    /// The connection is over: the bytes still awaited are missing, and every segment held
+    /// after them is read, hole by hole.
+    pub(super) fn skip_all_holes<S: ByteSink>(&mut self, side: Side, tcp: &mut TcpFacts, tls: &mut S) {
+        while self.has_pending() {
+            self.skip_to_earliest(tcp, tls, side);
+            self.drain(side, None, tcp, tls);
+        }
+    }
+
+    /// Records a hole from `next` up to the earliest byte held, at the frame that holds that
+    /// byte (where Wireshark says the previous segment was not captured).
+    fn skip_to_earliest<S: ByteSink>(&mut self, tcp: &mut TcpFacts, tls: &mut S, side: Side) {
         let (Some(next), Some(first)) = (self.next, self.pending.first()) else {
             return;
         };
-        let earliest =
-            self.pending.iter().map(|p| p.seq).fold(first.seq, |a, s| if seq_diff(s, a) < 0 { s } else { a });
-        if seq_diff(earliest, next) > 0 {
+        let earliest = self.pending.iter().fold(first, |a, p| if seq_diff(p.seq, a.seq) < 0 { p } else { a });
+        let (seq, frame) = (earliest.seq, earliest.seen.frame);
+        if seq_diff(seq, next) > 0 {
             tcp.gaps += 1;
-            tcp.first_gap_frame.get_or_insert(seen.frame);
-            tls.on_gap(side, seen.frame);
-            self.next = Some(earliest);
+            tcp.first_gap_frame.get_or_insert(frame);
+            tls.on_gap(side, frame);
+            self.next = Some(seq);
         }
     }
 
@@ -156,14 +181,21 @@ impl Stream {
         }
     }
 
-    /// Delivers held segments that the stream has now reached.
-    fn drain<S: ByteSink>(&mut self, side: Side, seen: Seen, tcp: &mut TcpFacts, tls: &mut S) {
+    /// Delivers held segments that the stream has now reached. When `filled_by` a segment
+    /// that closed the hole before them, their bytes are complete only from its frame on (as
+    /// Wireshark shows a reassembled record in the frame that completed it); after a hole that
+    /// was skipped, each is where it was captured.
+    fn drain<S: ByteSink>(&mut self, side: Side, filled_by: Option<Seen>, tcp: &mut TcpFacts, tls: &mut S) {
         while let Some(next) = self.next {
             let Some(i) = self.pending.iter().position(|p| seq_diff(p.seq, next) <= 0) else {
                 break;
             };
             let p = self.pending.swap_remove(i);
             self.pending_bytes -= p.data.len();
+            let seen = match filled_by {
+                Some(f) if f.frame > p.seen.frame => f,
+                _ => p.seen,
+            };
             self.deliver(side, p.seq, &p.data, p.wire_len, seen, tcp, tls);
         }
     }
@@ -187,14 +219,19 @@ mod tests {
     struct Recorder {
         bytes: Vec<u8>,
         gaps: usize,
+        /// What came in order: the bytes of each delivery with its frame, and holes (empty, with
+        /// the frame after them).
+        events: Vec<(u64, Vec<u8>)>,
     }
 
     impl ByteSink for Recorder {
-        fn on_data(&mut self, _side: Side, data: &[u8], _seen: Seen) {
+        fn on_data(&mut self, _side: Side, data: &[u8], seen: Seen) {
             self.bytes.extend_from_slice(data);
+            self.events.push((seen.frame, data.to_vec()));
         }
-        fn on_gap(&mut self, _side: Side, _frame: u64) {
+        fn on_gap(&mut self, _side: Side, frame: u64) {
             self.gaps += 1;
+            self.events.push((frame, Vec::new()));
         }
     }
 
@@ -299,5 +336,76 @@ mod tests {
         stream.on_payload(0, 104, &segment(104, b"def"), Seen { frame: 3, ts: 0 }, &limits, &mut tcp, &mut sink);
         assert_eq!(sink.bytes, b"abcdef");
         assert_eq!(tcp.out_of_order, 1);
+    }
+
+    fn segment(seq: u32, payload: &[u8]) -> TcpSegment<'_> {
+        TcpSegment {
+            src: Ipv4Addr::LOCALHOST.into(),
+            dst: Ipv4Addr::LOCALHOST.into(),
+            sport: 1,
+            dport: 2,
+            seq,
+            ack: 0,
+            flags: TcpFlags::default(),
+            payload,
+            wire_len: payload.len() as u32,
+        }
+    }
+
+    /// A stream (ISN 100) that got "abc" in frame 1, then "xyz" (frame 3) and "!" (frame 4)
+    /// after a hole of 6 bytes: held, waiting.
+    fn stream_with_a_hole() -> (Stream, Recorder, TcpFacts) {
+        let mut stream = Stream::default();
+        stream.on_syn(100);
+        let (mut sink, mut tcp, limits) = (Recorder::default(), TcpFacts::default(), Limits::default());
+        for (frame, seq, data) in [(1, 101, &b"abc"[..]), (3, 110, b"xyz"), (4, 113, b"!")] {
+            let seen = Seen { frame, ts: 0 };
+            stream.on_payload(0, seq, &segment(seq, data), seen, &limits, &mut tcp, &mut sink);
+        }
+        assert_eq!(sink.events, [(1, b"abc".to_vec())]);
+        (stream, sink, tcp)
+    }
+
+    #[test]
+    fn a_hole_the_peer_acknowledged_is_skipped_at_once_and_what_follows_keeps_its_frames() {
+        let (mut stream, mut sink, mut tcp) = stream_with_a_hole();
+        // An acknowledgement of what was delivered changes nothing.
+        stream.on_peer_ack(0, 104, &mut tcp, &mut sink);
+        assert_eq!(sink.events.len(), 1);
+        // One past the hole's first byte: the peer received bytes the capture lacks.
+        stream.on_peer_ack(0, 105, &mut tcp, &mut sink);
+        assert_eq!(sink.events, [(1, b"abc".to_vec()), (3, vec![]), (3, b"xyz".to_vec()), (4, b"!".to_vec())]);
+        assert_eq!((tcp.gaps, tcp.first_gap_frame), (1, Some(3)));
+        assert!(!stream.has_pending());
+    }
+
+    #[test]
+    fn at_the_end_every_hole_is_skipped_and_the_held_bytes_read() {
+        let (mut stream, mut sink, mut tcp) = stream_with_a_hole();
+        // A second hole: "." at 120 in frame 5.
+        let seen = Seen { frame: 5, ts: 0 };
+        stream.on_payload(0, 120, &segment(120, b"."), seen, &Limits::default(), &mut tcp, &mut sink);
+        stream.skip_all_holes(0, &mut tcp, &mut sink);
+        assert_eq!(
+            sink.events,
+            [
+                (1, b"abc".to_vec()),
+                (3, vec![]),
+                (3, b"xyz".to_vec()),
+                (4, b"!".to_vec()),
+                (5, vec![]),
+                (5, b".".to_vec())
+            ]
+        );
+        assert_eq!(tcp.gaps, 2);
+    }
+
+    #[test]
+    fn a_late_segment_that_fills_the_hole_completes_what_was_held_in_its_own_frame() {
+        let (mut stream, mut sink, mut tcp) = stream_with_a_hole();
+        let seen = Seen { frame: 6, ts: 0 };
+        stream.on_payload(0, 104, &segment(104, b"defghi"), seen, &Limits::default(), &mut tcp, &mut sink);
+        assert_eq!(sink.events[1..], [(6, b"defghi".to_vec()), (6, b"xyz".to_vec()), (6, b"!".to_vec())]);
+        assert_eq!(tcp.gaps, 0);
     }
 }

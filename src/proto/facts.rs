@@ -283,6 +283,12 @@ pub struct SideFacts {
     /// was learned from there on comes after bytes the capture lost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resynced: Option<u64>,
+    /// The first resync whose header was found past the first byte after its hole, by a search
+    /// (a header that begins the first segment after a hole is where the sender's record began,
+    /// as sure as one read in order; one found inside the bytes is a match that is confirmed by
+    /// the next header only). Not in the JSON: `resynced` and the verdict's words say it.
+    #[serde(skip)]
+    pub resynced_by_search: Option<u64>,
     /// Plaintext handshake messages in order, each with the frame Wireshark shows it in.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<MessageSeen>,

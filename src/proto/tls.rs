@@ -53,6 +53,9 @@ struct Direction {
     stopped: bool,
     /// Bytes of this side were lost: the next record header is searched for before reading on.
     resync: bool,
+    /// No byte after the hole has been passed over yet: a header found now begins the first
+    /// segment after it.
+    resync_at_start: bool,
     /// Read keys from a key log: this side's encrypted records are opened with them.
     keys: Option<Box<RecordKeys>>,
 }
@@ -168,6 +171,7 @@ impl TlsAnalyzer {
         self.facts.side_mut(role).gap.get_or_insert(frame);
         let dir = &mut self.dirs[side];
         dir.resync = true;
+        dir.resync_at_start = true;
         dir.record.clear();
         dir.handshake.clear();
     }
@@ -287,12 +291,20 @@ impl TlsAnalyzer {
                 Ok(at) => {
                     pos = at;
                     self.dirs[side].resync = false;
+                    let searched = at > 0 || !self.dirs[side].resync_at_start;
                     let role = self.role(side);
-                    self.facts.side_mut(role).resynced.get_or_insert(seen.frame);
+                    let facts = self.facts.side_mut(role);
+                    facts.resynced.get_or_insert(seen.frame);
+                    if searched {
+                        facts.resynced_by_search.get_or_insert(seen.frame);
+                    }
                 }
                 Err(keep) => {
                     // Bounded: a candidate header waits for at most one record's bytes.
                     let keep = keep.max(buf.len().saturating_sub(MAX_RECORD_BODY + 5));
+                    if keep > 0 {
+                        self.dirs[side].resync_at_start = false;
+                    }
                     buf.drain(..keep);
                     self.dirs[side].record = buf;
                     return;
