@@ -244,3 +244,23 @@ fn lines_that_are_not_records_are_named_and_the_others_go_on() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains(missing.to_str().unwrap()), "{}", run.stderr);
 }
+
+#[test]
+fn ndjson_with_a_summary_file_says_what_the_json_document_says() {
+    let path = fixture("tls-one-server-many-clients.pcap");
+    let records = tlsdiag(&["analyze", "--format", "ndjson", "--all", path.to_str().unwrap()]);
+    let whole = json(&tlsdiag(&["analyze", "--format", "json", "--all", path.to_str().unwrap()]).stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let run = tlsdiag_with_stdin(
+        &["findings", "--format", "ndjson", "--all", "--summary", summary.to_str().unwrap()],
+        records.stdout.as_bytes(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), list(&whole["connections"]).len());
+    let summary = json(&std::fs::read_to_string(&summary).unwrap());
+    assert_eq!(summary["servers"], whole["servers"]);
+    assert_eq!(summary["problems"], whole["problems"]);
+    assert_eq!(summary["totals"]["verdicts"], whole["totals"]["verdicts"]);
+    assert!(summary["connections"].is_null(), "the summary leaves the connections to the NDJSON");
+}
