@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from urllib.parse import unquote, urlparse
 
 from pyspark import SparkFiles, StorageLevel, TaskContext
@@ -43,65 +44,102 @@ from pyspark.sql import types as T
 
 BINARY = "tlsdiag"
 
-# What a connection row holds: the NDJSON record's fields, flattened where a query wants them,
-# and the whole record (`record`) for everything else and for stage 2.
-CONNECTION_SCHEMA = T.StructType(
-    [
-        T.StructField("host", T.StringType(), False),
-        T.StructField("file", T.StringType(), False),
-        T.StructField("client", T.StringType(), True),
-        T.StructField("client_ip", T.StringType(), True),
-        T.StructField("client_port", T.IntegerType(), True),
-        T.StructField("server", T.StringType(), True),
-        T.StructField("server_ip", T.StringType(), True),
-        T.StructField("server_port", T.IntegerType(), True),
-        T.StructField("first_frame", T.LongType(), True),
-        T.StructField("last_frame", T.LongType(), True),
-        T.StructField("start", T.TimestampType(), True),
-        T.StructField("end", T.TimestampType(), True),
-        T.StructField("packets", T.LongType(), True),
-        T.StructField("ended_by", T.StringType(), True),
-        T.StructField("one_sided", T.StringType(), True),
-        T.StructField("syn_count", T.LongType(), True),
-        T.StructField("retransmissions", T.LongType(), True),
-        T.StructField("gaps", T.LongType(), True),
-        T.StructField("encapsulation", T.StringType(), True),
-        T.StructField("client_max_version", T.StringType(), True),
-        T.StructField("version", T.StringType(), True),
-        T.StructField("cipher_suite", T.StringType(), True),
-        T.StructField("sni", T.StringType(), True),
-        T.StructField("alpn", T.StringType(), True),
-        T.StructField("ja3", T.StringType(), True),
-        T.StructField("ja4", T.StringType(), True),
-        T.StructField("ja3s", T.StringType(), True),
-        T.StructField("resumed", T.BooleanType(), True),
-        T.StructField("decrypted", T.BooleanType(), True),
-        T.StructField("certificate_subject", T.StringType(), True),
-        T.StructField("certificate_issuer", T.StringType(), True),
-        T.StructField("certificate_not_after", T.StringType(), True),
-        T.StructField("revocation_urls", T.ArrayType(T.StringType()), True),
-        T.StructField("fatal_alert", T.StringType(), True),
-        T.StructField("fatal_alert_sender", T.StringType(), True),
-        T.StructField("tds_mode", T.StringType(), True),
-        T.StructField("tds_negotiated", T.StringType(), True),
-        T.StructField("verdict_code", T.StringType(), False),
-        T.StructField("verdict_side", T.StringType(), True),
-        T.StructField("verdict_confidence", T.StringType(), True),
-        T.StructField("verdict_explanation", T.StringType(), True),
-        T.StructField("verdict_hint", T.StringType(), True),
-        T.StructField("evidence_frames", T.ArrayType(T.LongType()), True),
-        T.StructField(
-            "evidence",
-            T.ArrayType(T.StructType([T.StructField("frame", T.LongType()), T.StructField("what", T.StringType())])),
-            True,
-        ),
-        T.StructField("risks", T.ArrayType(T.StringType()), True),
-        T.StructField("unsharpened_verdict_code", T.StringType(), True),
-        T.StructField("wireshark_filter", T.StringType(), True),
-        T.StructField("record", T.StringType(), False),
-        T.StructField("capture_date", T.StringType(), False),
+# What stage 1 tasks hand back: the host and the NDJSON record as tlsdiag wrote it. The columns
+# are drawn from the record by Spark's own JSON reader (in the JVM, far faster than Python), see
+# `connection_columns`.
+RECORD_ROW = T.StructType([T.StructField("host", T.StringType(), False), T.StructField("record", T.StringType(), False)])
+
+# The part of the record schema (README, "JSON schema") that becomes columns. A field the record
+# leaves out holds its default: counters and flags read as 0 and false, lists as empty.
+RECORD_FIELDS = """struct<
+  file:string, client:string, server:string, first_frame:bigint, last_frame:bigint,
+  start:string, end:string, packets:bigint, encapsulation:string, wireshark_filter:string,
+  tcp:struct<ended_by:string, one_sided:string, syn_count:bigint, retransmissions:bigint, gaps:bigint>,
+  tls:struct<
+    client_hello:struct<max_version:string, sni:string, ja3:string, ja4:string>,
+    server_hello:struct<version:string, cipher_suite:string, alpn:string, ja3s:string>,
+    server_certificates:struct<certificates:array<struct<
+      subject:string, issuer:string, not_after:string, revocation_urls:array<string>>>>,
+    alerts:array<struct<level:string, description:string, sender:string>>,
+    resumed:boolean, decrypted:boolean>,
+  tds:struct<mode:string, negotiated:string>,
+  verdict:struct<code:string, side:string, confidence:string, explanation:string, hint:string,
+    evidence:array<struct<frame:bigint, what:string>>, risks:array<struct<code:string>>>,
+  unsharpened_verdict:struct<code:string>>"""
+
+
+def connection_columns():
+    """The connections table's columns (spark/README.md lists them), from `host` and `record`."""
+    r = F.from_json("record", RECORD_FIELDS)
+    tls, ch, sh = r["tls"], r["tls"]["client_hello"], r["tls"]["server_hello"]
+    leaf = F.try_element_at(r["tls"]["server_certificates"]["certificates"], F.lit(1))
+    fatal = F.try_element_at(F.filter(F.coalesce(tls["alerts"], F.array()), lambda a: a["level"] == "fatal"), F.lit(1))
+    evidence = F.coalesce(r["verdict"]["evidence"], F.array())
+    endpoint = r"^\[?(.*?)\]?:(\d+)$"
+
+    def zero(c):
+        return F.coalesce(c, F.lit(0).cast("bigint"))
+
+    def ip(c):
+        return F.regexp_extract(c, endpoint, 1)
+
+    def port(c):
+        return F.regexp_extract(c, endpoint, 2).cast("int")
+
+    return [
+        F.col("host"),
+        F.coalesce(r["file"], F.lit("")).alias("file"),
+        r["client"].alias("client"),
+        ip(r["client"]).alias("client_ip"),
+        port(r["client"]).alias("client_port"),
+        r["server"].alias("server"),
+        ip(r["server"]).alias("server_ip"),
+        port(r["server"]).alias("server_port"),
+        zero(r["first_frame"]).alias("first_frame"),
+        zero(r["last_frame"]).alias("last_frame"),
+        F.to_timestamp(r["start"]).alias("start"),
+        F.to_timestamp(r["end"]).alias("end"),
+        zero(r["packets"]).alias("packets"),
+        r["tcp"]["ended_by"].alias("ended_by"),
+        r["tcp"]["one_sided"].alias("one_sided"),
+        zero(r["tcp"]["syn_count"]).alias("syn_count"),
+        zero(r["tcp"]["retransmissions"]).alias("retransmissions"),
+        zero(r["tcp"]["gaps"]).alias("gaps"),
+        r["encapsulation"].alias("encapsulation"),
+        ch["max_version"].alias("client_max_version"),
+        sh["version"].alias("version"),
+        sh["cipher_suite"].alias("cipher_suite"),
+        ch["sni"].alias("sni"),
+        sh["alpn"].alias("alpn"),
+        ch["ja3"].alias("ja3"),
+        ch["ja4"].alias("ja4"),
+        sh["ja3s"].alias("ja3s"),
+        F.coalesce(tls["resumed"], F.lit(False)).alias("resumed"),
+        F.coalesce(tls["decrypted"], F.lit(False)).alias("decrypted"),
+        leaf["subject"].alias("certificate_subject"),
+        leaf["issuer"].alias("certificate_issuer"),
+        leaf["not_after"].alias("certificate_not_after"),
+        F.coalesce(leaf["revocation_urls"], F.array().cast("array<string>")).alias("revocation_urls"),
+        fatal["description"].alias("fatal_alert"),
+        fatal["sender"].alias("fatal_alert_sender"),
+        r["tds"]["mode"].alias("tds_mode"),
+        r["tds"]["negotiated"].alias("tds_negotiated"),
+        r["verdict"]["code"].alias("verdict_code"),
+        r["verdict"]["side"].alias("verdict_side"),
+        r["verdict"]["confidence"].alias("verdict_confidence"),
+        r["verdict"]["explanation"].alias("verdict_explanation"),
+        r["verdict"]["hint"].alias("verdict_hint"),
+        F.transform(evidence, lambda e: zero(e["frame"])).alias("evidence_frames"),
+        F.transform(
+            evidence, lambda e: F.struct(zero(e["frame"]).alias("frame"), F.coalesce(e["what"], F.lit("")).alias("what"))
+        ).alias("evidence"),
+        F.transform(F.coalesce(r["verdict"]["risks"], F.array()), lambda x: x["code"]).alias("risks"),
+        r["unsharpened_verdict"]["code"].alias("unsharpened_verdict_code"),
+        r["wireshark_filter"].alias("wireshark_filter"),
+        F.col("record"),
+        F.substring(r["start"], 1, 10).alias("capture_date"),
     ]
-)
+
 
 ERROR_SCHEMA = T.StructType(
     [
@@ -300,72 +338,6 @@ def split_endpoint(endpoint):
         return ip.strip("[]"), None
 
 
-def connection_row(host, record_text, c):
-    tcp = c.get("tcp") or {}
-    tls = c.get("tls") or {}
-    ch = tls.get("client_hello") or {}
-    sh = tls.get("server_hello") or {}
-    leaf = ((tls.get("server_certificates") or {}).get("certificates") or [{}])[0]
-    fatal = next((a for a in tls.get("alerts") or [] if a.get("level") == "fatal"), {})
-    tds = c.get("tds") or {}
-    v = c.get("verdict") or {}
-    evidence = v.get("evidence") or []
-    client_ip, client_port = split_endpoint(c.get("client"))
-    server_ip, server_port = split_endpoint(c.get("server"))
-    start = c.get("start")
-    return (
-        host,
-        c.get("file", ""),
-        c.get("client"),
-        client_ip,
-        client_port,
-        c.get("server"),
-        server_ip,
-        server_port,
-        c.get("first_frame", 0),
-        c.get("last_frame", 0),
-        ts(start),
-        ts(c.get("end")),
-        c.get("packets", 0),
-        tcp.get("ended_by"),
-        tcp.get("one_sided"),
-        tcp.get("syn_count", 0),
-        tcp.get("retransmissions", 0),
-        tcp.get("gaps", 0),
-        c.get("encapsulation"),
-        ch.get("max_version"),
-        sh.get("version"),
-        sh.get("cipher_suite"),
-        ch.get("sni"),
-        sh.get("alpn"),
-        ch.get("ja3"),
-        ch.get("ja4"),
-        sh.get("ja3s"),
-        bool(tls.get("resumed", False)),
-        bool(tls.get("decrypted", False)),
-        leaf.get("subject"),
-        leaf.get("issuer"),
-        leaf.get("not_after"),
-        leaf.get("revocation_urls") or [],
-        fatal.get("description"),
-        fatal.get("sender"),
-        tds.get("mode"),
-        tds.get("negotiated"),
-        v.get("code", ""),
-        v.get("side"),
-        v.get("confidence"),
-        v.get("explanation"),
-        v.get("hint"),
-        [e.get("frame", 0) for e in evidence],
-        [(e.get("frame", 0), e.get("what", "")) for e in evidence],
-        [r.get("code") for r in v.get("risks") or []],
-        (c.get("unsharpened_verdict") or {}).get("code"),
-        c.get("wireshark_filter"),
-        record_text,
-        (start or "1970-01-01")[:10],
-    )
-
-
 def attempts_left(max_failures):
     ctx = TaskContext.get()
     attempt = ctx.attemptNumber() if ctx is not None else 0
@@ -398,11 +370,11 @@ def analyze_folder(host, files, max_failures):
         line = line.rstrip("\n")
         if not line:
             continue
-        record = json.loads(line)
         if renamed:
+            record = json.loads(line)
             record["file"] = rename(record.get("file", ""))
             line = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
-        yield "c", connection_row(host, line, record)
+        yield "c", (host, line)
     code = proc.wait()
     reader.join()
     message = rename("".join(stderr).strip())
@@ -643,6 +615,7 @@ def run(spark, args):
         max_failures = int(local_failures.group(1))
     out = args.out.rstrip("/")
 
+    clock = [("start", time.monotonic())]
     hosts, list_errors = list_inputs(spark, args.inputs)
     by_size = sorted(hosts.items(), key=lambda h: -sum(size for _, size in h[1]))
     def through_hadoop(folder, files):
@@ -661,9 +634,11 @@ def run(spark, args):
         parts.append(contents.mapPartitions(copied_task(host, uris, max_failures)))
     stage1 = (sc.union(parts) if parts else sc.emptyRDD()).persist(StorageLevel.MEMORY_AND_DISK)
 
-    connections = spark.createDataFrame(stage1.filter(lambda t: t[0] == "c").map(lambda t: t[1]), CONNECTION_SCHEMA)
+    records = spark.createDataFrame(stage1.filter(lambda t: t[0] == "c").map(lambda t: t[1]), RECORD_ROW)
+    connections = records.select(connection_columns())
     connections.write.mode("overwrite").partitionBy("capture_date").parquet(f"{out}/connections")
     errors = stage1.filter(lambda t: t[0] == "e").map(lambda t: t[1]).collect() + list_errors
+    clock.append(("analyze (stage 1)", time.monotonic()))
 
     # Stage 2 reads the table back: the records by server address, in time order.
     conns = spark.read.parquet(f"{out}/connections")
@@ -713,11 +688,14 @@ def run(spark, args):
         spark.createDataFrame(rows, schema).write.mode("overwrite").parquet(f"{out}/{name}")
     errors += stage2.filter(lambda t: t[0] == "e").map(lambda t: t[1]).collect()
     spark.createDataFrame(errors, ERROR_SCHEMA).coalesce(1).write.mode("overwrite").parquet(f"{out}/errors")
+    clock.append(("findings (stage 2)", time.monotonic()))
 
     if args.dump_json:
         for name in ["connections", "servers", "findings", "problems", "verdicts", "errors"]:
             spark.read.parquet(f"{out}/{name}").coalesce(1).write.mode("overwrite").json(f"{out}/json/{name}")
     print_summary(spark, out, hosts, errors)
+    clock.append(("summary", time.monotonic()))
+    print("time: " + ", ".join(f"{name} {t - last:.1f} s" for (_, last), (name, t) in zip(clock, clock[1:])))
     stage1.unpersist()
     stage2.unpersist()
 
