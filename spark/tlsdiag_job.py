@@ -446,7 +446,12 @@ def copied_task(host, uris, max_failures):
                 local[i] = path
             for i, uri in enumerate(uris):
                 if i not in local:
-                    yield "e", (host, shown_path(uri), "read", "not read through the Hadoop file system")
+                    yield "e", (
+                        host,
+                        shown_path(uri),
+                        "read",
+                        "not read through the Hadoop file system (unreadable or gone, or after such a file of the same folder)",
+                    )
             files = [(shown_path(uris[i]), local[i]) for i in sorted(local)]
             if files:
                 yield from analyze_folder(host, files, max_failures)
@@ -742,7 +747,14 @@ def print_summary(spark, out, hosts, errors):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # Times in UTC everywhere, as tlsdiag writes them.
-    builder = SparkSession.builder.appName("tlsdiag").config("spark.sql.session.timeZone", "UTC")
+    # An unreadable file read through Hadoop ends its folder's reading instead of the job: the
+    # files not received are named in the errors table (copied_task).
+    builder = (
+        SparkSession.builder.appName("tlsdiag")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.files.ignoreCorruptFiles", "true")
+        .config("spark.files.ignoreMissingFiles", "true")
+    )
     if args.master:
         builder = builder.master(args.master)
     spark = builder.getOrCreate()
