@@ -134,6 +134,11 @@ struct FindingsArgs {
     /// Which connections the table lists after the problems.
     #[arg(long, value_enum, default_value = "problems")]
     list: ListMode,
+    /// Also write the files, totals, problems and servers (with their findings) as one JSON
+    /// document, without the connections, to FILE (with `--format ndjson`: the sharpened
+    /// records stream while what was found still comes out whole).
+    #[arg(long, value_name = "FILE")]
+    summary: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -473,7 +478,15 @@ fn findings(args: FindingsArgs) -> Result<u8> {
     });
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all, args.list, false);
-    let mut session = Session::new(report.as_mut());
+    let mut with_summary;
+    let report: &mut dyn tlsdiag::report::Reporter = match &args.summary {
+        Some(path) => {
+            with_summary = tlsdiag::records::WithSummary::new(report.as_mut(), path);
+            &mut with_summary
+        }
+        None => report.as_mut(),
+    };
+    let mut session = Session::new(report);
     let (read, errors) = tlsdiag::records::recompute(&mut inputs, &mut session);
     session.finish(&mut read.file_summaries())?;
     for e in &errors {

@@ -12,10 +12,12 @@
 //! derived again by [`restore_derived`].
 
 use crate::analyze::{FileSummary, Session};
+use crate::profile::Profiles;
 use crate::record::{Connection, READABLE_SCHEMA_VERSIONS};
+use crate::report::Reporter;
 use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Write};
 use std::sync::OnceLock;
 
 /// A code kept as the program's own static spelling (verdicts, risks, messages). A type alias,
@@ -232,6 +234,52 @@ fn read_document(
         }
     }
     Ok(())
+}
+
+/// A reporter that hands connections to another and, at the end, also writes the run's
+/// summary to a file: the `--format json` document without its connections (files, totals,
+/// problems, servers with their findings). `findings --format ndjson --summary FILE` so streams
+/// the sharpened records and still says what was found, without holding every record.
+pub struct WithSummary<'a> {
+    inner: &'a mut dyn Reporter,
+    path: std::path::PathBuf,
+}
+
+impl<'a> WithSummary<'a> {
+    pub fn new(inner: &'a mut dyn Reporter, path: &std::path::Path) -> Self {
+        WithSummary { inner, path: path.to_path_buf() }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    schema_version: u32,
+    tool: &'static str,
+    files: &'a [FileSummary],
+    totals: crate::analyze::Totals,
+    problems: &'a [crate::problems::Problem],
+    servers: Vec<&'a crate::profile::ServerProfile>,
+}
+
+impl Reporter for WithSummary<'_> {
+    fn connection(&mut self, conn: Connection) -> io::Result<()> {
+        self.inner.connection(conn)
+    }
+    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+        self.inner.finish(files, profiles)?;
+        let summary = Summary {
+            schema_version: crate::record::SCHEMA_VERSION,
+            tool: concat!("tlsdiag ", env!("CARGO_PKG_VERSION")),
+            files,
+            totals: crate::analyze::totals(files),
+            problems: profiles.problems(),
+            servers: profiles.servers().collect(),
+        };
+        let mut out = io::BufWriter::new(std::fs::File::create(&self.path)?);
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
 }
 
 /// Feeds records into a session, as `analyze` feeds the connections it settles: the same
