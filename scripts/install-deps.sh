@@ -29,3 +29,23 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx x
 fi
 # cargo-fuzz builds and runs the fuzz targets of fuzz/ (RUSTC_BOOTSTRAP=1 on stable).
 cargo fuzz --version >/dev/null 2>&1 || cargo install --quiet --locked cargo-fuzz
+# The Spark job (spark/) and its test (tests/spark.rs): Java 17 (Spark 4 needs 17 or newer) and
+# PySpark from PyPI in a virtual environment under target/, so no system Python is changed.
+repo=$(cd "$(dirname "$0")/.." && pwd)
+spark_apt=()
+java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])' || spark_apt+=(openjdk-17-jre-headless)
+python3 -c 'import ensurepip, venv' 2>/dev/null || spark_apt+=(python3-venv)
+if [ ${#spark_apt[@]} -gt 0 ]; then
+  echo "installing: ${spark_apt[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${spark_apt[@]}" >/dev/null
+fi
+spark_venv="$repo/target/spark-venv"
+if ! "$spark_venv/bin/python" -c 'import pyspark' 2>/dev/null; then
+  echo "installing pyspark into $spark_venv" >&2
+  python3 -m venv "$spark_venv"
+  "$spark_venv/bin/pip" install --quiet --disable-pip-version-check "pyspark==4.3.0"
+fi

@@ -347,8 +347,13 @@ impl<'r> Session<'r> {
     /// Sharpens the waiting verdicts, fills in the per-file verdict counts, writes the end.
     pub fn finish(mut self, files: &mut [FileSummary]) -> io::Result<()> {
         for mut conn in std::mem::take(&mut self.pending) {
+            let own = conn.verdict.clone();
             self.profiles.sharpen(&mut conn);
             self.revocation.sharpen(&mut conn);
+            // Kept so that the record read back (`tlsdiag findings`) starts from the same point.
+            if conn.verdict != own {
+                conn.unsharpened_verdict = Some(Box::new(own));
+            }
             self.emit(conn);
         }
         for f in files.iter_mut() {

@@ -5,7 +5,7 @@
 //! what a lost packet could explain.
 
 use crate::capture::Nanos;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Loss windows kept at once; beyond it the two oldest are merged (a wider window only makes
@@ -13,7 +13,8 @@ use std::collections::VecDeque;
 const MAX_WINDOWS: usize = 4096;
 
 /// Packets lost between two times (packet clock: the kernel's wall clock).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CaptureLoss {
     /// Packets the kernel dropped (its ring buffer was full).
     #[serde(skip_serializing_if = "crate::record::is_default")]
@@ -21,9 +22,9 @@ pub struct CaptureLoss {
     /// Packets tlsdiag dropped because its analysis queue was full.
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub queue: u64,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
     pub from: Nanos,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
     pub to: Nanos,
 }
 

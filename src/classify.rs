@@ -9,13 +9,13 @@ use crate::proto::openvpn::{ControlAuth, OpenVpnFacts};
 use crate::proto::record_size;
 use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
 use crate::record::Connection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tls_parser::{TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
 
 mod partial;
 
 /// Who has to change something.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Fault {
     #[default]
@@ -38,7 +38,7 @@ impl Fault {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     /// An explicit alert or TCP fact.
@@ -60,7 +60,8 @@ impl Confidence {
 }
 
 /// A frame that backs the verdict, with what it shows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Evidence {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
@@ -68,17 +69,39 @@ pub struct Evidence {
     pub what: String,
 }
 
+/// Every risk code (README, "Risks"): a record read back names one of them.
+pub const RISK_CODES: &[&str] = &[
+    "deprecated_protocol",
+    "weak_cipher",
+    "dhe_without_ems",
+    "resumption_without_ems",
+    "certificate_expired",
+    "certificate_not_yet_valid",
+    "certificate_name_mismatch",
+    "certificate_wrong_usage",
+    "weak_signature",
+    "short_key",
+    "self_signed_certificate",
+    "certificate_unparsable",
+    "certificate_expiring_soon",
+    "login_unencrypted",
+    "data_unencrypted",
+];
+
 /// A weakness reported even on a successful handshake.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Risk {
-    pub code: &'static str,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(deserialize_with = "crate::records::de_risk_code")]
+    pub code: crate::records::Code,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub explanation: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Verdict {
-    pub code: &'static str,
+    #[serde(deserialize_with = "crate::records::de_verdict_code")]
+    pub code: crate::records::Code,
     pub side: Fault,
     pub confidence: Confidence,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -10,15 +10,21 @@
 //! - `resumption_fallback_certificate_request`: resumption attempts answered with a full
 //!   handshake that asks for a client certificate, which the client then fails.
 //!
-//! Memory is bounded: at most [`MAX_EVENTS`] connections are kept per server and kind, and
-//! [`MAX_GROUPS`] (client, server, parameters) groups in all; beyond that only counts grow.
+//! Memory is bounded: at most [`MAX_EVENTS`] connections are kept per server and kind (the
+//! earliest), and [`MAX_GROUPS`] (client, server, parameters) groups in all; beyond that only
+//! counts grow.
+//!
+//! The findings do not depend on the order connections arrive in (within those bounds): what
+//! is kept and named is chosen by time, then file and frame, so records read back in any order
+//! (`tlsdiag findings`) give the findings of one run.
 
 use crate::capture::Nanos;
 use crate::classify::{is_dhe, Confidence, Fault};
 use crate::record::Connection;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::IpAddr;
 
 /// Connections kept per server and kind of finding.
@@ -43,6 +49,9 @@ pub struct ConnectionRef {
     pub client: String,
     pub first_frame: u64,
     pub verdict: &'static str,
+    /// When it began: connections are kept and named earliest first.
+    #[serde(skip)]
+    pub start: Nanos,
 }
 
 impl ConnectionRef {
@@ -52,7 +61,22 @@ impl ConnectionRef {
             client: c.client.clone(),
             first_frame: c.first_frame,
             verdict: c.verdict.code,
+            start: c.start,
         }
+    }
+
+    /// The order connections are kept and named in, whatever order they arrived in.
+    fn order(&self) -> (Nanos, &str, u64, &str) {
+        (self.start, &self.file, self.first_frame, &self.client)
+    }
+}
+
+/// Adds `item` to a list of at most `cap` kept earliest first (a short list: evidence).
+fn keep_earliest(list: &mut Vec<ConnectionRef>, item: ConnectionRef, cap: usize) {
+    let at = list.partition_point(|e| e.order() <= item.order());
+    if at < cap {
+        list.insert(at, item);
+        list.truncate(cap);
     }
 }
 
@@ -82,6 +106,44 @@ struct Event {
     conn: ConnectionRef,
 }
 
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Event {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.conn.order().cmp(&other.conn.order()).then(self.accepted.cmp(&other.accepted))
+    }
+}
+
+/// The earliest [`MAX_EVENTS`] events: a heap whose top is the latest kept, so that a later
+/// one is refused and an earlier one replaces it, in any arrival order.
+#[derive(Default)]
+struct Earliest(BinaryHeap<Event>);
+
+impl Earliest {
+    fn push(&mut self, event: Event) {
+        if self.0.len() < MAX_EVENTS {
+            self.0.push(event);
+        } else if self.0.peek().is_some_and(|latest| event < *latest) {
+            self.0.pop();
+            self.0.push(event);
+        }
+    }
+    fn sorted(&self) -> Vec<&Event> {
+        let mut events: Vec<&Event> = self.0.iter().collect();
+        events.sort();
+        events
+    }
+}
+
 /// The handshakes of one client with one server under the same parameters.
 #[derive(Default)]
 struct Group {
@@ -100,9 +162,12 @@ struct Group {
 struct Resumptions {
     offered: u64,
     accepted: u64,
-    fallbacks: Vec<Event>,
-    /// The first fallback's offer and where its session came from, for the explanation.
-    example: Option<String>,
+    fallbacks: Earliest,
+    /// Fallbacks in all (only the earliest are kept), and when the last began.
+    fallback_count: u64,
+    fallback_end: Nanos,
+    /// The earliest fallback's offer and where its session came from, for the explanation.
+    example: Option<(Event, String)>,
 }
 
 /// (server, client address, version, suite and its circumstances).
@@ -111,7 +176,7 @@ type GroupKey = (String, IpAddr, String, String);
 /// What the findings are drawn from, filled connection by connection.
 #[derive(Default)]
 pub struct Collector {
-    unserved: FxHashMap<String, (u64, Vec<Event>)>,
+    unserved: FxHashMap<String, (u64, Earliest)>,
     /// Served connections per server address, counted by port and [`BURST_GAP`]-long slice
     /// of time: enough to tell what a host served around a burst, in little memory.
     served: FxHashMap<IpAddr, BTreeMap<(i64, u16), u64>>,
@@ -139,12 +204,6 @@ fn unserved(c: &Connection) -> bool {
     }
 }
 
-fn push_capped<T>(list: &mut Vec<T>, item: T) {
-    if list.len() < MAX_EVENTS {
-        list.push(item);
-    }
-}
-
 impl Collector {
     /// Takes one connection with its final verdict.
     pub fn add(&mut self, c: &Connection) {
@@ -153,7 +212,7 @@ impl Collector {
         if unserved(c) {
             let (count, events) = self.unserved.entry(c.server.clone()).or_default();
             *count += 1;
-            push_capped(events, Event { start: c.start, accepted, conn: ConnectionRef::of(c) });
+            events.push(Event { start: c.start, accepted, conn: ConnectionRef::of(c) });
         } else if c.verdict.is_ok() {
             let slice = c.start.div_euclid(BURST_GAP);
             *self.served.entry(server.ip()).or_default().entry((slice, server.port())).or_default() += 1;
@@ -177,15 +236,14 @@ impl Collector {
                 if let Some(group) = self.group(key, c.start) {
                     group.dhe = is_dhe(sh.cipher_suite_id) && sh.version != "TLS1.3";
                     group.ems |= sh.extended_master_secret;
+                    group.start = group.start.min(c.start);
                     group.end = group.end.max(c.end);
                     if c.verdict.is_ok() {
                         group.ok += 1;
                     } else {
                         group.failed += 1;
                         group.after_key_exchange += tls.client_key_exchange.is_some() as u64;
-                        if group.failures.len() < MAX_EVIDENCE {
-                            group.failures.push(ConnectionRef::of(c));
-                        }
+                        keep_earliest(&mut group.failures, ConnectionRef::of(c), MAX_EVIDENCE);
                     }
                 }
             }
@@ -195,9 +253,12 @@ impl Collector {
             r.offered += 1;
             r.accepted += tls.resumed as u64;
             if !tls.resumed && tls.certificate_request.is_some() && c.verdict.is_failure() {
-                push_capped(&mut r.fallbacks, Event { start: c.start, accepted, conn: ConnectionRef::of(c) });
-                if let (None, Some(offer)) = (&r.example, &tls.resumption) {
-                    r.example = Some(match &offer.from {
+                let event = Event { start: c.start, accepted, conn: ConnectionRef::of(c) };
+                r.fallback_count += 1;
+                r.fallback_end = if r.fallback_count == 1 { c.start } else { r.fallback_end.max(c.start) };
+                let earliest = r.example.as_ref().map_or(true, |(first, _)| event < *first);
+                if let (true, Some(offer)) = (earliest, &tls.resumption) {
+                    let example = match &offer.from {
                         Some(from) => format!(
                             "{} offered the {} issued to {} in frame {}",
                             c.client,
@@ -206,8 +267,10 @@ impl Collector {
                             from.frame
                         ),
                         None => format!("{} offered a {}", c.client, offer.offered.replace('_', " ")),
-                    });
+                    };
+                    r.example = Some((event.clone(), example));
                 }
+                r.fallbacks.push(event);
             }
         }
     }
@@ -238,9 +301,8 @@ impl Collector {
         out
     }
 
-    fn listener_overloaded(&self, server: &str, total: u64, events: &[Event]) -> Option<Finding> {
-        let mut events: Vec<&Event> = events.iter().collect();
-        events.sort_by_key(|e| e.start);
+    fn listener_overloaded(&self, server: &str, total: u64, events: &Earliest) -> Option<Finding> {
+        let events = events.sorted();
         // The largest burst: a run of unserved connections with no gap over BURST_GAP.
         let mut best = 0..0;
         let mut from = 0;
@@ -362,9 +424,10 @@ impl Collector {
                         (load balancer member, proxy) that handles some connections."
                     .to_string();
             }
-            let mut evidence: Vec<ConnectionRef> =
-                groups.iter().flat_map(|(_, g)| g.failures.iter().cloned()).take(MAX_EVIDENCE).collect();
-            evidence.sort_by_key(|e| e.first_frame);
+            let mut evidence: Vec<ConnectionRef> = Vec::new();
+            for failure in groups.iter().flat_map(|(_, g)| g.failures.iter()) {
+                keep_earliest(&mut evidence, failure.clone(), MAX_EVIDENCE);
+            }
             out.push((
                 server.to_string(),
                 Finding {
@@ -385,10 +448,10 @@ impl Collector {
 }
 
 fn resumption_fallback(r: &Resumptions) -> Option<Finding> {
-    let first = r.fallbacks.first()?;
-    let start = r.fallbacks.iter().map(|e| e.start).min().unwrap_or(first.start);
-    let end = r.fallbacks.iter().map(|e| e.start).max().unwrap_or(first.start);
-    let n = r.fallbacks.len() as u64;
+    let fallbacks = r.fallbacks.sorted();
+    let start = fallbacks.first()?.start;
+    let end = r.fallback_end;
+    let n = r.fallback_count;
     Some(Finding {
         code: "resumption_fallback_certificate_request",
         confidence: Confidence::Likely,
@@ -399,7 +462,7 @@ fn resumption_fallback(r: &Resumptions) -> Option<Finding> {
         explanation: format!(
             "{n} connection(s) offered to resume a session and got a full handshake that asked for a client \
              certificate, then failed ({}); {} of {} resumption attempts to this server were accepted",
-            r.example.as_deref().unwrap_or_default(),
+            r.example.as_ref().map_or("", |(_, text)| text.as_str()),
             r.accepted,
             r.offered
         ),
@@ -408,7 +471,7 @@ fn resumption_fallback(r: &Resumptions) -> Option<Finding> {
                at hand: keep sessions resumable (one session cache or ticket key behind a load balancer, Extended \
                Master Secret on both sides), give the client its certificate, or stop it from offering resumption."
             .into(),
-        evidence: r.fallbacks.iter().take(MAX_EVIDENCE).map(|e| e.conn.clone()).collect(),
+        evidence: fallbacks.iter().take(MAX_EVIDENCE).map(|e| e.conn.clone()).collect(),
     })
 }
 

@@ -25,6 +25,7 @@ pub mod problems;
 pub mod profile;
 pub mod proto;
 pub mod record;
+pub mod records;
 pub mod report;
 pub mod revocation;
 pub mod sqlserver;

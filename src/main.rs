@@ -94,12 +94,53 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Recompute the findings across connections (server profiles, sharpened verdicts,
+    /// server findings, problems, revocation matches) from the connection records of separate
+    /// runs, in any order: NDJSON files of `analyze --format ndjson --all` (or JSON documents),
+    /// `-` for standard input (also read when no file is given and it is not a terminal).
+    #[command(after_help = FINDINGS_AFTER_HELP)]
+    Findings(FindingsArgs),
     /// Combine JSON documents of separate `analyze --format json` runs into one.
     Merge {
         /// JSON documents written by `analyze --format json`.
         #[arg(required = true)]
         documents: Vec<String>,
     },
+}
+
+/// Examples under `tlsdiag findings --help`.
+const FINDINGS_AFTER_HELP: &str = "\
+Examples:
+  tlsdiag analyze --format ndjson --all site-a/ > a.ndjson     (on one machine)
+  tlsdiag analyze --format ndjson --all site-b/ > b.ndjson     (on another)
+  tlsdiag findings a.ndjson b.ndjson                 problems and findings over both
+  tlsdiag findings --format ndjson a.ndjson b.ndjson  the records with verdicts sharpened over both
+  cat *.ndjson | tlsdiag findings --format json -
+
+Records written without --all lack the connections that are not TLS or were abandoned, so
+server profiles count fewer connections than one analyze run would.
+
+Exit codes: 0 read every record; 2 an input unreadable or a line that is not a record (each named).";
+
+#[derive(clap::Args)]
+struct FindingsArgs {
+    /// NDJSON files of connection records (or `--format json` documents); `-` for standard
+    /// input.
+    files: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Also show connections that are not TLS, and those the client abandoned.
+    #[arg(long)]
+    all: bool,
+    /// Which connections the table lists after the problems.
+    #[arg(long, value_enum, default_value = "problems")]
+    list: ListMode,
+    /// Also write the files, totals, problems and servers (with their findings) as one JSON
+    /// document, without the connections, to FILE (with `--format ndjson`: the sharpened
+    /// records stream while what was found still comes out whole).
+    #[arg(long, value_name = "FILE")]
+    summary: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -266,6 +307,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Findings(args) => findings(args),
         Command::Merge { documents } => merge(&documents),
         Command::Explain { symptom, markdown } => explain(&symptom.join(" "), markdown),
         #[cfg(feature = "live")]
@@ -427,6 +469,43 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+fn findings(args: FindingsArgs) -> Result<u8> {
+    use std::io::BufRead;
+    let mut names = args.files;
+    if names.is_empty() {
+        if io::stdin().is_terminal() {
+            anyhow::bail!("no records given: name NDJSON files, `-` for standard input, or pipe records in");
+        }
+        names.push("-".into());
+    }
+    let mut inputs = names.into_iter().map(|name| {
+        let input: io::Result<Box<dyn BufRead>> = if name == "-" {
+            Ok(Box::new(io::BufReader::with_capacity(256 * 1024, io::stdin())))
+        } else {
+            std::fs::File::open(&name)
+                .map(|f| Box::new(io::BufReader::with_capacity(256 * 1024, f)) as Box<dyn BufRead>)
+        };
+        (name, input)
+    });
+    let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
+    let mut report = reporter(args.format, Box::new(stdout), args.all, args.list, false);
+    let mut with_summary;
+    let report: &mut dyn tlsdiag::report::Reporter = match &args.summary {
+        Some(path) => {
+            with_summary = tlsdiag::records::WithSummary::new(report.as_mut(), path);
+            &mut with_summary
+        }
+        None => report.as_mut(),
+    };
+    let mut session = Session::new(report);
+    let (read, errors) = tlsdiag::records::recompute(&mut inputs, &mut session);
+    session.finish(&mut read.file_summaries())?;
+    for e in &errors {
+        eprintln!("tlsdiag: {e}");
+    }
+    Ok(if errors.is_empty() && read.bad == 0 { 0 } else { EXIT_ERROR })
 }
 
 fn explain(symptom: &str, markdown: bool) -> Result<u8> {

@@ -24,6 +24,22 @@ pub fn version(v: u16) -> String {
     }
 }
 
+/// The wire value of a version name this crate printed.
+pub fn version_id(name: &str) -> Option<u16> {
+    Some(match name {
+        "SSL2.0" => 0x0002,
+        "SSL3.0" => 0x0300,
+        "TLS1.0" => 0x0301,
+        "TLS1.1" => 0x0302,
+        "TLS1.2" => 0x0303,
+        "TLS1.3" => 0x0304,
+        _ => {
+            let draft = name.strip_prefix("TLS1.3-draft")?;
+            0x7f00 | draft.parse::<u16>().ok()?
+        }
+    })
+}
+
 /// IANA name of a cipher suite, e.g. `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`.
 pub fn cipher_suite(id: u16) -> String {
     match id {
@@ -223,6 +239,13 @@ pub fn alert_level(level: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_names_round_trip() {
+        for v in [0x0002, 0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0x7f12] {
+            assert_eq!(version_id(&version(v)), Some(v));
+        }
+    }
 
     #[test]
     fn names_follow_the_registries() {

@@ -5,6 +5,10 @@
 //! that selects the group's connections, and the fix. Server findings are problems too. Every
 //! report leads with them. Memory is bounded: a fixed number of groups, clients and filter
 //! terms per group.
+//!
+//! Within those bounds a problem does not depend on the order its connections arrive in: the
+//! example is the earliest connection (by start, then file and frame), the filter names the
+//! earliest ones, the clients named are the lowest addresses.
 
 use crate::capture::Nanos;
 use crate::classify::{Confidence, Evidence, Fault};
@@ -88,12 +92,32 @@ pub struct Example {
     pub evidence: Vec<Evidence>,
 }
 
+/// When a connection began, then its file and first frame: the order of "earliest".
+type Order = (Nanos, String, u64);
+
+fn order_of(c: &Connection) -> Order {
+    (c.start, c.file.clone(), c.first_frame)
+}
+
 struct Group {
     problem: Problem,
+    /// The order of the connection that is the example.
+    example: Order,
     client_ips: BTreeSet<IpAddr>,
-    /// The first connections' client endpoints, for the filter.
-    endpoints: Vec<SocketAddr>,
+    /// The earliest connections' client endpoints, for the filter.
+    endpoints: Vec<(Order, SocketAddr)>,
     fingerprint: Option<Option<String>>,
+}
+
+/// The example of a group: its verdict's side, confidence, words and fix.
+fn example_of(c: &Connection) -> Example {
+    Example {
+        file: c.file.clone(),
+        client: c.client.clone(),
+        first_frame: c.first_frame,
+        explanation: c.verdict.explanation.clone(),
+        evidence: c.verdict.evidence.clone(),
+    }
 }
 
 /// Collects failing connections into problems as their final verdicts are known.
@@ -175,35 +199,37 @@ impl Problems {
                 client_examples: Vec::new(),
                 start: c.start,
                 end: c.end,
-                example: Example {
-                    file: c.file.clone(),
-                    client: c.client.clone(),
-                    first_frame: c.first_frame,
-                    explanation: c.verdict.explanation.clone(),
-                    evidence: c.verdict.evidence.clone(),
-                },
+                example: example_of(c),
                 wireshark_filter: String::new(),
                 filter_covers: String::new(),
                 client_fingerprint: None,
                 fix: c.verdict.hint.clone(),
             },
+            example: order_of(c),
             client_ips: BTreeSet::new(),
             endpoints: Vec::new(),
             fingerprint: None,
         });
+        let order = order_of(c);
         let p = &mut group.problem;
+        if order < group.example {
+            p.side = c.verdict.side;
+            p.confidence = c.verdict.confidence;
+            p.example = example_of(c);
+            p.fix = c.verdict.hint.clone();
+            group.example = order.clone();
+        }
         p.connections += 1;
         p.start = p.start.min(c.start);
         p.end = p.end.max(c.end);
         if let Some(addr) = c.client_addr() {
-            if group.client_ips.len() < MAX_CLIENTS_COUNTED
-                && group.client_ips.insert(addr.ip())
-                && p.client_examples.len() < CLIENTS_NAMED
-            {
-                p.client_examples.push(addr.ip().to_string());
+            if group.client_ips.len() < MAX_CLIENTS_COUNTED {
+                group.client_ips.insert(addr.ip());
             }
-            if group.endpoints.len() < FILTER_CONNECTIONS {
-                group.endpoints.push(addr);
+            let at = group.endpoints.partition_point(|(o, _)| *o <= order);
+            if at < FILTER_CONNECTIONS {
+                group.endpoints.insert(at, (order, addr));
+                group.endpoints.truncate(FILTER_CONNECTIONS);
             }
         }
         let ja4 =
@@ -268,6 +294,7 @@ fn server_filter(server: &str) -> String {
 fn finish_group(g: &Group) -> Problem {
     let mut p = g.problem.clone();
     p.clients = g.client_ips.len() as u64;
+    p.client_examples = g.client_ips.iter().take(CLIENTS_NAMED).map(IpAddr::to_string).collect();
     p.client_fingerprint = g.fingerprint.clone().flatten();
     let Ok(server) = p.server.parse::<SocketAddr>() else { return p };
     let field = addr_field(&server.ip());
@@ -276,7 +303,7 @@ fn finish_group(g: &Group) -> Problem {
     if exact || g.client_ips.len() > FILTER_CLIENTS {
         // The connections one by one: each client address with its ports.
         let mut by_ip: Vec<(IpAddr, Vec<u16>)> = Vec::new();
-        for e in &g.endpoints {
+        for (_, e) in &g.endpoints {
             match by_ip.iter_mut().find(|(ip, _)| *ip == e.ip()) {
                 Some((_, ports)) => ports.push(e.port()),
                 None => by_ip.push((e.ip(), vec![e.port()])),

@@ -6,6 +6,7 @@
 
 use crate::classify::{Confidence, Fault};
 use crate::findings::{Collector, Finding};
+use crate::names::version_id;
 use crate::problems::{Problem, Problems};
 use crate::proto::messages::version_rank;
 use crate::record::Connection;
@@ -24,6 +25,9 @@ pub fn is_inferable(code: &str) -> bool {
     )
 }
 
+/// Leaf certificate subjects listed per server.
+pub const MAX_CERTIFICATES: usize = 16;
+
 /// What one server (ip:port) did across all connections seen.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ServerProfile {
@@ -38,7 +42,8 @@ pub struct ServerProfile {
     pub cipher_suites: BTreeMap<String, u64>,
     /// Fatal alerts this server sent, by name.
     pub alerts_sent: BTreeMap<String, u64>,
-    /// Subjects of the leaf certificates it presented.
+    /// Subjects of the leaf certificates it presented (the first [`MAX_CERTIFICATES`] in
+    /// name order).
     pub certificates: BTreeSet<String>,
     /// What several of its connections show together (see `findings`).
     pub findings: Vec<Finding>,
@@ -88,8 +93,12 @@ impl Profiles {
             *p.alerts_sent.entry(alert.description.clone().unwrap_or_default()).or_default() += 1;
         }
         if let Some(leaf) = tls.server_certificates.as_ref().and_then(|ch| ch.certificates.first()) {
-            if p.certificates.len() < 16 {
+            // The first in name order rather than in arrival order: the same in any order.
+            if p.certificates.len() < MAX_CERTIFICATES || p.certificates.last().is_some_and(|l| leaf.subject < *l) {
                 p.certificates.insert(leaf.subject.clone());
+                if p.certificates.len() > MAX_CERTIFICATES {
+                    p.certificates.pop_last();
+                }
             }
         }
     }
@@ -233,35 +242,6 @@ impl Profiles {
                 p.cipher_suites.keys().cloned().collect::<Vec<_>>().join(", ")
             );
             c.verdict.hint = "Enable a suite both sides share: on the server, or in the client's cipher list.".into();
-        }
-    }
-}
-
-/// The wire value of a version name this crate printed.
-fn version_id(name: &str) -> Option<u16> {
-    Some(match name {
-        "SSL2.0" => 0x0002,
-        "SSL3.0" => 0x0300,
-        "TLS1.0" => 0x0301,
-        "TLS1.1" => 0x0302,
-        "TLS1.2" => 0x0303,
-        "TLS1.3" => 0x0304,
-        _ => {
-            let draft = name.strip_prefix("TLS1.3-draft")?;
-            0x7f00 | draft.parse::<u16>().ok()?
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::version_id;
-    use crate::names;
-
-    #[test]
-    fn version_names_round_trip() {
-        for v in [0x0002, 0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0x7f12] {
-            assert_eq!(version_id(&names::version(v)), Some(v));
         }
     }
 }

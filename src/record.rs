@@ -10,7 +10,7 @@ use crate::proto::openvpn::OpenVpnFacts;
 use crate::proto::tds::{TdsFacts, ALPN_TDS8};
 use crate::proto::tls::Status;
 use crate::revocation::DnsLookup;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Version of the JSON schema; bumped on any incompatible change. Version 2 leaves out fields
 /// that hold their default (null, false, 0, an empty string or list): a reader takes an absent
@@ -25,19 +25,19 @@ pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TcpRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub syn: Option<Seen>,
     /// SYNs sent by the client, retransmissions included.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub syn_count: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_syn: Option<Seen>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub syn_ack: Option<Seen>,
     /// SYN-ACKs sent by the server, retransmissions included.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub syn_ack_count: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub established: Option<Seen>,
@@ -49,20 +49,20 @@ pub struct TcpRecord {
     pub client_rst: Option<Seen>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_rst: Option<Seen>,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub retransmissions: u32,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub out_of_order: u32,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub overlaps: u32,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub gaps: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_gap_frame: Option<u64>,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub truncated_segments: u32,
     /// The capture began after the connection opened.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub midstream: bool,
     pub ended_by: EndReason,
     /// The first and last packets with payload from each side.
@@ -84,20 +84,20 @@ pub struct TcpRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_acked_after_data: Option<Seen>,
     /// Packets the capture holds from each side.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub client_packets: u32,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub server_packets: u32,
     /// Bytes of each side's stream the capture saw it send (its FIN counts one).
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub client_bytes_seen: u32,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub server_bytes_seen: u32,
     /// Bytes of the other side's stream that each side acknowledged: what the other side sent,
     /// even where the capture does not hold it.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub server_bytes_acked_by_client: u32,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub client_bytes_acked_by_server: u32,
     /// `client_only` or `server_only` when the capture holds one direction of the connection
     /// (a tap or SPAN port that sees one way, asymmetric routing), null otherwise.
@@ -106,7 +106,7 @@ pub struct TcpRecord {
 }
 
 /// Which direction of a connection alone is in the capture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OneSided {
     ClientOnly,
@@ -126,7 +126,7 @@ impl TcpRecord {
 }
 
 /// How a connection carries its TLS handshake.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Encapsulation {
     /// TLS from the first byte.
@@ -142,25 +142,25 @@ pub enum Encapsulation {
     Prologue,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Connection {
     pub schema_version: u32,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub file: String,
     /// `ip:port` of the side that opened the connection / sent the ClientHello.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub server: String,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub first_frame: u64,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub last_frame: u64,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
     pub start: Nanos,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
     pub end: Nanos,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub packets: u64,
     pub tcp: TcpRecord,
     /// How the TLS handshake travels; absent when no TLS or TDS was seen.
@@ -176,17 +176,22 @@ pub struct Connection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub openvpn: Option<OpenVpnFacts>,
     /// True when the payload was not TLS.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub not_tls: bool,
     /// DNS answers the client got for the hosts of its certificate's CRL and OCSP URLs.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revocation_lookups: Vec<DnsLookup>,
     /// Packets a live capture lost while this connection was open (absent when none were).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture_loss: Option<CaptureLoss>,
     pub verdict: Verdict,
+    /// The connection's own verdict, when the passes across connections (server profiles,
+    /// revocation checks) changed it: `tlsdiag findings` starts again from it, so records
+    /// read back give the verdicts of one run over all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsharpened_verdict: Option<Box<Verdict>>,
     /// A Wireshark display filter that selects this connection's packets.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub wireshark_filter: String,
 }
 
@@ -288,6 +293,7 @@ impl Connection {
             revocation_lookups: Vec::new(),
             capture_loss: None,
             verdict: Verdict::default(),
+            unsharpened_verdict: None,
             wireshark_filter: String::new(),
         };
         conn.wireshark_filter = crate::problems::wireshark_filter(&conn.client, &conn.server);

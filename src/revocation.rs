@@ -15,7 +15,7 @@ use crate::fifo_map::FifoMap;
 use crate::proto::dns::{rcode_name, DnsResponse};
 use crate::proto::facts::Seen;
 use crate::record::Connection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// Failed connections remembered as possible revocation fetches; beyond this the oldest stay.
@@ -24,13 +24,14 @@ const MAX_FAILED_FETCHES: usize = 65_536;
 pub const MAX_DNS_NAMES: usize = 65_536;
 
 /// A DNS answer a client got for the host of one of its certificate's revocation URLs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DnsLookup {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
     pub ts: Nanos,
     /// `NOERROR`, `NXDOMAIN`, `SERVFAIL`, ...
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -110,6 +111,7 @@ struct FailedFetch {
     server: IpAddr,
     port: u16,
     start: i64,
+    file: String,
     frame: u64,
     what: String,
 }
@@ -180,6 +182,7 @@ impl RevocationChecks {
             server: server.ip(),
             port: server.port(),
             start: c.start,
+            file: c.file.clone(),
             frame: c.first_frame,
             what,
         });
@@ -199,13 +202,17 @@ impl RevocationChecks {
         let client = c.client_addr()?.ip();
         revocation_urls(c).iter().find_map(|url| {
             let (host, port) = url_host(url)?;
+            // The earliest failed fetch that fits, whatever order the connections came in.
             let fetched = |addresses: &[IpAddr]| {
-                self.failed.iter().find(|f| {
-                    f.client == client
-                        && f.port == port
-                        && (c.start..=c.end).contains(&f.start)
-                        && (addresses.is_empty() || addresses.contains(&f.server))
-                })
+                self.failed
+                    .iter()
+                    .filter(|f| {
+                        f.client == client
+                            && f.port == port
+                            && (c.start..=c.end).contains(&f.start)
+                            && (addresses.is_empty() || addresses.contains(&f.server))
+                    })
+                    .min_by(|a, b| (a.start, &a.file, a.frame).cmp(&(b.start, &b.file, b.frame)))
             };
             let fetch_evidence = |f: &FailedFetch| Evidence { frame: f.frame, what: format!("failed fetch of {url}") };
             if let Ok(literal) = host.parse::<IpAddr>() {

@@ -44,6 +44,9 @@ fn a_closed_pipe_ends_every_subcommand_quietly() {
     let run = tlsdiag(&["analyze", "--format", "json", sample]);
     std::fs::write(&doc, run.stdout).unwrap();
     let doc = doc.to_str().unwrap();
+    let records = dir.path().join("a.ndjson");
+    std::fs::write(&records, tlsdiag(&["analyze", "--format", "ndjson", "--all", sample]).stdout).unwrap();
+    let records = records.to_str().unwrap();
     let mut cases: Vec<Vec<&str>> = vec![
         vec!["explain", "10054"],
         vec!["explain", "--markdown"],
@@ -53,6 +56,9 @@ fn a_closed_pipe_ends_every_subcommand_quietly() {
         vec!["analyze", "--format", "ndjson", sample],
         vec!["analyze", "--format", "json", sample],
         vec!["merge", doc, doc],
+        vec!["findings", records],
+        vec!["findings", "--format", "ndjson", records],
+        vec!["findings", "--format", "json", doc],
         vec!["--help"],
         vec!["analyze", "--help"],
     ];

@@ -103,6 +103,9 @@ fn every_risk_code_is_named_for_its_cause_and_documented() {
         assert!(codes.contains(expected), "{expected} not in {codes:?}");
     }
     assert!(!codes.contains("weak_certificate"), "a catch-all certificate risk is back");
+    // Records read back (`tlsdiag findings`) know a risk code by this list.
+    let listed: BTreeSet<String> = tlsdiag::classify::RISK_CODES.iter().map(|c| c.to_string()).collect();
+    assert_eq!(codes, listed, "classify::RISK_CODES differs from the risk codes classify.rs gives");
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let risks = readme.split("Risks, in `verdict.risks`").nth(1).expect("README's risk list");
     let risks = &risks[..risks.find("\n\n").unwrap()];

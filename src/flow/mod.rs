@@ -15,7 +15,7 @@ use crate::proto::keylog::KeyLog;
 use crate::proto::tls::{Status, TlsAnalyzer};
 use crate::proto::Side;
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sessions::SessionIndex;
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -82,7 +82,7 @@ impl FlowKey {
 }
 
 /// Why a connection's record was written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     Reset,

@@ -3,26 +3,28 @@
 //! same thing.
 
 use crate::capture::Nanos;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where and when something was seen: the frame Wireshark shows it in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Seen {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
     pub ts: Nanos,
 }
 
 /// Which end of the connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Client,
     Server,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClientHello {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
@@ -85,7 +87,8 @@ pub struct ClientHello {
     pub random: [u8; 32],
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ServerHello {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
@@ -121,7 +124,8 @@ pub struct ServerHello {
     pub random: [u8; 32],
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HelloRetryRequest {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
@@ -132,7 +136,8 @@ pub struct HelloRetryRequest {
 }
 
 /// One X.509 certificate of a chain.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Certificate {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub subject: String,
@@ -170,7 +175,8 @@ pub struct Certificate {
     pub parse_error: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CertificateChain {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
@@ -178,7 +184,8 @@ pub struct CertificateChain {
     pub certificates: Vec<Certificate>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ServerKeyExchange {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
@@ -190,11 +197,11 @@ pub struct ServerKeyExchange {
     pub dh_prime_bits: Option<u32>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Alert {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
     pub ts: Nanos,
     pub sender: Role,
     /// `warning` / `fatal`; absent for an encrypted alert that could not be decrypted.
@@ -206,10 +213,10 @@ pub struct Alert {
     #[serde(skip)]
     pub code: Option<u8>,
     /// Sent encrypted (after the sender's keys changed).
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub encrypted: bool,
     /// Encrypted on the wire and read with the key log's secrets.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub decrypted: bool,
 }
 
@@ -226,18 +233,20 @@ impl Alert {
 pub const MAX_TICKETS_KEPT: usize = 4;
 
 /// A client's offer to resume an earlier session (accepted when `tls.resumed` is set).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Resumption {
     /// How it was offered: `session_id` (TLS 1.2 session cache), `ticket` (RFC 5077) or `psk`
     /// (TLS 1.3).
-    pub offered: &'static str,
+    #[serde(deserialize_with = "crate::records::de_resumption_offer")]
+    pub offered: crate::records::Code,
     /// The connection whose handshake issued the offered session, when the capture holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<SessionOrigin>,
 }
 
 /// Another connection of the same input, named as the report names connections.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SessionOrigin {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub client: String,
@@ -250,7 +259,8 @@ pub struct SessionOrigin {
 }
 
 /// Size and frame of an encrypted record, kept for the first few records of each side.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RecordSeen {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
@@ -264,7 +274,8 @@ pub struct RecordSeen {
 }
 
 /// Per-side observations after the hellos.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SideFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_cipher_spec: Option<u64>,
@@ -295,10 +306,11 @@ pub struct SideFacts {
 }
 
 /// A plaintext handshake message and its frame.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageSeen {
-    pub message: &'static str,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(deserialize_with = "crate::records::de_handshake_message")]
+    pub message: crate::records::Code,
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     /// When its frame was captured (for the HTML report's ladder; the frame is the schema's).
     #[serde(skip)]
@@ -318,13 +330,13 @@ pub const TLS13_ALERT_SIZED: u16 = 35;
 pub const TLS13_CERTIFICATE_MARGIN: u16 = 128;
 
 /// The first bytes of a side that does not speak TLS (an HTTP answer on a TLS port, say).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NonTls {
     pub sender: Role,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
     /// Up to 64 bytes, non-printable ones shown as `.`.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub preview: String,
     /// The other side's first bytes after it, when there were any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -332,7 +344,8 @@ pub struct NonTls {
 }
 
 /// What the peer of a side that spoke something other than TLS sent back.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Answer {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
@@ -349,7 +362,8 @@ pub struct Answer {
 
 /// Everything the TLS analyzer learned about one connection.
 /// Bytes a client sent before its ClientHello that are not TLS.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Prologue {
     /// The frame the prologue began in.
     #[serde(skip_serializing_if = "crate::record::is_default")]
@@ -359,7 +373,8 @@ pub struct Prologue {
     pub bytes: usize,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TlsFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_hello: Option<ClientHello>,

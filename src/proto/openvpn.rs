@@ -19,7 +19,7 @@
 //!   whether data-channel packets flowed.
 
 use super::Side;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Opcodes (high 5 bits of the first byte after the length).
 const P_CONTROL_HARD_RESET_CLIENT_V1: u8 = 1;
@@ -54,7 +54,7 @@ const MAX_PLAUSIBLE_PACKET_ID: u32 = 0x0010_0000;
 const MIN_PLAUSIBLE_TIME: u32 = 1_262_304_000;
 
 /// How the control channel is protected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ControlAuth {
     None,
@@ -63,7 +63,8 @@ pub enum ControlAuth {
 }
 
 /// What the OpenVPN layer of a connection showed.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OpenVpnFacts {
     /// How the control channel is protected.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -8,7 +8,7 @@
 //! is recognised from the ClientHello.
 
 use super::Side;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// TDS packet types (MS-TDS 2.2.3.1.1) seen around the handshake.
 const PRELOGIN: u8 = 0x12;
@@ -28,7 +28,7 @@ const MAX_TLS_MESSAGE: usize = 256 * 1024;
 pub const ALPN_TDS8: &str = "tds/8.0";
 
 /// How TDS wraps TLS on this connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TdsMode {
     /// TDS 7.x: PRELOGIN in the clear, TLS handshake inside PRELOGIN packets.
@@ -38,7 +38,7 @@ pub enum TdsMode {
 }
 
 /// The ENCRYPTION option values (MS-TDS 2.2.6.5), without the CLIENT_CERT bit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Encryption {
     #[serde(rename = "OFF")]
     Off,
@@ -75,7 +75,7 @@ impl Encryption {
 }
 
 /// What the two PRELOGIN messages settle about encryption (the table of MS-TDS 2.2.6.5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Negotiated {
     /// Everything encrypted.
@@ -108,7 +108,8 @@ impl Negotiated {
 }
 
 /// One side's PRELOGIN message. Options it did not send are absent.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Prelogin {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
@@ -142,7 +143,7 @@ pub struct Prelogin {
 }
 
 /// What the TDS layer learned about one connection (the `tds` object of the JSON schema).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TdsFacts {
     pub mode: TdsMode,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,7 +162,7 @@ pub struct TdsFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plaintext_after_prelogin: Option<u64>,
     /// Problems decoding the TDS framing.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
 
