@@ -393,3 +393,38 @@ fn the_whole_public_corpus_makes_a_page_without_script_errors() {
     assert_eq!(shown, json!(servers));
     assert!(browser.errors().is_empty(), "script errors: {:?}", browser.errors());
 }
+
+/// The data a page embeds (its `#report-data` element).
+fn page_data(page: &str) -> Value {
+    let start = page.find(r#"id="report-data">"#).expect("data element") + r#"id="report-data">"#.len();
+    let end = start + page[start..].find("</script>").unwrap();
+    serde_json::from_str(&page[start..end]).expect("page data")
+}
+
+#[test]
+fn a_page_from_records_read_back_shows_the_same_ladders_without_inventing_times() {
+    // `tlsdiag findings` reads NDJSON, which keeps the frames of handshake messages but not
+    // their times: the ladder has the same rungs, with the times it cannot know left out.
+    let sample = repo().join("samples/handshakes.pcap");
+    let direct = tlsdiag(&["analyze", "--format", "html", sample.to_str().unwrap()]);
+    let records = tlsdiag(&["analyze", "--format", "ndjson", sample.to_str().unwrap()]);
+    let read_back = tlsdiag_with_stdin(&["findings", "--format", "html", "-"], records.stdout.as_bytes());
+    assert_eq!(read_back.code, 0, "{}", read_back.stderr);
+    let (a, b) = (page_data(&direct.stdout), page_data(&read_back.stdout));
+    let ladders = |d: &Value| -> Vec<Vec<i64>> {
+        list(&d["connections"]["detail"])
+            .iter()
+            .map(|detail| serde_json::from_value(detail[6].clone()).unwrap())
+            .collect()
+    };
+    let (direct_ladders, read_ladders) = (ladders(&a), ladders(&b));
+    assert_eq!(direct_ladders.len(), read_ladders.len());
+    for (x, y) in direct_ladders.iter().zip(&read_ladders) {
+        let frames = |l: &[i64]| l.chunks(4).map(|r| r[0]).collect::<Vec<_>>();
+        assert_eq!(frames(x), frames(y));
+        // A time is either the one the capture gives or unknown (-1), never made up.
+        for (r, s) in x.chunks(4).zip(y.chunks(4)) {
+            assert!(s[1] == r[1] || s[1] == -1, "{r:?} read back as {s:?}");
+        }
+    }
+}

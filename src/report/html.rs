@@ -338,6 +338,12 @@ impl Rungs {
             self.0.push(Rung { frame: seen.frame, ts: Some(seen.ts), from_client, label: label.into() });
         }
     }
+    /// A message or record with the capture time the analyzer kept beside its frame; records
+    /// read back from NDJSON (`tlsdiag findings`) have none (0), as the schema has no such time.
+    fn at(&mut self, frame: u64, ts: Nanos, from_client: bool, label: &str) {
+        let ts = (ts != 0).then_some(ts);
+        self.0.push(Rung { frame, ts, from_client, label: label.to_string() });
+    }
     /// An event of which the record keeps the frame alone.
     fn frame(&mut self, frame: Option<u64>, from_client: bool, label: impl Into<String>) {
         if let Some(frame) = frame {
@@ -380,14 +386,14 @@ fn ladder(c: &Connection, s: &mut Strings) -> Vec<i64> {
         let tls13 = tls.server_hello.as_ref().is_some_and(|h| h.version == "TLS1.3");
         for (side, from_client) in [(&tls.client, true), (&tls.server, false)] {
             for m in &side.messages {
-                rungs.seen(Some(Seen { frame: m.frame, ts: m.ts }), from_client, m.message);
+                rungs.at(m.frame, m.ts, from_client, m.message);
             }
             rungs.frame(side.change_cipher_spec, from_client, "ChangeCipherSpec");
             rungs.frame(side.finished, from_client, if tls13 { "encrypted handshake" } else { "Finished (encrypted)" });
             rungs.frame(side.application_data, from_client, "application data");
             // Unlabelled: only lends its time to the events of its frame.
             for r in &side.encrypted_records {
-                rungs.seen(Some(Seen { frame: r.frame, ts: r.ts }), from_client, "");
+                rungs.at(r.frame, r.ts, from_client, "");
             }
         }
         for a in &tls.alerts {
