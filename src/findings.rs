@@ -35,6 +35,9 @@ pub const MAX_GROUPS: usize = 65_536;
 pub const MAX_EVIDENCE: usize = 8;
 /// Unserved connections closer together than this belong to one burst.
 const BURST_GAP: Nanos = 10_000_000_000;
+/// Slices of served connections kept per server address: a week of [`BURST_GAP`]s (about
+/// 2.5 MB at most), so a live capture's cross-connection state stays bounded.
+const MAX_SERVED_SLICES: usize = 60_480;
 /// Fewer unserved connections than this are no burst.
 const MIN_BURST: usize = 3;
 /// Fewer handshakes than this between one client and server show no pattern.
@@ -215,7 +218,13 @@ impl Collector {
             events.push(Event { start: c.start, accepted, conn: ConnectionRef::of(c) });
         } else if c.verdict.is_ok() {
             let slice = c.start.div_euclid(BURST_GAP);
-            *self.served.entry(server.ip()).or_default().entry((slice, server.port())).or_default() += 1;
+            let slices = self.served.entry(server.ip()).or_default();
+            *slices.entry((slice, server.port())).or_default() += 1;
+            // Bounded for a capture left running for days: as with the unserved events, the
+            // earliest are kept (the bursts weighed are among the earliest events).
+            if slices.len() > MAX_SERVED_SLICES {
+                slices.pop_last();
+            }
         }
         let Some(tls) = &c.tls else { return };
         if let (Some(sh), Some(client)) = (&tls.server_hello, c.client_addr()) {
