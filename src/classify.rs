@@ -1198,7 +1198,7 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
             if issues.iter().any(|i| i.code != "self_signed_certificate") {
                 issues.retain(|i| i.code != "self_signed_certificate" || desc == "unknown_ca");
             }
-            let notes = leaf.map(compatibility_notes).unwrap_or_default();
+            let notes = leaf.map(|leaf| compatibility_notes(leaf)).unwrap_or_default();
             let words: Vec<String> = issues.iter().map(|i| i.what.clone()).chain(notes.iter().cloned()).collect();
             let found = if words.is_empty() {
                 String::new()

@@ -4,6 +4,7 @@
 
 use crate::capture::Nanos;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Where and when something was seen: the frame Wireshark shows it in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -124,7 +125,8 @@ pub struct Certificate {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CertificateChain {
     pub frame: u64,
-    pub certificates: Vec<Certificate>,
+    /// Shared with every other connection that sent the same DER (see `proto::cert_cache`).
+    pub certificates: Vec<Arc<Certificate>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

@@ -1,9 +1,9 @@
 //! Handshake messages to facts. tls-parser reads the message grammar; this module walks the
 //! extension list itself (type, length) so that one malformed extension costs only itself.
 
+use super::cert_cache::certificate;
 use super::facts::{CertificateChain, ClientHello, HelloRetryRequest, ServerHello, ServerKeyExchange};
 use super::fingerprint;
-use super::x509::certificate_facts;
 use crate::names;
 use tls_parser::{
     parse_tls_client_hello_extension, parse_tls_server_hello_extension, TlsCipherKx, TlsCipherSuite, TlsExtension,
@@ -291,7 +291,7 @@ pub fn certificate_chain(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<Ce
     let TlsMessageHandshake::Certificate(c) = msg else {
         return None;
     };
-    Some(CertificateChain { frame, certificates: c.cert_chain.iter().map(|raw| certificate_facts(raw.data)).collect() })
+    Some(CertificateChain { frame, certificates: c.cert_chain.iter().map(|raw| certificate(raw.data)).collect() })
 }
 
 /// Where a TLS 1.2 Certificate message body (RFC 5246 7.4.2) does not add up: the list length
@@ -326,7 +326,7 @@ pub fn tls13_certificate_chain(body: &[u8], frame: u64) -> Option<CertificateCha
     while rest.len() >= 3 {
         let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
         let der = rest.get(3..3 + len)?;
-        certificates.push(certificate_facts(der));
+        certificates.push(certificate(der));
         let after = rest.get(3 + len..)?;
         let ext_len = u16::from_be_bytes([*after.first()?, *after.get(1)?]) as usize;
         rest = after.get(2 + ext_len..)?;

@@ -4,6 +4,7 @@
 //! about holes (`on_gap`); the analyzer says through `wants` whether it still needs a side's
 //! bytes, so the flow stops buffering as soon as the handshake outcome is known.
 
+pub mod cert_cache;
 pub mod decrypt;
 pub mod dns;
 pub mod facts;
