@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Peak memory and time on a SYN flood: a million bare SYNs (one a microsecond, each from its
-# own address and port) around a real TLS 1.2 handshake (tests/fixtures/tls12-ok.pcap), read
-# by the release build with the default limits (--max-flows 200000), once per output format.
-#   bash benches/flood.sh
+# Peak memory and time on a SYN flood: SYNS bare SYNs (default 300,000; one a microsecond,
+# each from its own address and port) around a real TLS 1.2 handshake
+# (tests/fixtures/tls12-ok.pcap), read by the release build with the default limits
+# (--max-flows 200000), once per output format.
+#   bash benches/flood.sh [SYNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-out=target/bench/flood.pcap
+syns=${1:-300000}
+out=target/bench/flood-$syns.pcap
 mkdir -p target/bench
-python3 - "$out" <<'PY'
+[ -f "$out" ] || python3 - "$out" "$syns" <<'PY'
 import struct, sys
 src = open("tests/fixtures/tls12-ok.pcap", "rb").read()
 records, pos = [], 24
@@ -22,7 +24,7 @@ with open(sys.argv[1], "wb") as f:
         f.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
     base = records[0][0] * 1_000_000 + records[0][1] + 10_000
     head = bytes(12) + b"\x08\x00"
-    for n in range(1_000_000):
+    for n in range(int(sys.argv[2])):
         ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 40, 0, 0x4000, 64, 6, 0,
                          bytes([10, 1 + (n >> 16), (n >> 8) & 255, n & 255]), bytes([10, 0, 0, 2]))
         tcp = struct.pack(">HHIIBBHHH", 1024 + n % 60000, 443, n, 0, 0x50, 0x02, 0xffff, 0, 0)
