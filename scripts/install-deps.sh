@@ -3,10 +3,12 @@
 # the tests compare decoded fields with; NetMon conversions), xz and bzip2 (archive tests),
 # tcpdump, iproute2, nftables, ethtool, OpenSSL, GnuTLS, FreeTDS (tsql), vsftpd, curl and Node (to make real
 # test captures with tests/fixtures/make-fixtures.sh), libpcap-dev (live capture), mingw-w64
-# and wine (the Windows build, scripts/build-windows.sh, and its test under wine, tests/windows.rs).
+# and wine (the Windows build, scripts/build-windows.sh, and its test under wine, tests/windows.rs),
+# ssldump and valgrind (benches/compare.sh: the other tool users reach for, and instruction
+# counts where wall-clock times are not comparable on a shared machine).
 # Skips apt entirely when everything is already there.
 set -euo pipefail
-packages=(tshark tcpdump iproute2 openssl libpcap-dev pkg-config xz-utils bzip2 nftables ethtool freetds-bin gnutls-bin vsftpd curl nodejs gcc-mingw-w64-x86-64 wine wine64)
+packages=(tshark tcpdump iproute2 openssl libpcap-dev pkg-config xz-utils bzip2 nftables ethtool freetds-bin gnutls-bin vsftpd curl nodejs gcc-mingw-w64-x86-64 wine wine64 ssldump valgrind)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
