@@ -46,8 +46,15 @@ pub fn extensions_malformed(msg: &TlsMessageHandshake<'_>) -> bool {
     read != block.len()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+/// Lower-case hex, written by hand: through `format!` each byte cost an allocation.
+pub fn hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * b.len());
+    for x in b {
+        out.push(DIGITS[usize::from(x >> 4)] as char);
+        out.push(DIGITS[usize::from(x & 15)] as char);
+    }
+    out
 }
 
 /// A short stable name for a session ticket or PSK identity (which can be kilobytes): the
@@ -173,8 +180,7 @@ pub fn client_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
         }
     }
     out.max_version = names::version(max_version);
-    out.ja3 = fingerprint::ja3(&values);
-    out.ja4 = fingerprint::ja4(&values);
+    (out.ja3, out.ja4) = fingerprint::client_fingerprints(&values);
     Some(out)
 }
 
@@ -382,6 +388,12 @@ pub fn handshake_name(ty: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_two_lower_case_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0xab, 0x0f, 0xf0]), "00ab0ff0");
+        assert_eq!(hex(&[]), "");
+    }
 
     #[test]
     fn dh_prime_size_ignores_leading_zero_bytes() {

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod facts;
 pub mod fingerprint;
 pub mod keylog;
+pub mod memo;
 pub mod messages;
 pub mod openvpn;
 pub mod record_size;
