@@ -1255,8 +1255,8 @@ fn versions_offered(ch: &crate::proto::facts::ClientHello) -> String {
     }
 }
 
-fn abbreviated(list: &[String]) -> String {
-    let shown: Vec<&str> = list.iter().filter(|s| *s != "GREASE").take(4).map(String::as_str).collect();
+fn abbreviated(list: &[crate::names::Name]) -> String {
+    let shown: Vec<&str> = list.iter().filter(|s| *s != "GREASE").take(4).map(|s| s.as_ref()).collect();
     let more = list.len().saturating_sub(shown.len());
     if more > 0 {
         format!("{} and {more} more", shown.join(", "))

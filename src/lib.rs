@@ -27,4 +27,5 @@ pub mod report;
 pub mod revocation;
 pub mod sqlserver;
 pub mod suite_names;
+pub mod text;
 pub mod time;

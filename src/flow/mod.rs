@@ -75,7 +75,13 @@ impl FlowKey {
     /// `ip:port`, with brackets for IPv6.
     pub fn endpoint(&self, side: Side) -> String {
         match self.addr[side] {
-            IpAddr::V4(a) => format!("{a}:{}", self.port[side]),
+            IpAddr::V4(a) => {
+                let mut out = String::with_capacity(21);
+                crate::text::push_ipv4(&mut out, a);
+                out.push(':');
+                crate::text::push_decimal(&mut out, self.port[side].into());
+                out
+            }
             IpAddr::V6(a) => format!("[{a}]:{}", self.port[side]),
         }
     }

@@ -3,6 +3,7 @@
 //! same thing.
 
 use crate::capture::Nanos;
+use crate::names::Name;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -31,16 +32,16 @@ pub struct ClientHello {
     pub supported_versions: Vec<String>,
     /// The highest version offered, taking supported_versions into account.
     pub max_version: String,
-    pub cipher_suites: Vec<String>,
+    pub cipher_suites: Vec<Name>,
     #[serde(skip)]
     pub cipher_suite_ids: Vec<u16>,
     pub sni: Option<String>,
     pub alpn: Vec<String>,
-    pub supported_groups: Vec<String>,
-    pub signature_algorithms: Vec<String>,
-    pub key_share_groups: Vec<String>,
+    pub supported_groups: Vec<Name>,
+    pub signature_algorithms: Vec<Name>,
+    pub key_share_groups: Vec<Name>,
     /// Every extension in the order sent.
-    pub extensions: Vec<String>,
+    pub extensions: Vec<Name>,
     pub extended_master_secret: bool,
     /// Hex of the legacy session id (empty when none).
     pub session_id: String,
@@ -75,7 +76,7 @@ pub struct ServerHello {
     pub cipher_suite_id: u16,
     #[serde(skip)]
     pub version_id: u16,
-    pub extensions: Vec<String>,
+    pub extensions: Vec<Name>,
     pub extended_master_secret: bool,
     pub alpn: Option<String>,
     pub key_share_group: Option<String>,

@@ -7,6 +7,7 @@
 
 use super::memo::Memo;
 use crate::names::is_grease;
+use crate::text::push_decimal;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
@@ -31,20 +32,6 @@ pub struct HelloValues<'a> {
 // Hex and decimal digits are pushed by hand: through `fmt` the fingerprints of one hello
 // cost more than its parsing (a hundred thousand instructions).
 const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn push_decimal(out: &mut String, mut v: u32) {
-    let mut digits = [0u8; 10];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend(digits[..n].iter().rev().map(|&d| d as char));
-}
 
 fn decimal_list(values: impl Iterator<Item = u32>) -> String {
     let mut out = String::with_capacity(128);

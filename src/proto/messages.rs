@@ -87,7 +87,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Parses the key_share extension's list of groups (client form: a vector of entries).
-fn key_share_groups(body: &[u8]) -> Vec<String> {
+fn key_share_groups(body: &[u8]) -> Vec<names::Name> {
     let mut out = Vec::new();
     if body.len() < 2 {
         return out;
@@ -211,7 +211,7 @@ pub fn server_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
     let mut out = ServerHello {
         frame,
         legacy_version: names::version(legacy),
-        cipher_suite: names::cipher_suite(cipher),
+        cipher_suite: names::cipher_suite(cipher).into_owned(),
         cipher_suite_id: cipher,
         session_id: session_id.map(hex).unwrap_or_default(),
         random: random.try_into().unwrap_or_default(),
@@ -229,7 +229,9 @@ pub fn server_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
             41 => out.psk_accepted = true,
             43 if body.len() == 2 => version = u16::from_be_bytes([body[0], body[1]]),
             // ServerHello key_share holds one entry; a HelloRetryRequest only the group.
-            51 if body.len() >= 2 => selected_group = Some(names::group(u16::from_be_bytes([body[0], body[1]]))),
+            51 if body.len() >= 2 => {
+                selected_group = Some(names::group(u16::from_be_bytes([body[0], body[1]])).into_owned())
+            }
             _ => {}
         }
         if let Ok((_, TlsExtension::ALPN(list))) = parse_tls_server_hello_extension(raw) {
@@ -285,7 +287,7 @@ pub fn draft_server_hello(body: &[u8], frame: u64) -> Option<ServerHello> {
         legacy_version: names::version(version),
         version: names::version(version),
         version_id: version,
-        cipher_suite: names::cipher_suite(cipher),
+        cipher_suite: names::cipher_suite(cipher).into_owned(),
         cipher_suite_id: cipher,
         extensions: types.iter().map(|ty| names::extension(*ty)).collect(),
         ja3s: fingerprint::ja3s(version, cipher, &types),
@@ -347,7 +349,7 @@ pub fn server_key_exchange(params: &[u8], suite: u16, frame: u64) -> ServerKeyEx
     match TlsCipherSuite::from_id(suite).map(|s| s.kx) {
         // ECParameters: curve_type 3 (named_curve), then the group.
         Some(TlsCipherKx::Ecdhe) | Some(TlsCipherKx::Aecdh) if params.len() >= 3 && params[0] == 3 => {
-            out.group = Some(names::group(u16::from_be_bytes([params[1], params[2]])));
+            out.group = Some(names::group(u16::from_be_bytes([params[1], params[2]])).into_owned());
         }
         // ServerDHParams: dh_p as a 2-byte length and the prime.
         Some(TlsCipherKx::Dhe) | Some(TlsCipherKx::Dh) if params.len() >= 2 => {
