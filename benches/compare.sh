@@ -6,11 +6,12 @@
 #          (../shared/bench/make-dense-pcap.sh -> target/bench/dense.pcap)
 #   flood  300,000 bare SYNs before one real handshake (benches/make-flood-capture.sh)
 # For each: the raw read floor (examples/read_floor.rs), tlsdiag's table and NDJSON reports,
-# ssldump and tshark extracting the handshakes. Wall-clock median of RUNS runs after a warm-up
-# (ssldump and tshark: SLOW_RUNS, default 1, no warm-up), file in the page cache, output to
-# /dev/null; peak resident memory of each command from wait4(2). A run longer than TIMEOUT
-# seconds (default 300) is stopped and shown as "> TIMEOUT". Prints a Markdown table and the
-# ratios the README quotes.
+# ssldump and tshark extracting the handshakes. Median CPU time (user + system, which a shared
+# machine's load disturbs far less than wall-clock time; all five are single-threaded) of RUNS
+# runs after a warm-up (ssldump and tshark: SLOW_RUNS, default 1, no warm-up), file in the page
+# cache, output to /dev/null (CPU time from wait4(2)); peak resident memory (/usr/bin/time). A run
+# longer than TIMEOUT wall seconds (default 300) is stopped and shown as "> TIMEOUT". Prints
+# Markdown tables and the ratios the README quotes.
 #
 #   bash benches/compare.sh [RUNS=5]
 # The two real captures are made when missing (root, a few minutes); BULK=, DENSE=, FLOOD= name
@@ -49,20 +50,25 @@ commands = {
 }
 
 def once(cmd):
-    """Seconds and peak resident MB of one run, output discarded; None past the timeout.
-    /usr/bin/time reads the peak: the command's own, not that of the Python that forked it."""
+    """Wall seconds, CPU seconds (user + system) and peak resident MB of one run, output
+    discarded; None past the timeout. The peak comes from /usr/bin/time: the command's own, not
+    that of the Python that forked it (which wait4 would report)."""
     peak = tempfile.NamedTemporaryFile()
     start = time.perf_counter()
     with open(os.devnull, "wb") as null:
         child = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", peak.name, "bash", "-c", "exec " + cmd],
                                  stdout=null, stderr=null, start_new_session=True)
-        try:
-            child.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-            return None
-    return time.perf_counter() - start, int(open(peak.name).read().split()[-1]) / 1024
+        while True:
+            pid, _, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                child.returncode = 0
+                mb = int(open(peak.name).read().split()[-1]) / 1024
+                return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, mb
+            if time.perf_counter() - start > timeout:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+                return None
+            time.sleep(0.002)
 
 def measure(cmd, n, warm_up):
     if warm_up:
@@ -73,7 +79,8 @@ def measure(cmd, n, warm_up):
         if r is None:
             return None
         results.append(r)
-    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+    median = lambda i: statistics.median(r[i] for r in results)
+    return median(0), median(1), max(r[2] for r in results)
 
 rows = []
 for name, path in captures:
@@ -87,28 +94,32 @@ for name, path in captures:
     rows.append((name, os.path.getsize(path), packets, connections, results))
     print(f"measured {name}", file=sys.stderr)
 
-print(f"runs: {runs} (ssldump, tshark: {slow_runs}); seconds, peak MB in parentheses\n")
+load = os.getloadavg()[0]
+print(f"runs: {runs} (ssldump, tshark: {slow_runs}); load average at the end {load:.1f} on {os.cpu_count()} CPUs")
+print("CPU seconds (user + system; wall-clock seconds where the machine is shared are not comparable),")
+print("peak resident MB in parentheses\n")
 print("| capture | " + " | ".join(commands) + " |")
 print("|---|" + "---|" * len(commands))
 for name, size, packets, connections, results in rows:
     cells = []
     for tool in commands:
         if results[tool] is None:
-            cells.append(f"> {timeout:.0f} s")
+            cells.append(f"> {timeout:.0f} s wall")
             continue
-        secs, mb = results[tool]
-        cells.append(f"{secs:.3f} s" if tool == "read floor" else f"{secs:.3f} s ({mb:.0f} MB)")
+        _, cpu, mb = results[tool]
+        cells.append(f"{cpu:.3f} s" if tool == "read floor" else f"{cpu:.3f} s ({mb:.0f} MB)")
     print(f"| {name}: {connections:,} connections, {packets:,} packets, {size / 1e6:.0f} MB | " + " | ".join(cells) + " |")
 print()
-print("| capture | table / floor | ndjson / table | ssldump / table | tshark / table | connections/s (table) |")
-print("|---|---|---|---|---|---|")
+print("| capture | table / floor | ndjson / table | ssldump / table | tshark / table | connections/s (table) | wall: table, floor |")
+print("|---|---|---|---|---|---|---|")
 for name, size, packets, connections, results in rows:
-    t = {tool: results[tool][0] if results[tool] else None for tool in commands}
+    t = {tool: results[tool][1] if results[tool] else None for tool in commands}
     table = t["tlsdiag table"]
     def ratio(x, digits):
-        return f"> {timeout / table:.{digits}f}x" if x is None else f"{x / table:.{digits}f}x"
+        return "-" if x is None else f"{x / table:.{digits}f}x"
     print(f"| {name} | {table / t['read floor']:.1f}x | {ratio(t['tlsdiag ndjson'], 2)} | "
-          f"{ratio(t['ssldump'], 1)} | {ratio(t['tshark'], 0)} | {connections / table:,.0f} |")
+          f"{ratio(t['ssldump'], 1)} | {ratio(t['tshark'], 0)} | {connections / table:,.0f} | "
+          f"{results['tlsdiag table'][0]:.3f} s, {results['read floor'][0]:.3f} s |")
 PY
 
 # Live capture (root only, LIVE=1): the highest handshake rate tlsdiag and tcpdump both hold
