@@ -97,7 +97,7 @@ for name, path in captures:
 load = os.getloadavg()[0]
 print(f"runs: {runs} (ssldump, tshark: {slow_runs}); load average at the end {load:.1f} on {os.cpu_count()} CPUs")
 print("CPU seconds (user + system; wall-clock seconds where the machine is shared are not comparable),")
-print("peak resident MB in parentheses\n")
+print("peak resident MiB in parentheses\n")
 print("| capture | " + " | ".join(commands) + " |")
 print("|---|" + "---|" * len(commands))
 for name, size, packets, connections, results in rows:
@@ -107,7 +107,7 @@ for name, size, packets, connections, results in rows:
             cells.append(f"> {timeout:.0f} s wall")
             continue
         _, cpu, mb = results[tool]
-        cells.append(f"{cpu:.3f} s" if tool == "read floor" else f"{cpu:.3f} s ({mb:.0f} MB)")
+        cells.append(f"{cpu:.3f} s" if tool == "read floor" else f"{cpu:.3f} s ({mb:.0f} MiB)")
     print(f"| {name}: {connections:,} connections, {packets:,} packets, {size / 1e6:.0f} MB | " + " | ".join(cells) + " |")
 print()
 print("| capture | table / floor | ndjson / table | ssldump / table | tshark / table | connections/s (table) | wall: table, floor |")
