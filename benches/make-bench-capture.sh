@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes a realistic capture for benches/compare.sh: one OpenSSL server (`s_server -WWW`) and
+# Makes a bulk-heavy capture (BULK bytes per connection): one OpenSSL server (`s_server -WWW`) and
 # CONNECTIONS clients on loopback in a throwaway network namespace (root needed), TLS 1.2 and
 # 1.3, about one in ten failing (a suite the server lacks), each successful client fetching a
 # BULK-byte file so the capture is mostly bulk data, as real ones are.

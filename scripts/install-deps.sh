@@ -4,10 +4,12 @@
 # tcpdump, iproute2, nftables, ethtool, OpenSSL, GnuTLS, FreeTDS (tsql), vsftpd, curl and Node (to make real
 # test captures with tests/fixtures/make-fixtures.sh), libpcap-dev (live capture), mingw-w64
 # and wine (the Windows build, scripts/build-windows.sh, and its test under wine, tests/windows.rs),
-# chromium (the HTML report is opened headless in tests/html.rs, and its README screenshot).
+# chromium (the HTML report is opened headless in tests/html.rs, and its README screenshot),
+# ssldump and valgrind (benches/compare.sh: the other tool users reach for, and instruction
+# counts where wall-clock times are not comparable on a shared machine).
 # Skips apt entirely when everything is already there.
 set -euo pipefail
-packages=(tshark tcpdump iproute2 openssl libpcap-dev pkg-config xz-utils bzip2 nftables ethtool freetds-bin gnutls-bin vsftpd curl nodejs gcc-mingw-w64-x86-64 wine wine64 chromium)
+packages=(tshark tcpdump iproute2 openssl libpcap-dev pkg-config xz-utils bzip2 nftables ethtool freetds-bin gnutls-bin vsftpd curl nodejs gcc-mingw-w64-x86-64 wine wine64 chromium ssldump valgrind)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

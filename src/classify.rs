@@ -1254,7 +1254,7 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
             if issues.iter().any(|i| i.code != "self_signed_certificate") {
                 issues.retain(|i| i.code != "self_signed_certificate" || desc == "unknown_ca");
             }
-            let notes = leaf.map(compatibility_notes).unwrap_or_default();
+            let notes = leaf.map(|leaf| compatibility_notes(leaf)).unwrap_or_default();
             let words: Vec<String> = issues.iter().map(|i| i.what.clone()).chain(notes.iter().cloned()).collect();
             let found = if words.is_empty() {
                 String::new()
@@ -1311,8 +1311,8 @@ fn versions_offered(ch: &crate::proto::facts::ClientHello) -> String {
     }
 }
 
-fn abbreviated(list: &[String]) -> String {
-    let shown: Vec<&str> = list.iter().filter(|s| *s != "GREASE").take(4).map(String::as_str).collect();
+fn abbreviated(list: &[crate::names::Name]) -> String {
+    let shown: Vec<&str> = list.iter().filter(|s| *s != "GREASE").take(4).map(|s| s.as_ref()).collect();
     let more = list.len().saturating_sub(shown.len());
     if more > 0 {
         format!("{} and {more} more", shown.join(", "))

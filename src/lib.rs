@@ -30,4 +30,5 @@ pub mod report;
 pub mod revocation;
 pub mod sqlserver;
 pub mod suite_names;
+pub mod text;
 pub mod time;

@@ -2,7 +2,12 @@
 //! extensions, RFC names in snake_case for alerts, `TLS1.2`-style names for versions.
 //! Unknown values still get a printable name (their hex code), so nothing is lost.
 
+use std::borrow::Cow;
 use tls_parser::TlsCipherSuite;
+
+/// A protocol number's name: the IANA or RFC name borrowed from the binary, or the hex code of
+/// an unknown value. A hello lists dozens of names; borrowing them costs no allocation each.
+pub type Name = Cow<'static, str>;
 
 /// True for the GREASE values of RFC 8701 (0x0a0a, 0x1a1a, ... 0xfafa).
 pub fn is_grease(v: u16) -> bool {
@@ -41,17 +46,17 @@ pub fn version_id(name: &str) -> Option<u16> {
 }
 
 /// IANA name of a cipher suite, e.g. `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`.
-pub fn cipher_suite(id: u16) -> String {
+pub fn cipher_suite(id: u16) -> Name {
     match id {
         0x00ff => "TLS_EMPTY_RENEGOTIATION_INFO_SCSV".into(),
         0x5600 => "TLS_FALLBACK_SCSV".into(),
         _ if is_grease(id) => "GREASE".into(),
-        _ => TlsCipherSuite::from_id(id).map(|s| s.name.to_string()).unwrap_or_else(|| format!("0x{id:04x}")),
+        _ => TlsCipherSuite::from_id(id).map_or_else(|| format!("0x{id:04x}").into(), |s| s.name.into()),
     }
 }
 
 /// IANA name of a supported group (named curve or finite-field group).
-pub fn group(id: u16) -> String {
+pub fn group(id: u16) -> Name {
     let name = match id {
         1..=22 => {
             const OLD: [&str; 22] = [
@@ -98,13 +103,13 @@ pub fn group(id: u16) -> String {
         0x11ed => "SecP384r1MLKEM1024",
         0x6399 => "X25519Kyber768Draft00",
         _ if is_grease(id) => "GREASE",
-        _ => return format!("0x{id:04x}"),
+        _ => return format!("0x{id:04x}").into(),
     };
     name.into()
 }
 
 /// IANA name of a signature scheme (TLS 1.3 names, which cover the TLS 1.2 hash/signature pairs).
-pub fn signature_scheme(id: u16) -> String {
+pub fn signature_scheme(id: u16) -> Name {
     let name = match id {
         0x0201 => "rsa_pkcs1_sha1",
         0x0203 => "ecdsa_sha1",
@@ -135,13 +140,13 @@ pub fn signature_scheme(id: u16) -> String {
         0x081b => "ecdsa_brainpoolP384r1tls13_sha384",
         0x081c => "ecdsa_brainpoolP512r1tls13_sha512",
         _ if is_grease(id) => "GREASE",
-        _ => return format!("0x{id:04x}"),
+        _ => return format!("0x{id:04x}").into(),
     };
     name.into()
 }
 
 /// IANA name of a TLS extension type.
-pub fn extension(id: u16) -> String {
+pub fn extension(id: u16) -> Name {
     let name = match id {
         0 => "server_name",
         1 => "max_fragment_length",
@@ -179,7 +184,7 @@ pub fn extension(id: u16) -> String {
         0xfe0d => "encrypted_client_hello",
         0xff01 => "renegotiation_info",
         _ if is_grease(id) => "GREASE",
-        _ => return format!("0x{id:04x}"),
+        _ => return format!("0x{id:04x}").into(),
     };
     name.into()
 }

@@ -31,6 +31,19 @@ const FILTER_CLIENTS: usize = 50;
 /// (`ipv6.addr` for IPv6). tshark accepts it as written.
 pub fn wireshark_filter(client: &str, server: &str) -> String {
     match (client.parse::<SocketAddr>(), server.parse::<SocketAddr>()) {
+        // Once per connection: written by hand, as the general case below would write it.
+        (Ok(SocketAddr::V4(c)), Ok(SocketAddr::V4(s))) => {
+            let mut out = String::with_capacity(96);
+            for (i, ip) in [c.ip(), s.ip()].into_iter().enumerate() {
+                out.push_str(if i == 0 { "ip.addr eq " } else { " and ip.addr eq " });
+                crate::text::push_ipv4(&mut out, *ip);
+            }
+            for port in [c.port(), s.port()] {
+                out.push_str(" and tcp.port eq ");
+                crate::text::push_decimal(&mut out, port.into());
+            }
+            out
+        }
         (Ok(c), Ok(s)) => format!(
             "{field} eq {} and {field} eq {} and tcp.port eq {} and tcp.port eq {}",
             c.ip(),
@@ -144,7 +157,7 @@ fn cause(c: &Connection) -> String {
         "cipher_mismatch" => {
             if let Some(ch) = ch {
                 let shown: Vec<&str> =
-                    ch.cipher_suites.iter().filter(|s| *s != "GREASE").take(3).map(String::as_str).collect();
+                    ch.cipher_suites.iter().filter(|s| *s != "GREASE").take(3).map(|s| s.as_ref()).collect();
                 let more = ch.cipher_suites.len().saturating_sub(shown.len());
                 parts.push(format!(
                     "clients offering {}{}",
@@ -331,4 +344,23 @@ fn finish_group(g: &Group) -> Problem {
         p.filter_covers = "the server's connections with these clients (the group's and any others)".into();
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wireshark_filter;
+
+    #[test]
+    fn filters_name_both_addresses_and_ports() {
+        // IPv4 is written by hand; it must read as the general case writes IPv6.
+        assert_eq!(
+            wireshark_filter("10.0.0.1:50000", "192.168.200.2:443"),
+            "ip.addr eq 10.0.0.1 and ip.addr eq 192.168.200.2 and tcp.port eq 50000 and tcp.port eq 443"
+        );
+        assert_eq!(
+            wireshark_filter("[fe80::1]:50000", "[::1]:443"),
+            "ipv6.addr eq fe80::1 and ipv6.addr eq ::1 and tcp.port eq 50000 and tcp.port eq 443"
+        );
+        assert_eq!(wireshark_filter("not an address", "10.0.0.1:1"), "");
+    }
 }

@@ -146,7 +146,7 @@ impl Profiles {
                 else {
                     return;
                 };
-                if ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s)) {
+                if ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s.as_ref())) {
                     return;
                 }
                 c.verdict.side = Fault::Client;
@@ -231,7 +231,7 @@ impl Profiles {
                     .into();
             return;
         }
-        let shared = ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s));
+        let shared = ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s.as_ref()));
         if !shared {
             c.verdict.code = "cipher_mismatch";
             c.verdict.side = Fault::Unknown;

@@ -254,14 +254,15 @@ impl Connection {
             client_bytes_acked_by_server: t.extent[server].acked_of(&t.extent[client]),
             one_sided: one_sided(&t.extent[client], &t.extent[server]),
         };
-        let status = flow.tls.status();
+        let mut analyzer = flow.take_tls();
+        let status = analyzer.status();
         let not_tls = status == Status::NotTls;
-        let prelogin = flow.tls.take_tds();
-        let openvpn = flow.tls.take_openvpn();
+        let prelogin = analyzer.take_tds();
+        let openvpn = analyzer.take_openvpn();
         // A SQL Server connection that negotiated no encryption, or an OpenVPN one whose control
         // channel is encrypted, has nothing to say about TLS.
-        let saw_tls = (prelogin.is_none() && openvpn.is_none()) || flow.tls.saw_records();
-        let tls = (status != Status::Waiting && saw_tls).then(|| std::mem::take(&mut flow.tls.facts));
+        let saw_tls = (prelogin.is_none() && openvpn.is_none()) || analyzer.saw_records();
+        let tls = (status != Status::Waiting && saw_tls).then_some(analyzer.facts);
         let tds = prelogin.or_else(|| {
             let offered = tls.as_ref()?.client_hello.as_ref()?.alpn.iter().any(|p| p == ALPN_TDS8);
             offered.then(TdsFacts::strict)

@@ -74,7 +74,7 @@ fn names() -> &'static Names {
     static NAMES: OnceLock<Names> = OnceLock::new();
     NAMES.get_or_init(|| Names {
         // Later ids do not replace earlier ones: every GREASE value prints as "GREASE".
-        suites: (0..=u16::MAX).rev().map(|id| (crate::names::cipher_suite(id), id)).collect(),
+        suites: (0..=u16::MAX).rev().map(|id| (crate::names::cipher_suite(id).into_owned(), id)).collect(),
         alerts: (0..=u8::MAX).map(|d| (crate::names::alert(d), d)).collect(),
     })
 }
@@ -103,6 +103,8 @@ pub fn restore_derived(c: &mut Connection) {
     for chain in [tls.server_certificates.as_mut(), tls.client_certificates.as_mut()].into_iter().flatten() {
         for cert in &mut chain.certificates {
             let secs = |text: &str| crate::time::parse_rfc3339(text).map_or(0, |ns| ns.div_euclid(1_000_000_000));
+            // Read back, each certificate is its record's own (not shared through the cache).
+            let cert = std::sync::Arc::make_mut(cert);
             cert.not_before_unix = secs(&cert.not_before);
             cert.not_after_unix = secs(&cert.not_after);
         }

@@ -116,7 +116,7 @@ fn tshark_view(path: &Path, options: &[&str]) -> BTreeMap<(String, String), Expe
             // In a frame holding only a ServerHello, the suite field is the chosen one.
             let suites: Vec<&str> = f[8].split(',').filter(|s| !s.is_empty()).collect();
             if !types.contains(&"1") {
-                e.cipher = suites.last().map(|s| tlsdiag::names::cipher_suite(parse_hex(s)));
+                e.cipher = suites.last().map(|s| tlsdiag::names::cipher_suite(parse_hex(s)).into_owned());
             }
         }
         let levels: Vec<&str> = f[10].split(',').filter(|s| !s.is_empty()).collect();

@@ -75,7 +75,13 @@ impl FlowKey {
     /// `ip:port`, with brackets for IPv6.
     pub fn endpoint(&self, side: Side) -> String {
         match self.addr[side] {
-            IpAddr::V4(a) => format!("{a}:{}", self.port[side]),
+            IpAddr::V4(a) => {
+                let mut out = String::with_capacity(21);
+                crate::text::push_ipv4(&mut out, a);
+                out.push(':');
+                crate::text::push_decimal(&mut out, self.port[side].into());
+                out
+            }
             IpAddr::V6(a) => format!("[{a}]:{}", self.port[side]),
         }
     }
@@ -215,7 +221,11 @@ pub struct Flow {
     pub last: Seen,
     pub packets: u64,
     pub tcp: TcpFacts,
-    pub tls: TlsAnalyzer,
+    /// The stream analyzer, made at the first payload byte: a connection that never carried
+    /// one (a SYN answered by a reset, a port scan) costs only its TCP facts.
+    tls: Option<Box<TlsAnalyzer>>,
+    /// The client as the TCP handshake tells it, for the analyzer once it is made.
+    client_hint: Option<Side>,
     pub end: EndReason,
     streams: [Stream; 2],
     /// What the session index has taken from this flow's hellos and tickets.
@@ -223,9 +233,7 @@ pub struct Flow {
 }
 
 impl Flow {
-    fn new(key: FlowKey, id: u64, seen: Seen, limits: &Limits) -> Self {
-        let mut tls = TlsAnalyzer::new(limits.max_handshake_message);
-        tls.set_keylog(limits.keylog.clone());
+    fn new(key: FlowKey, id: u64, seen: Seen) -> Self {
         Flow {
             key,
             id,
@@ -233,17 +241,45 @@ impl Flow {
             last: seen,
             packets: 0,
             tcp: TcpFacts::default(),
-            tls,
+            tls: None,
+            client_hint: None,
             end: EndReason::EndOfCapture,
             streams: Default::default(),
             indexed: Default::default(),
         }
     }
 
+    /// The stream analyzer, if payload has arrived.
+    pub fn tls(&self) -> Option<&TlsAnalyzer> {
+        self.tls.as_deref()
+    }
+
+    /// The stream analyzer taken out of the flow (a fresh one, status `Waiting`, when no
+    /// payload ever arrived): what the connection's record is made of.
+    pub fn take_tls(&mut self) -> TlsAnalyzer {
+        self.tls.take().map_or_else(|| TlsAnalyzer::new(0), |tls| *tls)
+    }
+
+    fn status(&self) -> Status {
+        self.tls.as_ref().map_or(Status::Waiting, |tls| tls.status())
+    }
+
+    fn wants(&self, side: Side) -> bool {
+        self.tls.as_ref().map_or(true, |tls| tls.wants(side))
+    }
+
+    fn set_client_hint(&mut self, side: Side) {
+        self.client_hint.get_or_insert(side);
+        if let Some(tls) = self.tls.as_mut() {
+            tls.set_client_hint(side);
+        }
+    }
+
     /// The side that acts as client: the ClientHello's sender, else the SYN's, else the
     /// SYN-ACK's receiver, else the side with the higher (ephemeral-looking) port.
     pub fn client_side(&self) -> Side {
-        if let Some(side) = self.tls.client_side().or(self.tcp.opener) {
+        let tls_client = self.tls.as_ref().map_or(self.client_hint, |tls| tls.client_side());
+        if let Some(side) = tls_client.or(self.tcp.opener) {
             return side;
         }
         if let Some(server) = self.streams.iter().position(|s| s.sent_syn_ack) {
@@ -269,18 +305,19 @@ impl Flow {
                 self.streams[side].sent_syn_ack = true;
                 // Without the SYN (a capture of the server's side only) the SYN-ACK names the
                 // client, so the server's records are read as the server's.
-                self.tls.set_client_hint(1 - side);
+                self.set_client_hint(1 - side);
             } else {
                 tcp.syn.get_or_insert(seen);
                 tcp.last_syn = Some(seen);
                 tcp.syn_count += 1;
                 tcp.opener.get_or_insert(side);
-                self.tls.set_client_hint(side);
+                self.set_client_hint(side);
             }
             self.streams[side].on_syn(seg.seq);
         } else if flags.ack && tcp.established.is_none() && tcp.syn_ack.is_some() && tcp.opener == Some(side) {
             tcp.established = Some(seen);
         }
+        let tcp = &mut self.tcp;
         if flags.rst {
             tcp.rst[side].get_or_insert(seen);
         }
@@ -290,16 +327,27 @@ impl Flow {
         // An acknowledgement of bytes the capture lacks reads on past the hole in the other
         // side's stream.
         let peer = 1 - side;
-        if flags.ack && self.streams[peer].has_pending() && self.tls.wants(peer) {
-            self.streams[peer].on_peer_ack(peer, seg.ack, &mut self.tcp, &mut self.tls);
-            if !self.tls.wants(0) && !self.tls.wants(1) {
-                self.streams = Default::default();
+        if let Some(tls) = self.tls.as_mut() {
+            if flags.ack && self.streams[peer].has_pending() && tls.wants(peer) {
+                self.streams[peer].on_peer_ack(peer, seg.ack, &mut self.tcp, &mut **tls);
+                if !tls.wants(0) && !tls.wants(1) {
+                    self.streams = Default::default();
+                }
             }
         }
-        if seg.wire_len > 0 && self.tls.wants(side) {
+        if seg.wire_len > 0 && self.wants(side) {
+            let (hint, keylog) = (self.client_hint, &limits.keylog);
+            let tls = self.tls.get_or_insert_with(|| {
+                let mut tls = TlsAnalyzer::new(limits.max_handshake_message);
+                tls.set_keylog(keylog.clone());
+                if let Some(side) = hint {
+                    tls.set_client_hint(side);
+                }
+                Box::new(tls)
+            });
             let data_seq = if flags.syn { seg.seq.wrapping_add(1) } else { seg.seq };
-            self.streams[side].on_payload(side, data_seq, seg, seen, limits, &mut self.tcp, &mut self.tls);
-            if !self.tls.wants(0) && !self.tls.wants(1) {
+            self.streams[side].on_payload(side, data_seq, seg, seen, limits, &mut self.tcp, &mut **tls);
+            if !tls.wants(0) && !tls.wants(1) {
                 // Outcome known: from now on a packet costs a table lookup.
                 self.streams = Default::default();
             }
@@ -311,15 +359,17 @@ impl Flow {
         self.end = end;
         // What was held after a hole is still read: the records after it (a ChangeCipherSpec,
         // a Finished, an alert) tell how the handshake ended.
-        for side in 0..2 {
-            if self.tls.wants(side) {
-                self.streams[side].skip_all_holes(side, &mut self.tcp, &mut self.tls);
-            } else if self.streams[side].has_pending() {
-                self.tcp.gaps += 1;
+        if let Some(tls) = self.tls.as_mut() {
+            for side in 0..2 {
+                if tls.wants(side) {
+                    self.streams[side].skip_all_holes(side, &mut self.tcp, &mut **tls);
+                } else if self.streams[side].has_pending() {
+                    self.tcp.gaps += 1;
+                }
             }
+            tls.finish();
         }
         self.streams = Default::default();
-        self.tls.finish();
     }
 
     fn finished_by_tcp(&self) -> Option<EndReason> {
@@ -333,10 +383,84 @@ impl Flow {
     }
 }
 
-/// The live connection of this key, if it is still the one created with this id.
-fn live_flow<'a>(map: &'a FxHashMap<FlowKey, Entry>, key: &FlowKey, id: u64) -> Option<&'a Flow> {
+/// A connection that so far sent only SYNs, from one side, without payload: a half-open
+/// connection, of which a SYN flood or a scan makes hundreds of thousands. It holds just what
+/// those SYNs set, so that each costs a few dozen bytes; the first other packet (or its
+/// settling) turns it into a [`Flow`] in the state the same SYNs would have left it in.
+struct Opening {
+    id: u64,
+    /// The first and the last SYN.
+    first: Seen,
+    last: Seen,
+    syns: u32,
+    side: u8,
+    first_seq: u32,
+    last_seq: u32,
+    /// The highest `seq + 1` of these SYNs (wrap-aware): the end of the opener's sequence space.
+    seq_end: u32,
+}
+
+impl Opening {
+    /// True for a segment that keeps a connection half-open: a bare SYN.
+    fn takes(seg: &TcpSegment<'_>) -> bool {
+        let f = seg.flags;
+        f.syn && !f.ack && !f.rst && !f.fin && seg.wire_len == 0
+    }
+
+    fn new(id: u64, side: Side, seg: &TcpSegment<'_>, seen: Seen) -> Self {
+        let end = seg.seq.wrapping_add(1);
+        Opening {
+            id,
+            first: seen,
+            last: seen,
+            syns: 1,
+            side: side as u8,
+            first_seq: seg.seq,
+            last_seq: seg.seq,
+            seq_end: end,
+        }
+    }
+
+    fn on_syn(&mut self, seg: &TcpSegment<'_>, seen: Seen) {
+        self.last = seen;
+        self.syns = self.syns.saturating_add(1);
+        self.last_seq = seg.seq;
+        let end = seg.seq.wrapping_add(1);
+        if seq_after(end, self.seq_end) {
+            self.seq_end = end;
+        }
+    }
+
+    /// The flow these SYNs make (what [`Flow::on_segment`] would have made of them).
+    fn into_flow(self, key: FlowKey) -> Box<Flow> {
+        let side = usize::from(self.side);
+        let mut flow = Box::new(Flow::new(key, self.id, self.first));
+        flow.last = self.last;
+        flow.packets = u64::from(self.syns);
+        flow.client_hint = Some(side);
+        let tcp = &mut flow.tcp;
+        tcp.opener = Some(side);
+        tcp.syn = Some(self.first);
+        tcp.last_syn = Some(self.last);
+        tcp.syn_count = self.syns;
+        let extent = &mut tcp.extent[side];
+        extent.packets = self.syns;
+        extent.syn_base = Some(self.first_seq.wrapping_add(1));
+        extent.first_seq = Some(self.first_seq);
+        extent.seq_end = Some(self.seq_end);
+        flow.streams[side].on_syn(self.last_seq);
+        flow
+    }
+}
+
+/// The id of the connection open under this key and whether it is half-open (never completed
+/// its TCP handshake and carried no payload), if it is still the one created with `id`.
+fn live_id(map: &FxHashMap<FlowKey, Entry>, key: &FlowKey, id: u64) -> Option<bool> {
     match map.get(key) {
-        Some(Entry::Live(flow)) if flow.id == id => Some(flow),
+        Some(Entry::Live(flow)) if flow.id == id => {
+            Some(flow.tcp.established.is_none() && flow.status() == Status::Waiting)
+        }
+        Some(Entry::Opening(opening)) if opening.id == id => Some(true),
         _ => None,
     }
 }
@@ -355,6 +479,8 @@ pub struct FlowStats {
 
 enum Entry {
     Live(Box<Flow>),
+    /// Only SYNs so far: kept small.
+    Opening(Box<Opening>),
     /// Reported; kept briefly so stray segments do not open a phantom connection.
     Closed {
         last: Nanos,
@@ -377,6 +503,8 @@ pub struct FlowTable {
     // Boxed so a flow moves from the table to this list without copying its facts.
     #[allow(clippy::vec_box)]
     finished: Vec<Box<Flow>>,
+    /// Connections still open at the end of the input, newest first, settled as they are taken.
+    at_end: Vec<(u64, FlowKey, Entry)>,
     /// Report a connection as soon as its handshake outcome is known (live capture) rather
     /// than when it closes.
     report_on_outcome: bool,
@@ -397,6 +525,7 @@ impl FlowTable {
             sweep_interval,
             previous_ts: Nanos::MIN,
             finished: Vec::new(),
+            at_end: Vec::new(),
             report_on_outcome: false,
             sessions: SessionIndex::default(),
             stats: FlowStats::default(),
@@ -413,7 +542,9 @@ impl FlowTable {
                 self.limits.keylog = Some(Arc::clone(&keylog));
                 for entry in self.map.values_mut() {
                     if let Entry::Live(flow) = entry {
-                        flow.tls.set_keylog(Some(Arc::clone(&keylog)));
+                        if let Some(tls) = flow.tls.as_mut() {
+                            tls.set_keylog(Some(Arc::clone(&keylog)));
+                        }
                     }
                 }
                 keylog
@@ -433,6 +564,21 @@ impl FlowTable {
         let (key, side) = FlowKey::of(seg);
         let entry = match self.map.get_mut(&key) {
             Some(Entry::Live(flow)) => flow,
+            Some(Entry::Opening(opening)) if usize::from(opening.side) == side && Opening::takes(seg) => {
+                opening.on_syn(seg, seen);
+                return;
+            }
+            Some(entry @ Entry::Opening(_)) => {
+                // Anything but one more SYN: the connection becomes a full flow.
+                let Entry::Opening(opening) = std::mem::replace(entry, Entry::Closed { last: 0 }) else {
+                    unreachable!("matched as an opening")
+                };
+                *entry = Entry::Live(opening.into_flow(key));
+                match entry {
+                    Entry::Live(flow) => flow,
+                    _ => unreachable!("just set"),
+                }
+            }
             Some(Entry::Closed { last }) if !seg.flags.syn || seg.flags.ack => {
                 *last = seen.ts;
                 self.stats.late_segments += 1;
@@ -445,13 +591,17 @@ impl FlowTable {
                 self.live += 1;
                 self.stats.connections += 1;
                 self.next_id += 1;
-                let flow = Box::new(Flow::new(key, self.next_id, seen, &self.limits));
-                self.map.insert(key, Entry::Live(flow));
                 self.creation_order.push_back((key, self.next_id));
                 if self.creation_order.len() > 2 * self.live + 1024 {
                     let map = &self.map;
-                    self.creation_order.retain(|(key, id)| live_flow(map, key, *id).is_some());
+                    self.creation_order.retain(|(key, id)| live_id(map, key, *id).is_some());
                 }
+                if Opening::takes(seg) {
+                    self.map.insert(key, Entry::Opening(Box::new(Opening::new(self.next_id, side, seg, seen))));
+                    return;
+                }
+                let flow = Box::new(Flow::new(key, self.next_id, seen));
+                self.map.insert(key, Entry::Live(flow));
                 match self.map.get_mut(&key) {
                     Some(Entry::Live(flow)) => flow,
                     _ => unreachable!("just inserted"),
@@ -459,12 +609,12 @@ impl FlowTable {
             }
         };
         entry.on_segment(side, seg, seen, &self.limits);
-        if entry.tls.take_session_news() {
+        if entry.tls.as_mut().is_some_and(|tls| tls.take_session_news()) {
             self.sessions.update(entry);
         }
         if let Some(end) = entry.finished_by_tcp() {
             self.retire(key, end, seen.ts);
-        } else if self.report_on_outcome && matches!(entry.tls.status(), Status::Done | Status::NotTls) {
+        } else if self.report_on_outcome && matches!(entry.status(), Status::Done | Status::NotTls) {
             self.retire(key, EndReason::OutcomeKnown, seen.ts);
         }
     }
@@ -479,8 +629,8 @@ impl FlowTable {
         let mut found_half_open = false;
         while looked.len() < SCAN && !found_half_open {
             let Some((key, id)) = self.creation_order.pop_front() else { break };
-            let Some(flow) = live_flow(&self.map, &key, id) else { continue };
-            found_half_open = flow.tcp.established.is_none() && flow.tls.status() == Status::Waiting;
+            let Some(half_open) = live_id(&self.map, &key, id) else { continue };
+            found_half_open = half_open;
             looked.push((key, id));
         }
         if looked.is_empty() {
@@ -503,7 +653,12 @@ impl FlowTable {
             EndReason::Evicted => self.map.remove(&key),
             _ => self.map.insert(key, Entry::Closed { last: now }),
         };
-        if let Some(Entry::Live(mut flow)) = entry {
+        let flow = match entry {
+            Some(Entry::Live(flow)) => Some(flow),
+            Some(Entry::Opening(opening)) => Some(opening.into_flow(key)),
+            _ => None,
+        };
+        if let Some(mut flow) = flow {
             flow.close(end);
             self.sessions.closed(&flow);
             self.live -= 1;
@@ -532,41 +687,56 @@ impl FlowTable {
             Entry::Closed { last } => now.saturating_sub(*last) < timeout,
             Entry::Live(flow) => {
                 if now.saturating_sub(flow.last.ts) >= timeout {
-                    expired.push(*key);
+                    expired.push((flow.id, *key));
+                }
+                true
+            }
+            Entry::Opening(opening) => {
+                if now.saturating_sub(opening.last.ts) >= timeout {
+                    expired.push((opening.id, *key));
                 }
                 true
             }
         });
-        expired.sort_by_key(|k| match &self.map[k] {
-            Entry::Live(f) => f.id,
-            Entry::Closed { .. } => 0,
-        });
-        for key in expired {
+        expired.sort_unstable_by_key(|(id, _)| *id);
+        for (_, key) in expired {
             self.stats.idle_timeouts += 1;
             self.retire(key, EndReason::IdleTimeout, now);
         }
     }
 
-    /// Connections finished since the last call, in the order they finished.
-    pub fn take_finished(&mut self) -> std::vec::Drain<'_, Box<Flow>> {
-        self.finished.drain(..)
+    /// Connections finished since the last call, in the order they finished; after
+    /// [`FlowTable::finish_all`], then every connection still open, in order of creation.
+    pub fn take_finished(&mut self) -> impl Iterator<Item = Box<Flow>> + '_ {
+        let at_end = &mut self.at_end;
+        self.finished.drain(..).chain(std::iter::from_fn(move || loop {
+            let (_, key, entry) = at_end.pop()?;
+            let mut flow = match entry {
+                Entry::Live(flow) => flow,
+                Entry::Opening(opening) => opening.into_flow(key),
+                Entry::Closed { .. } => continue,
+            };
+            flow.close(EndReason::EndOfCapture);
+            return Some(flow);
+        }))
     }
 
-    /// End of input: every connection still open is settled, in order of creation.
+    /// End of input: every connection still open is settled, in order of creation. They are
+    /// made into flows one at a time as [`FlowTable::take_finished`] hands them out, so the
+    /// half-open ones of a flood do not all grow into full flows at once.
     pub fn finish_all(&mut self) {
-        let mut rest: Vec<Box<Flow>> = self
+        let mut rest: Vec<(u64, FlowKey, Entry)> = self
             .map
             .drain()
-            .filter_map(|(_, e)| match e {
-                Entry::Live(f) => Some(f),
+            .filter_map(|(key, e)| match &e {
+                Entry::Live(f) => Some((f.id, key, e)),
+                Entry::Opening(o) => Some((o.id, key, e)),
                 Entry::Closed { .. } => None,
             })
             .collect();
-        rest.sort_by_key(|f| f.id);
-        for mut flow in rest {
-            flow.close(EndReason::EndOfCapture);
-            self.finished.push(flow);
-        }
+        // Popped from the back: the oldest last in the vector.
+        rest.sort_unstable_by_key(|(id, _, _)| std::cmp::Reverse(*id));
+        self.at_end = rest;
         self.live = 0;
     }
 }
@@ -630,7 +800,7 @@ mod tests {
         }
         table.finish_all();
         let flow = table.take_finished().next().expect("one flow");
-        (flow.tls.facts.client_hello.as_ref().and_then(|ch| ch.sni.clone()), flow.tcp.clone())
+        (flow.tls().and_then(|t| t.facts.client_hello.as_ref()).and_then(|ch| ch.sni.clone()), flow.tcp.clone())
     }
 
     #[test]
@@ -691,7 +861,68 @@ mod tests {
         assert_eq!(evicted, (40000..40008).collect::<Vec<u16>>(), "oldest half-open first");
         table.finish_all();
         let rest: Vec<Option<String>> =
-            table.take_finished().map(|f| f.tls.facts.client_hello.and_then(|ch| ch.sni)).collect();
+            table.take_finished().map(|f| f.tls().and_then(|t| t.facts.client_hello.as_ref()?.sni.clone())).collect();
         assert_eq!(rest, vec![Some("a.example".to_string()), None, None], "the real connection survives");
+    }
+
+    #[test]
+    fn a_half_open_connection_costs_only_its_syns() {
+        use std::mem::size_of;
+        // Per connection that sent only SYNs: its box, its slot in the table and its place in
+        // the creation order (the table's spare capacity comes on top).
+        assert!(size_of::<Opening>() <= 64, "Opening is {} bytes", size_of::<Opening>());
+        let slot = size_of::<(FlowKey, Entry)>() + size_of::<(FlowKey, u64)>();
+        assert!(size_of::<Opening>() + slot <= 256, "{} bytes", size_of::<Opening>() + slot);
+        // Once past its SYNs a connection holds its TCP facts; the TLS analyzer (about 1.8 KB)
+        // comes with the first payload byte.
+        assert!(size_of::<Flow>() <= 800, "Flow is {} bytes", size_of::<Flow>());
+    }
+
+    #[test]
+    fn syns_kept_small_make_the_flow_the_full_path_makes() {
+        let syn = TcpFlags { syn: true, ..Default::default() };
+        let limits = Limits::default();
+        // Two SYNs, the second retried with another ISN (as after a reboot), the first's
+        // sequence number just below the wrap.
+        let first = segment(u32::MAX - 5, &[], syn);
+        let second = segment(40, &[], syn);
+        let (key, side) = FlowKey::of(&first);
+        let seen = [Seen { frame: 1, ts: 10 }, Seen { frame: 3, ts: 20 }];
+        let mut direct = Flow::new(key, 1, seen[0]);
+        direct.on_segment(side, &first, seen[0], &limits);
+        direct.on_segment(side, &second, seen[1], &limits);
+        let mut opening = Opening::new(1, side, &first, seen[0]);
+        assert!(Opening::takes(&second));
+        opening.on_syn(&second, seen[1]);
+        let kept = opening.into_flow(key);
+        assert_eq!(format!("{:?}", kept.tcp), format!("{:?}", direct.tcp));
+        assert_eq!((kept.first, kept.last, kept.packets), (direct.first, direct.last, direct.packets));
+        assert_eq!(kept.client_side(), direct.client_side());
+        assert!(kept.tls().is_none() && direct.tls().is_none(), "no payload, no analyzer");
+        // A SYN-ACK, a SYN with data (TCP Fast Open) or a reset is not a bare SYN.
+        assert!(!Opening::takes(&segment(1, &[], TcpFlags { syn: true, ack: true, ..Default::default() })));
+        assert!(!Opening::takes(&segment(1, b"x", syn)));
+        assert!(!Opening::takes(&segment(1, &[], TcpFlags { rst: true, ..Default::default() })));
+    }
+
+    #[test]
+    fn a_connection_past_its_syns_reads_its_handshake_from_the_last_isn() {
+        // SYN, the SYN retried with a new ISN, then the ClientHello after the second ISN: the
+        // data must be read from where the last SYN put the stream.
+        let mut table = FlowTable::new(Limits::default());
+        let syn = TcpFlags { syn: true, ..Default::default() };
+        let ack = TcpFlags { ack: true, ..Default::default() };
+        table.on_segment(&segment(100_000, &[], syn), Seen { frame: 1, ts: 0 });
+        table.on_segment(&segment(100, &[], syn), Seen { frame: 2, ts: 1 });
+        assert!(matches!(table.map.values().next(), Some(Entry::Opening(_))));
+        table.on_segment(&segment(101, &client_hello_record(), ack), Seen { frame: 3, ts: 2 });
+        assert!(matches!(table.map.values().next(), Some(Entry::Live(_))));
+        table.finish_all();
+        let flows: Vec<Box<Flow>> = table.take_finished().collect();
+        assert_eq!(flows.len(), 1);
+        let flow = &flows[0];
+        assert_eq!((flow.tcp.syn_count, flow.packets, flow.tcp.gaps), (2, 3, 0));
+        let sni = flow.tls().and_then(|t| t.facts.client_hello.as_ref()).and_then(|ch| ch.sni.clone());
+        assert_eq!(sni.as_deref(), Some("a.example"));
     }
 }

@@ -47,7 +47,8 @@ impl SessionIndex {
         let client = flow.client_side();
         let server = 1 - client;
         let (client_ip, server_ip) = (flow.key.addr[client], flow.key.addr[server]);
-        let facts = &mut flow.tls.facts;
+        let Some(tls) = flow.tls.as_mut() else { return };
+        let facts = &mut tls.facts;
         let origin =
             |frame| SessionOrigin { client: flow.key.endpoint(client), server: flow.key.endpoint(server), frame };
         if !flow.indexed.client_hello && facts.client_hello.is_some() {

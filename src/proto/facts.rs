@@ -3,7 +3,9 @@
 //! same thing.
 
 use crate::capture::Nanos;
+use crate::names::Name;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Where and when something was seen: the frame Wireshark shows it in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +40,7 @@ pub struct ClientHello {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub max_version: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cipher_suites: Vec<String>,
+    pub cipher_suites: Vec<Name>,
     #[serde(skip)]
     pub cipher_suite_ids: Vec<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,14 +48,14 @@ pub struct ClientHello {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alpn: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub supported_groups: Vec<String>,
+    pub supported_groups: Vec<Name>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub signature_algorithms: Vec<String>,
+    pub signature_algorithms: Vec<Name>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub key_share_groups: Vec<String>,
+    pub key_share_groups: Vec<Name>,
     /// Every extension in the order sent.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub extensions: Vec<String>,
+    pub extensions: Vec<Name>,
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub extended_master_secret: bool,
     /// Hex of the legacy session id (empty when none).
@@ -104,7 +106,7 @@ pub struct ServerHello {
     #[serde(skip)]
     pub version_id: u16,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub extensions: Vec<String>,
+    pub extensions: Vec<Name>,
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub extended_master_secret: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,8 +182,9 @@ pub struct Certificate {
 pub struct CertificateChain {
     #[serde(skip_serializing_if = "crate::record::is_default")]
     pub frame: u64,
+    /// Shared with every other connection that sent the same DER (see `proto::cert_cache`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub certificates: Vec<Certificate>,
+    pub certificates: Vec<Arc<Certificate>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

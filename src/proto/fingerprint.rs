@@ -5,7 +5,9 @@
 //! sorted extensions with the signature algorithms). A group of failures that shares one
 //! client fingerprint comes from one TLS stack.
 
+use super::memo::Memo;
 use crate::names::is_grease;
+use crate::text::push_decimal;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
@@ -30,20 +32,6 @@ pub struct HelloValues<'a> {
 // Hex and decimal digits are pushed by hand: through `fmt` the fingerprints of one hello
 // cost more than its parsing (a hundred thousand instructions).
 const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn push_decimal(out: &mut String, mut v: u32) {
-    let mut digits = [0u8; 10];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend(digits[..n].iter().rev().map(|&d| d as char));
-}
 
 fn decimal_list(values: impl Iterator<Item = u32>) -> String {
     let mut out = String::with_capacity(128);
@@ -168,6 +156,60 @@ pub fn ja4(h: &HelloValues<'_>) -> String {
     format!("{a}_{}_{}", truncated_sha256(&hex4_list(sorted_suites.into_iter())), truncated_sha256(&c))
 }
 
+/// Distinct client stacks whose fingerprints are kept per thread.
+const MAX_MEMO_ENTRIES: usize = 4096;
+const MAX_MEMO_BYTES: usize = 2 << 20;
+
+/// JA3 and JA4 by the values they are computed from, and the buffer the keys are written in.
+type FingerprintMemo = (Memo<(String, String)>, Vec<u8>);
+
+thread_local! {
+    static MEMO: std::cell::RefCell<FingerprintMemo> =
+        std::cell::RefCell::new((Memo::new(MAX_MEMO_ENTRIES, MAX_MEMO_BYTES, 16 * 1024), Vec::new()));
+}
+
+/// Every value JA3 and JA4 are computed from, each list with its length before it, so that
+/// two different hellos never write the same key.
+fn memo_key(h: &HelloValues<'_>, out: &mut Vec<u8>) {
+    fn list16(out: &mut Vec<u8>, values: &[u16]) {
+        out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+        values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    }
+    fn bytes(out: &mut Vec<u8>, values: &[u8]) {
+        out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+        out.extend_from_slice(values);
+    }
+    out.clear();
+    out.extend_from_slice(&h.legacy_version.to_le_bytes());
+    match h.max_supported_version {
+        Some(v) => out.extend_from_slice(&[1, v as u8, (v >> 8) as u8]),
+        None => out.push(0),
+    }
+    list16(out, h.cipher_suites);
+    list16(out, &h.extensions);
+    list16(out, &h.groups);
+    bytes(out, &h.point_formats);
+    list16(out, &h.signature_algorithms);
+    out.push(h.sni as u8);
+    match h.first_alpn {
+        Some(alpn) => {
+            out.push(1);
+            bytes(out, alpn);
+        }
+        None => out.push(0),
+    }
+}
+
+/// JA3 and JA4 of a ClientHello, computed once per distinct set of values on this thread:
+/// the clients of a busy server are a few stacks sending the same values again and again.
+pub fn client_fingerprints(h: &HelloValues<'_>) -> (String, String) {
+    MEMO.with(|memo| {
+        let (memo, key) = &mut *memo.borrow_mut();
+        memo_key(h, key);
+        memo.get_or_compute(key, || (ja3(h), ja4(h)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +236,32 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(ja4(&h), "t13d1516h2_8daaf6152771_e5627efa2ab1");
+    }
+
+    #[test]
+    fn memoised_fingerprints_are_the_computed_ones_and_tell_hellos_apart() {
+        let suites = [0x1301, 0xc02f];
+        let mut h = HelloValues {
+            legacy_version: 0x0303,
+            max_supported_version: Some(0x0304),
+            cipher_suites: &suites,
+            extensions: vec![0, 16, 43],
+            groups: vec![29],
+            sni: true,
+            first_alpn: Some(b"h2"),
+            ..Default::default()
+        };
+        for _ in 0..2 {
+            assert_eq!(client_fingerprints(&h), (ja3(&h), ja4(&h)));
+        }
+        // One value moved from one list to the next must not meet the same memo entry.
+        h.groups = vec![];
+        h.point_formats = vec![29];
+        assert_eq!(client_fingerprints(&h), (ja3(&h), ja4(&h)));
+        h.first_alpn = Some(b"h3");
+        assert_eq!(client_fingerprints(&h), (ja3(&h), ja4(&h)));
+        h.sni = false;
+        assert_eq!(client_fingerprints(&h), (ja3(&h), ja4(&h)));
     }
 
     #[test]

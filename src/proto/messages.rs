@@ -1,9 +1,9 @@
 //! Handshake messages to facts. tls-parser reads the message grammar; this module walks the
 //! extension list itself (type, length) so that one malformed extension costs only itself.
 
+use super::cert_cache::certificate;
 use super::facts::{CertificateChain, ClientHello, HelloRetryRequest, ServerHello, ServerKeyExchange};
 use super::fingerprint;
-use super::x509::certificate_facts;
 use crate::names;
 use tls_parser::{
     parse_tls_client_hello_extension, parse_tls_server_hello_extension, TlsCipherKx, TlsCipherSuite, TlsExtension,
@@ -46,8 +46,15 @@ pub fn extensions_malformed(msg: &TlsMessageHandshake<'_>) -> bool {
     read != block.len()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+/// Lower-case hex, written by hand: through `format!` each byte cost an allocation.
+pub fn hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * b.len());
+    for x in b {
+        out.push(DIGITS[usize::from(x >> 4)] as char);
+        out.push(DIGITS[usize::from(x & 15)] as char);
+    }
+    out
 }
 
 /// A short stable name for a session ticket or PSK identity (which can be kilobytes): the
@@ -80,7 +87,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Parses the key_share extension's list of groups (client form: a vector of entries).
-fn key_share_groups(body: &[u8]) -> Vec<String> {
+fn key_share_groups(body: &[u8]) -> Vec<names::Name> {
     let mut out = Vec::new();
     if body.len() < 2 {
         return out;
@@ -173,8 +180,7 @@ pub fn client_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
         }
     }
     out.max_version = names::version(max_version);
-    out.ja3 = fingerprint::ja3(&values);
-    out.ja4 = fingerprint::ja4(&values);
+    (out.ja3, out.ja4) = fingerprint::client_fingerprints(&values);
     Some(out)
 }
 
@@ -205,7 +211,7 @@ pub fn server_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
     let mut out = ServerHello {
         frame,
         legacy_version: names::version(legacy),
-        cipher_suite: names::cipher_suite(cipher),
+        cipher_suite: names::cipher_suite(cipher).into_owned(),
         cipher_suite_id: cipher,
         session_id: session_id.map(hex).unwrap_or_default(),
         random: random.try_into().unwrap_or_default(),
@@ -223,7 +229,9 @@ pub fn server_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
             41 => out.psk_accepted = true,
             43 if body.len() == 2 => version = u16::from_be_bytes([body[0], body[1]]),
             // ServerHello key_share holds one entry; a HelloRetryRequest only the group.
-            51 if body.len() >= 2 => selected_group = Some(names::group(u16::from_be_bytes([body[0], body[1]]))),
+            51 if body.len() >= 2 => {
+                selected_group = Some(names::group(u16::from_be_bytes([body[0], body[1]])).into_owned())
+            }
             _ => {}
         }
         if let Ok((_, TlsExtension::ALPN(list))) = parse_tls_server_hello_extension(raw) {
@@ -279,7 +287,7 @@ pub fn draft_server_hello(body: &[u8], frame: u64) -> Option<ServerHello> {
         legacy_version: names::version(version),
         version: names::version(version),
         version_id: version,
-        cipher_suite: names::cipher_suite(cipher),
+        cipher_suite: names::cipher_suite(cipher).into_owned(),
         cipher_suite_id: cipher,
         extensions: types.iter().map(|ty| names::extension(*ty)).collect(),
         ja3s: fingerprint::ja3s(version, cipher, &types),
@@ -291,7 +299,7 @@ pub fn certificate_chain(msg: &TlsMessageHandshake<'_>, frame: u64) -> Option<Ce
     let TlsMessageHandshake::Certificate(c) = msg else {
         return None;
     };
-    Some(CertificateChain { frame, certificates: c.cert_chain.iter().map(|raw| certificate_facts(raw.data)).collect() })
+    Some(CertificateChain { frame, certificates: c.cert_chain.iter().map(|raw| certificate(raw.data)).collect() })
 }
 
 /// Where a TLS 1.2 Certificate message body (RFC 5246 7.4.2) does not add up: the list length
@@ -326,7 +334,7 @@ pub fn tls13_certificate_chain(body: &[u8], frame: u64) -> Option<CertificateCha
     while rest.len() >= 3 {
         let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
         let der = rest.get(3..3 + len)?;
-        certificates.push(certificate_facts(der));
+        certificates.push(certificate(der));
         let after = rest.get(3 + len..)?;
         let ext_len = u16::from_be_bytes([*after.first()?, *after.get(1)?]) as usize;
         rest = after.get(2 + ext_len..)?;
@@ -341,7 +349,7 @@ pub fn server_key_exchange(params: &[u8], suite: u16, frame: u64) -> ServerKeyEx
     match TlsCipherSuite::from_id(suite).map(|s| s.kx) {
         // ECParameters: curve_type 3 (named_curve), then the group.
         Some(TlsCipherKx::Ecdhe) | Some(TlsCipherKx::Aecdh) if params.len() >= 3 && params[0] == 3 => {
-            out.group = Some(names::group(u16::from_be_bytes([params[1], params[2]])));
+            out.group = Some(names::group(u16::from_be_bytes([params[1], params[2]])).into_owned());
         }
         // ServerDHParams: dh_p as a 2-byte length and the prime.
         Some(TlsCipherKx::Dhe) | Some(TlsCipherKx::Dh) if params.len() >= 2 => {
@@ -382,6 +390,12 @@ pub fn handshake_name(ty: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_two_lower_case_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0xab, 0x0f, 0xf0]), "00ab0ff0");
+        assert_eq!(hex(&[]), "");
+    }
 
     #[test]
     fn dh_prime_size_ignores_leading_zero_bytes() {

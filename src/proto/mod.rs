@@ -4,11 +4,13 @@
 //! about holes (`on_gap`); the analyzer says through `wants` whether it still needs a side's
 //! bytes, so the flow stops buffering as soon as the handshake outcome is known.
 
+pub mod cert_cache;
 pub mod decrypt;
 pub mod dns;
 pub mod facts;
 pub mod fingerprint;
 pub mod keylog;
+pub mod memo;
 pub mod messages;
 pub mod openvpn;
 pub mod record_size;

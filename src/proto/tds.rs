@@ -282,7 +282,7 @@ fn parse_options(payload: &[u8]) -> Option<Vec<(u8, &[u8])>> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    super::messages::hex(bytes)
 }
 
 fn decode_prelogin(payload: &[u8], packet_type: u8, frame: u64) -> Option<Prelogin> {
