@@ -14,6 +14,10 @@ pub(crate) const NDIS_PROVIDER: [u8; 16] =
 pub(crate) const PKTMON_PROVIDER: [u8; 16] =
     [0xd9, 0x80, 0x4f, 0x4d, 0xbd, 0xc8, 0x73, 0x4d, 0xbb, 0x5b, 0x19, 0xc9, 0x04, 0x02, 0xc5, 0xac];
 
+/// Provider names, for the file summary.
+pub(crate) const NDIS_NAME: &str = "Microsoft-Windows-NDIS-PacketCapture";
+pub(crate) const PKTMON_NAME: &str = "Microsoft-Windows-PktMon";
+
 pub(crate) const NDIS_PACKET_FRAGMENT: u16 = 1001;
 pub(crate) const PKTMON_PACKET: u16 = 160;
 pub(crate) const PKTMON_DROP: u16 = 170;
@@ -133,13 +137,4 @@ pub(crate) fn inferred_orig_len(link_type: LinkType, data: &[u8]) -> u32 {
         _ => 0,
     };
     (ip_at + from_ip).max(data.len()) as u32
-}
-
-/// Name of a packet provider, for the file summary.
-pub(crate) fn provider_name(provider: &[u8]) -> &'static str {
-    if provider == PKTMON_PROVIDER {
-        "Microsoft-Windows-PktMon"
-    } else {
-        "Microsoft-Windows-NDIS-PacketCapture"
-    }
 }
