@@ -166,7 +166,48 @@ criterion_group!(benches, read);
 /// through `read_once` and exits, for instruction counts under valgrind
 /// (`--toggle-collect='*read_once*'`) or `perf stat`, which a loaded machine does not skew;
 /// `ETL_BENCH_DUMP=FILE` also writes that input to FILE.
+///
+/// `ETL_BENCH_ROUNDS=K` reads the three inputs in turn K times and prints the fastest read
+/// of each and the ratios to pcapng: on a machine others load, the fastest of interleaved
+/// rounds compares the readers under the same conditions.
 fn main() {
+    if let Some(rounds) = std::env::var("ETL_BENCH_ROUNDS").ok().and_then(|k| k.parse::<usize>().ok()) {
+        let inputs: Vec<_> = inputs().into_iter().map(|(n, b)| (n, std::sync::Arc::new(b))).collect();
+        let mut best = vec![f64::MAX; inputs.len()];
+        for _ in 0..rounds {
+            for (k, (_, bytes)) in inputs.iter().enumerate() {
+                let t = std::time::Instant::now();
+                std::hint::black_box(count(bytes));
+                best[k] = best[k].min(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        // The floor under each reader: only the bytes of its file read (256 KiB reads, as the
+        // readers make them), nothing parsed.
+        let mut floor = vec![f64::MAX; inputs.len()];
+        let mut chunk = vec![0u8; 256 * 1024];
+        for _ in 0..rounds {
+            for (k, (_, bytes)) in inputs.iter().enumerate() {
+                let t = std::time::Instant::now();
+                let mut input = Shared(bytes.clone(), 0);
+                let mut sum = 0u64;
+                while let Ok(n @ 1..) = std::io::Read::read(&mut input, &mut chunk) {
+                    sum += chunk[..n].iter().step_by(4096).map(|&b| b as u64).sum::<u64>();
+                }
+                std::hint::black_box(sum);
+                floor[k] = floor[k].min(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        for (k, (name, bytes)) in inputs.iter().enumerate() {
+            println!(
+                "{name:24} {:8.2} ms  {:5.2}x pcapng  ({} bytes; reading them alone {:.2} ms)",
+                best[k],
+                best[k] / best[0],
+                bytes.len(),
+                floor[k]
+            );
+        }
+        return;
+    }
     if let Ok(name) = std::env::var("ETL_BENCH_ONCE") {
         let inputs = inputs();
         let (_, bytes) = inputs.iter().find(|(n, _)| *n == name).expect("ETL_BENCH_ONCE names an input");

@@ -15,6 +15,7 @@
 //! the one delivered.
 
 mod copies;
+mod input;
 mod lz77;
 mod packets;
 mod wmi;
@@ -23,6 +24,7 @@ use super::buffer::RecordBuffer;
 use super::pcap::MAX_RECORD;
 use super::{CaptureError, Frame, LinkType, Nanos, PacketSource};
 use copies::{NdisCopies, SeenGroups};
+use input::{Bytes, Input};
 use packets::{inferred_orig_len, is_packet_event, packet_event, PacketEvent, NDIS_NAME, PKTMON_NAME};
 use serde::Serialize;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -101,7 +103,7 @@ const DROP_BYTES: usize = 256;
 
 /// One buffer of the merge window, expanded, with the next packet event found.
 struct Slot {
-    bytes: Vec<u8>,
+    bytes: Bytes,
     /// File offset of the buffer, for errors.
     offset: u64,
     compressed: bool,
@@ -142,32 +144,53 @@ fn saw_provider(seen: &mut u8, providers: &mut Vec<&'static str>, bit: u8, name:
     }
 }
 
+/// Bytes a buffer holds of its own (those lying in an input block are counted with it).
+fn owned_bytes(bytes: &Bytes) -> usize {
+    match bytes {
+        Bytes::Owned(v) => v.capacity(),
+        Bytes::InBlock { .. } => 0,
+    }
+}
+
 /// Moves a slot's head to its next packet event; `Ok(false)` when it has none left, `Err`
 /// with the place and reason of a malformed event.
 fn advance(slot: &mut Slot) -> Result<bool, (usize, String)> {
-    loop {
-        let at = slot.cursor;
-        let event = match wmi::event_at(&slot.bytes, at) {
+    let bytes = slot.bytes.get();
+    let mut at = slot.cursor;
+    let found = loop {
+        let event = match wmi::event_at(bytes, at) {
             Ok(Some(e)) => e,
-            Ok(None) => {
-                slot.head = None;
-                return Ok(false);
-            }
-            Err(reason) => {
-                slot.head = None;
-                return Err((at, reason));
-            }
+            Ok(None) => break Ok(None),
+            Err(reason) => break Err((at, reason)),
         };
-        slot.cursor = wmi::next_event(&event);
+        at = wmi::next_event(&event);
         if !matches!(event.kind, wmi::EVENT_HEADER32 | wmi::EVENT_HEADER64) {
             continue;
         }
-        let ev = &slot.bytes[event.start..event.start + event.len];
+        // An EVENT_HEADER is 0x50 bytes at least (`event_at` checked).
+        let ev = &bytes[event.start..event.start + event.len];
         let id = u16::from_le_bytes([ev[0x28], ev[0x29]]);
         if is_packet_event(&ev[0x18..0x28], id) {
             let ts = i64::from_le_bytes(ev[0x10..0x18].try_into().unwrap_or_default());
-            slot.head = Some((ts, event));
-            return Ok(true);
+            // Reads ahead, without using what it reads, the memory the next frame of this
+            // buffer needs (the event's fields and packet headers, the event after it), so
+            // that fetching it overlaps the frames taken from other buffers before.
+            let last = bytes.len() - 1;
+            for ahead in [event.start + 0x3f, event.start + 0x7f, event.start + 0xbf, at] {
+                std::hint::black_box(bytes[ahead.min(last)]);
+            }
+            break Ok(Some((ts, event)));
+        }
+    };
+    slot.cursor = at;
+    match found {
+        Ok(head) => {
+            slot.head = head;
+            Ok(head.is_some())
+        }
+        Err(e) => {
+            slot.head = None;
+            Err(e)
         }
     }
 }
@@ -191,8 +214,8 @@ struct Partial {
 const PKTMON_SEEN: u8 = 1;
 const NDIS_SEEN: u8 = 2;
 
-pub(crate) struct EtlReader<R> {
-    input: RecordBuffer<R>,
+pub(crate) struct EtlReader {
+    input: Input,
     header: LogfileHeader,
     /// The merge window: buffers by place (a place is reused once its buffer is released,
     /// see `free`), and the heads of those with a packet event left.
@@ -221,10 +244,11 @@ pub(crate) struct EtlReader<R> {
     summary: EtlSummary,
 }
 
-impl<R: Read> EtlReader<R> {
-    pub(crate) fn new(input: RecordBuffer<R>) -> Result<Self, CaptureError> {
+impl EtlReader {
+    /// Reads the logfile header buffer; the stream is read on from where sniffing left it.
+    pub(crate) fn new<R: Read + Send + 'static>(input: RecordBuffer<R>) -> Result<Self, CaptureError> {
         let mut reader = EtlReader {
-            input,
+            input: Input::new(Box::new(input.into_inner())),
             header: LogfileHeader {
                 clock: wmi::Clock::Qpc,
                 frequency: 1,
@@ -260,11 +284,11 @@ impl<R: Read> EtlReader<R> {
             offset: 0,
             what: "ETL logfile header buffer",
         })?;
-        let event = wmi::event_at(&first.bytes, BUFFER_HEADER)
+        let event = wmi::event_at(first.bytes.get(), BUFFER_HEADER)
             .ok()
             .flatten()
             .ok_or_else(|| reader.corrupt(BUFFER_HEADER as u64, "no logfile header event".into()))?;
-        let header = wmi::logfile_header(&first.bytes[event.start..event.start + event.len])
+        let header = wmi::logfile_header(&first.bytes.get()[event.start..event.start + event.len])
             .map_err(|reason| reader.corrupt(event.start as u64, reason))?;
         reader.header = header;
         reader.window_limit = (header.processors as usize * 2).clamp(MIN_WINDOW, MAX_WINDOW);
@@ -298,9 +322,9 @@ impl<R: Read> EtlReader<R> {
         if self.input.fill(header.size)? < header.size {
             return Err(CaptureError::Truncated { frame, offset, what: "ETL buffer" });
         }
-        let raw = self.input.peek(header.size);
-        let mut bytes = self.spare.pop().unwrap_or_default();
-        if header.compressed() {
+        let bytes = if header.compressed() {
+            let raw = self.input.peek(header.size);
+            let mut bytes = self.spare.pop().unwrap_or_default();
             // A recycled buffer is not zeroed first: the expansion must write every byte
             // up to `filled`, or the buffer is refused.
             if bytes.len() < header.filled {
@@ -321,11 +345,12 @@ impl<R: Read> EtlReader<R> {
                     ),
                 });
             }
+            self.input.consume(header.size);
+            Bytes::Owned(bytes)
         } else {
-            bytes.clear();
-            bytes.extend_from_slice(&raw[..header.filled]);
-        }
-        self.input.consume(header.size);
+            // Used where it lies in the input block: no copy.
+            self.input.take_shared(header.size, header.filled)
+        };
         self.buffers_read += 1;
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -354,7 +379,7 @@ impl<R: Read> EtlReader<R> {
     fn admit(&mut self, mut slot: Slot) {
         match advance(&mut slot) {
             Ok(true) => {
-                self.window_bytes += slot.bytes.capacity();
+                self.window_bytes += owned_bytes(&slot.bytes);
                 let (ts, _) = slot.head.expect("advance found a head");
                 let seq = slot.seq;
                 let place = match self.free.pop() {
@@ -369,7 +394,7 @@ impl<R: Read> EtlReader<R> {
                 };
                 self.heap.push(Head { ts, seq, slot: place });
             }
-            Ok(false) => self.spare.push(slot.bytes),
+            Ok(false) => self.give_back(slot.bytes),
             Err((at, reason)) => {
                 let e = self.event_error(&slot, at, reason);
                 self.pending_error.get_or_insert(e);
@@ -382,7 +407,7 @@ impl<R: Read> EtlReader<R> {
     fn fill_window(&mut self) {
         while !self.input_done
             && self.slots.len() - self.free.len() < self.window_limit
-            && self.window_bytes < MAX_WINDOW_BYTES
+            && self.window_bytes + self.input.block_bytes < MAX_WINDOW_BYTES
         {
             match self.read_buffer() {
                 Ok(Some(slot)) => self.admit(slot),
@@ -410,15 +435,23 @@ impl<R: Read> EtlReader<R> {
 
     /// Takes a buffer out of the window (its head must be out of the heap already).
     fn release(&mut self, i: usize) {
-        let bytes = std::mem::take(&mut self.slots[i].bytes);
+        let bytes = std::mem::replace(&mut self.slots[i].bytes, Bytes::Owned(Vec::new()));
         self.slots[i].head = None;
-        self.window_bytes -= bytes.capacity();
-        self.spare.push(bytes);
+        self.window_bytes -= owned_bytes(&bytes);
+        self.give_back(bytes);
         self.free.push(i);
+    }
+
+    /// Recycles a buffer's bytes: an expanded vector for the next compressed buffer, a
+    /// block to the input.
+    fn give_back(&mut self, bytes: Bytes) {
+        if let Some(v) = self.input.release(bytes) {
+            self.spare.push(v);
+        }
     }
 }
 
-impl<R: Read> PacketSource for EtlReader<R> {
+impl PacketSource for EtlReader {
     fn frames_read(&self) -> u64 {
         self.frames
     }
@@ -453,7 +486,7 @@ impl<R: Read> PacketSource for EtlReader<R> {
             };
             let slot = &self.slots[i];
             let (_, event) = slot.head.expect("a buffer in the heap has a head");
-            let ev = &slot.bytes[event.start..event.start + event.len];
+            let ev = &slot.bytes.get()[event.start..event.start + event.len];
             let packet = match wmi::event_header(ev).and_then(|h| packet_event(&h)) {
                 Ok(p) => p,
                 Err(reason) => {
@@ -495,7 +528,7 @@ impl<R: Read> PacketSource for EtlReader<R> {
                             });
                         }
                     } else if first_copy {
-                        let start = data.as_ptr() as usize - slot.bytes.as_ptr() as usize;
+                        let start = data.as_ptr() as usize - slot.bytes.get().as_ptr() as usize;
                         deliver = Some(Delivery { link_type, orig_len, range: Some((start, start + data.len())) });
                     }
                 }
@@ -512,21 +545,21 @@ impl<R: Read> PacketSource for EtlReader<R> {
                     if end && !partial.active {
                         // The common case since Windows 8.1: one event, one packet.
                         self.frames += 1;
-                        let begin = data.as_ptr() as usize - slot.bytes.as_ptr() as usize;
-                        let range = (begin, begin + data.len());
+                        let begin = data.as_ptr() as usize - slot.bytes.get().as_ptr() as usize;
+                        let mut range = Some((begin, begin + data.len()));
                         if self.ndis_copies.is_copy((miniport, lower, send), data, ts) {
                             self.summary.component_copies += 1;
                         } else {
-                            deliver = Some(Delivery {
-                                link_type,
-                                orig_len: inferred_orig_len(link_type, data),
-                                range: Some(range),
-                            });
                             if link_type == LinkType::IEEE802_11 && data.len() > 1 {
                                 // Logged decrypted with the Protected bit still set; cleared
-                                // as etl2pcapng does, so the frame reads as what it is.
-                                self.slots[i].bytes[begin + 1] &= !0x40;
+                                // as etl2pcapng does, so the frame reads as what it is (in
+                                // a copy: the buffer may lie in a shared input block).
+                                self.assembled.clear();
+                                self.assembled.extend_from_slice(data);
+                                self.assembled[1] &= !0x40;
+                                range = None;
                             }
+                            deliver = Some(Delivery { link_type, orig_len: inferred_orig_len(link_type, data), range });
                         }
                     } else if partial.bytes.len() + data.len() > MAX_RECORD as usize {
                         let e = self.event_error(
@@ -594,7 +627,7 @@ impl<R: Read> PacketSource for EtlReader<R> {
                 self.borrowed = Some(i);
             }
             let data: &[u8] = match range {
-                Some((a, b)) => &self.slots[i].bytes[a..b],
+                Some((a, b)) => &self.slots[i].bytes.get()[a..b],
                 None => &self.assembled,
             };
             return Ok(Some(Frame {

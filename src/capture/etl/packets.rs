@@ -63,12 +63,16 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 /// True for the events this module reads, from their header alone.
+#[inline]
 pub(crate) fn is_packet_event(provider: &[u8], id: u16) -> bool {
-    (provider == PKTMON_PROVIDER && (id == PKTMON_PACKET || id == PKTMON_DROP))
-        || (provider == NDIS_PROVIDER && id == NDIS_PACKET_FRAGMENT)
+    // Compared as one 128-bit number: asked of every event of a trace.
+    let provider = u128::from_le_bytes(provider.try_into().unwrap_or_default());
+    (provider == u128::from_le_bytes(PKTMON_PROVIDER) && (id == PKTMON_PACKET || id == PKTMON_DROP))
+        || (provider == u128::from_le_bytes(NDIS_PROVIDER) && id == NDIS_PACKET_FRAGMENT)
 }
 
 /// Reads a packet event; `Err` when its user data does not hold what its fields say.
+#[inline]
 pub(crate) fn packet_event<'a>(ev: &EventHeader<'a>) -> Result<PacketEvent<'a>, String> {
     let d = ev.data;
     if ev.provider == PKTMON_PROVIDER {

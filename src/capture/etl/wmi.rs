@@ -159,6 +159,7 @@ pub(crate) struct EventHeader<'a> {
 }
 
 /// Reads an EVENT_HEADER event; skips its extended data items.
+#[inline]
 pub(crate) fn event_header(ev: &[u8]) -> Result<EventHeader<'_>, String> {
     let flags = u16_at(ev, 4);
     let mut data_at = EVENT_HEADER_LEN;
@@ -238,6 +239,13 @@ impl LogfileHeader {
             Clock::SystemTime => ticks as i128,
             Clock::Qpc | Clock::CpuCycles => {
                 let frequency = self.frequency.clamp(1, i64::MAX as u64) as i64;
+                // QPC at 10 MHz (current Windows) counts in FILETIME units already: no
+                // division, once per packet.
+                if frequency == 10_000_000 {
+                    if let Some(delta) = ticks.checked_sub(self.start_ticks) {
+                        return self.filetime_to_unix_nanos(self.start_filetime as i128 + delta as i128);
+                    }
+                }
                 // 64-bit arithmetic while it fits (hours of QPC ticks): 128-bit division costs
                 // several times more, once per packet.
                 match ticks.checked_sub(self.start_ticks).and_then(|d| d.checked_mul(10_000_000)) {
@@ -249,6 +257,10 @@ impl LogfileHeader {
                 }
             }
         };
+        self.filetime_to_unix_nanos(filetime)
+    }
+
+    fn filetime_to_unix_nanos(&self, filetime: i128) -> i64 {
         ((filetime - FILETIME_UNIX_EPOCH as i128) * 100).clamp(i64::MIN as i128, i64::MAX as i128) as i64
     }
 }
@@ -350,6 +362,10 @@ mod tests {
         let qpc = header(Clock::Qpc, 10_000_000);
         assert_eq!(qpc.unix_nanos(1_000), 1_000_000_000);
         assert_eq!(qpc.unix_nanos(1_000 + 15), 1_000_001_500);
+        // Another frequency goes through the division: 3 ticks of 3 MHz are one microsecond.
+        let odd = header(Clock::Qpc, 3_000_000);
+        assert_eq!(odd.unix_nanos(1_000 + 3), 1_000_001_000);
+        assert_eq!(odd.unix_nanos(1_000 + 1), 1_000_000_300);
         // Before the start (another CPU's buffer) goes back in time, rounding down.
         assert_eq!(qpc.unix_nanos(999), 999_999_900);
         let cycles = header(Clock::CpuCycles, 3_000_000_000);
