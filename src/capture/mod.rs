@@ -16,7 +16,7 @@ mod pcapng_writer;
 mod rotate;
 mod sniff;
 
-pub use etl::{expand_lz77, EtlSummary, HostDrop};
+pub use etl::{expand_lz77, expand_lz77_into, EtlSummary, HostDrop};
 pub use merge::MergedSource;
 pub use pcapng_writer::PcapngWriter;
 pub use rotate::{RotatingWriter, Rotation};

@@ -14,6 +14,8 @@
 //! delivered a second time: its number is skipped, like the first copy of a packet in time is
 //! the one delivered.
 
+mod copies;
+mod input;
 mod lz77;
 mod packets;
 mod wmi;
@@ -21,10 +23,11 @@ mod wmi;
 use super::buffer::RecordBuffer;
 use super::pcap::MAX_RECORD;
 use super::{CaptureError, Frame, LinkType, Nanos, PacketSource};
-use crate::fifo_map::FifoMap;
-use packets::{inferred_orig_len, is_packet_event, packet_event, provider_name, PacketEvent};
+use copies::{NdisCopies, SeenGroups};
+use input::{Bytes, Input};
+use packets::{inferred_orig_len, is_packet_event, packet_event, PacketEvent, NDIS_NAME, PKTMON_NAME};
 use serde::Serialize;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::io::Read;
 use wmi::{BufferHeader, EventAt, LogfileHeader, BUFFER_HEADER};
 
@@ -34,9 +37,17 @@ pub(crate) use wmi::looks_like_etl;
 /// the structure of ETL files independently of this reader.
 #[doc(hidden)]
 pub fn expand_lz77(src: &[u8], limit: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    lz77::decompress(src, &mut out, limit).map_err(|e| e.to_string())?;
+    let mut out = vec![0; limit];
+    let n = expand_lz77_into(src, &mut out)?;
+    out.truncate(n);
     Ok(out)
+}
+
+/// Expands a plain-LZ77 buffer body into `out`, returning the bytes written: for the bench
+/// that measures the decoder alone (the floor of reading a compressed trace).
+#[doc(hidden)]
+pub fn expand_lz77_into(src: &[u8], out: &mut [u8]) -> Result<usize, String> {
+    lz77::decompress(src, out).map_err(|e| e.to_string())
 }
 
 /// Bytes of the input needed to recognise an ETL file.
@@ -47,13 +58,6 @@ pub(crate) const SNIFF_LEN: usize = BUFFER_HEADER + 0x20;
 const MIN_WINDOW: usize = 8;
 const MAX_WINDOW: usize = 128;
 const MAX_WINDOW_BYTES: usize = 64 * 1024 * 1024;
-/// pktmon packet groups remembered to drop later copies of the same packet.
-const GROUPS_REMEMBERED: usize = 65_536;
-/// NDIS packets remembered to recognise the same packet logged at another layer, and how
-/// close in time such a copy is (copies are microseconds apart; a retransmission is at least
-/// 200 ms later).
-const NDIS_RECENT: usize = 64;
-const NDIS_COPY_WINDOW_NS: i64 = 50_000_000;
 /// Frame numbers of drops kept for the summary.
 const DROPS_LISTED: usize = 100;
 
@@ -99,7 +103,7 @@ const DROP_BYTES: usize = 256;
 
 /// One buffer of the merge window, expanded, with the next packet event found.
 struct Slot {
-    bytes: Vec<u8>,
+    bytes: Bytes,
     /// File offset of the buffer, for errors.
     offset: u64,
     compressed: bool,
@@ -112,34 +116,90 @@ struct Slot {
     head: Option<(i64, EventAt)>,
 }
 
+/// The next packet event of a window buffer, ordered for the merge: earliest time first,
+/// then earliest buffer in the file (`BinaryHeap` is a max-heap, hence the reversed order).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Head {
+    ts: i64,
+    seq: u64,
+    slot: usize,
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.ts, other.seq).cmp(&(self.ts, self.seq))
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+fn saw_provider(seen: &mut u8, providers: &mut Vec<&'static str>, bit: u8, name: &'static str) {
+    if *seen & bit == 0 {
+        *seen |= bit;
+        providers.push(name);
+    }
+}
+
+/// Bytes a buffer holds of its own (those lying in an input block are counted with it).
+fn owned_bytes(bytes: &Bytes) -> usize {
+    match bytes {
+        Bytes::Owned(v) => v.capacity(),
+        Bytes::InBlock { .. } => 0,
+    }
+}
+
+/// Moves a slot's head to its next packet event; `Ok(false)` when it has none left, `Err`
+/// with the place and reason of a malformed event.
+fn advance(slot: &mut Slot) -> Result<bool, (usize, String)> {
+    let bytes = slot.bytes.get();
+    let mut at = slot.cursor;
+    let found = loop {
+        let event = match wmi::event_at(bytes, at) {
+            Ok(Some(e)) => e,
+            Ok(None) => break Ok(None),
+            Err(reason) => break Err((at, reason)),
+        };
+        at = wmi::next_event(&event);
+        if !matches!(event.kind, wmi::EVENT_HEADER32 | wmi::EVENT_HEADER64) {
+            continue;
+        }
+        // An EVENT_HEADER is 0x50 bytes at least (`event_at` checked).
+        let ev = &bytes[event.start..event.start + event.len];
+        let id = u16::from_le_bytes([ev[0x28], ev[0x29]]);
+        if is_packet_event(&ev[0x18..0x28], id) {
+            let ts = i64::from_le_bytes(ev[0x10..0x18].try_into().unwrap_or_default());
+            // Reads ahead, without using what it reads, the memory the next frame of this
+            // buffer needs (the event's fields and packet headers, the event after it), so
+            // that fetching it overlaps the frames taken from other buffers before.
+            let last = bytes.len() - 1;
+            for ahead in [event.start + 0x3f, event.start + 0x7f, event.start + 0xbf, at] {
+                std::hint::black_box(bytes[ahead.min(last)]);
+            }
+            break Ok(Some((ts, event)));
+        }
+    };
+    slot.cursor = at;
+    match found {
+        Ok(head) => {
+            slot.head = head;
+            Ok(head.is_some())
+        }
+        Err(e) => {
+            slot.head = None;
+            Err(e)
+        }
+    }
+}
+
 /// A frame to hand out: its bytes are a range of a window buffer, or the assembled copy.
 struct Delivery {
     link_type: LinkType,
     orig_len: u32,
     range: Option<(usize, usize)>,
-}
-
-/// An NDIS packet delivered lately, to recognise its copies at other layers.
-struct RecentNdis {
-    miniport: u32,
-    send: bool,
-    len: usize,
-    digest: u64,
-    ts: i64,
-    /// Layers (LowerIfIndex) it was seen at; a fixed array keeps a packet allocation-free.
-    lowers: [u32; 4],
-    seen_at: u8,
-}
-
-/// NDIS packets lately delivered, and whether any adapter logs at more than one layer (only
-/// then can a packet have copies, and only then is the list searched).
-#[derive(Default)]
-struct NdisCopies {
-    recent: VecDeque<RecentNdis>,
-    /// The first LowerIfIndex of each MiniportIfIndex seen (a trace has few adapters; at most
-    /// 64 are followed), and whether an adapter showed a second layer.
-    first_layer: Vec<(u32, u32)>,
-    layered: bool,
 }
 
 /// A packet made of several NDIS fragment events (before Windows 8.1).
@@ -149,10 +209,21 @@ struct Partial {
     active: bool,
 }
 
-pub(crate) struct EtlReader<R> {
-    input: RecordBuffer<R>,
+/// Providers seen, as bits, so that the summary's list is kept without a string compare per
+/// packet.
+const PKTMON_SEEN: u8 = 1;
+const NDIS_SEEN: u8 = 2;
+
+pub(crate) struct EtlReader {
+    input: Input,
     header: LogfileHeader,
-    window: Vec<Slot>,
+    /// The merge window: buffers by place (a place is reused once its buffer is released,
+    /// see `free`), and the heads of those with a packet event left.
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    heap: BinaryHeap<Head>,
+    /// A buffer with no event left that the last frame borrows: released on the next call.
+    borrowed: Option<usize>,
     window_limit: usize,
     window_bytes: usize,
     spare: Vec<Vec<u8>>,
@@ -166,26 +237,18 @@ pub(crate) struct EtlReader<R> {
     /// A frame assembled from fragments.
     assembled: Vec<u8>,
     partial: Vec<Partial>,
-    groups: FifoMap<(u64, u16), ()>,
+    groups: SeenGroups,
     ndis_copies: NdisCopies,
+    providers_seen: u8,
     drops: Vec<HostDrop>,
     summary: EtlSummary,
 }
 
-fn digest(data: &[u8]) -> u64 {
-    use std::hash::Hasher;
-    // Ends of the packet: copies are byte-identical, and retransmissions differ in the IP
-    // identification or TCP header near the start.
-    let mut h = rustc_hash::FxHasher::default();
-    h.write(&data[..data.len().min(96)]);
-    h.write(&data[data.len().saturating_sub(32)..]);
-    h.finish()
-}
-
-impl<R: Read> EtlReader<R> {
-    pub(crate) fn new(input: RecordBuffer<R>) -> Result<Self, CaptureError> {
+impl EtlReader {
+    /// Reads the logfile header buffer; the stream is read on from where sniffing left it.
+    pub(crate) fn new<R: Read + Send + 'static>(input: RecordBuffer<R>) -> Result<Self, CaptureError> {
         let mut reader = EtlReader {
-            input,
+            input: Input::new(Box::new(input.into_inner())),
             header: LogfileHeader {
                 clock: wmi::Clock::Qpc,
                 frequency: 1,
@@ -196,7 +259,10 @@ impl<R: Read> EtlReader<R> {
                 events_lost: 0,
                 buffers_lost: 0,
             },
-            window: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            heap: BinaryHeap::new(),
+            borrowed: None,
             window_limit: MIN_WINDOW,
             window_bytes: 0,
             spare: Vec::new(),
@@ -207,8 +273,9 @@ impl<R: Read> EtlReader<R> {
             frames: 0,
             assembled: Vec::new(),
             partial: Vec::new(),
-            groups: FifoMap::new(GROUPS_REMEMBERED),
-            ndis_copies: NdisCopies::default(),
+            groups: SeenGroups::new(),
+            ndis_copies: NdisCopies::new(),
+            providers_seen: 0,
             drops: Vec::new(),
             summary: EtlSummary::default(),
         };
@@ -217,11 +284,11 @@ impl<R: Read> EtlReader<R> {
             offset: 0,
             what: "ETL logfile header buffer",
         })?;
-        let event = wmi::event_at(&first.bytes, BUFFER_HEADER)
+        let event = wmi::event_at(first.bytes.get(), BUFFER_HEADER)
             .ok()
             .flatten()
             .ok_or_else(|| reader.corrupt(BUFFER_HEADER as u64, "no logfile header event".into()))?;
-        let header = wmi::logfile_header(&first.bytes[event.start..event.start + event.len])
+        let header = wmi::logfile_header(&first.bytes.get()[event.start..event.start + event.len])
             .map_err(|reason| reader.corrupt(event.start as u64, reason))?;
         reader.header = header;
         reader.window_limit = (header.processors as usize * 2).clamp(MIN_WINDOW, MAX_WINDOW);
@@ -255,31 +322,35 @@ impl<R: Read> EtlReader<R> {
         if self.input.fill(header.size)? < header.size {
             return Err(CaptureError::Truncated { frame, offset, what: "ETL buffer" });
         }
-        let raw = self.input.peek(header.size);
-        let mut bytes = self.spare.pop().unwrap_or_default();
-        bytes.clear();
-        if header.compressed() {
-            bytes.extend_from_slice(&raw[..BUFFER_HEADER]);
-            lz77::decompress(&raw[BUFFER_HEADER..], &mut bytes, header.filled).map_err(|e| CaptureError::Corrupt {
-                frame,
-                offset,
-                reason: e.to_string(),
-            })?;
-            if bytes.len() != header.filled {
+        let bytes = if header.compressed() {
+            let raw = self.input.peek(header.size);
+            let mut bytes = self.spare.pop().unwrap_or_default();
+            // A recycled buffer is not zeroed first: the expansion must write every byte
+            // up to `filled`, or the buffer is refused.
+            if bytes.len() < header.filled {
+                bytes.resize(header.filled, 0);
+            }
+            bytes.truncate(header.filled);
+            bytes[..BUFFER_HEADER].copy_from_slice(&raw[..BUFFER_HEADER]);
+            let expanded = lz77::decompress(&raw[BUFFER_HEADER..], &mut bytes[BUFFER_HEADER..])
+                .map_err(|e| CaptureError::Corrupt { frame, offset, reason: e.to_string() })?;
+            if BUFFER_HEADER + expanded != header.filled {
                 return Err(CaptureError::Corrupt {
                     frame,
                     offset,
                     reason: format!(
                         "compressed buffer expands to {} bytes, its header says {}",
-                        bytes.len(),
+                        BUFFER_HEADER + expanded,
                         header.filled
                     ),
                 });
             }
+            self.input.consume(header.size);
+            Bytes::Owned(bytes)
         } else {
-            bytes.extend_from_slice(&raw[..header.filled]);
-        }
-        self.input.consume(header.size);
+            // Used where it lies in the input block: no copy.
+            self.input.take_shared(header.size, header.filled)
+        };
         self.buffers_read += 1;
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -304,44 +375,28 @@ impl<R: Read> EtlReader<R> {
         }
     }
 
-    /// Moves a slot's head to its next packet event; `Ok(false)` when it has none left.
-    fn advance(&self, slot: &mut Slot) -> Result<bool, CaptureError> {
-        loop {
-            let at = slot.cursor;
-            let event = match wmi::event_at(&slot.bytes, at) {
-                Ok(Some(e)) => e,
-                Ok(None) => {
-                    slot.head = None;
-                    return Ok(false);
-                }
-                Err(reason) => {
-                    slot.head = None;
-                    return Err(self.event_error(slot, at, reason));
-                }
-            };
-            slot.cursor = wmi::next_event(&event);
-            if !matches!(event.kind, wmi::EVENT_HEADER32 | wmi::EVENT_HEADER64) {
-                continue;
-            }
-            let ev = &slot.bytes[event.start..event.start + event.len];
-            let id = u16::from_le_bytes([ev[0x28], ev[0x29]]);
-            if is_packet_event(&ev[0x18..0x28], id) {
-                let ts = i64::from_le_bytes(ev[0x10..0x18].try_into().unwrap_or_default());
-                slot.head = Some((ts, event));
-                return Ok(true);
-            }
-        }
-    }
-
     /// Puts a buffer in the window when it has a packet event; recycles it otherwise.
     fn admit(&mut self, mut slot: Slot) {
-        match self.advance(&mut slot) {
+        match advance(&mut slot) {
             Ok(true) => {
-                self.window_bytes += slot.bytes.capacity();
-                self.window.push(slot);
+                self.window_bytes += owned_bytes(&slot.bytes);
+                let (ts, _) = slot.head.expect("advance found a head");
+                let seq = slot.seq;
+                let place = match self.free.pop() {
+                    Some(place) => {
+                        self.slots[place] = slot;
+                        place
+                    }
+                    None => {
+                        self.slots.push(slot);
+                        self.slots.len() - 1
+                    }
+                };
+                self.heap.push(Head { ts, seq, slot: place });
             }
-            Ok(false) => self.spare.push(slot.bytes),
-            Err(e) => {
+            Ok(false) => self.give_back(slot.bytes),
+            Err((at, reason)) => {
+                let e = self.event_error(&slot, at, reason);
                 self.pending_error.get_or_insert(e);
                 self.input_done = true;
             }
@@ -350,7 +405,10 @@ impl<R: Read> EtlReader<R> {
 
     /// Reads buffers until the window is full or the input ends.
     fn fill_window(&mut self) {
-        while !self.input_done && self.window.len() < self.window_limit && self.window_bytes < MAX_WINDOW_BYTES {
+        while !self.input_done
+            && self.slots.len() - self.free.len() < self.window_limit
+            && self.window_bytes + self.input.block_bytes < MAX_WINDOW_BYTES
+        {
             match self.read_buffer() {
                 Ok(Some(slot)) => self.admit(slot),
                 Ok(None) => {
@@ -375,60 +433,25 @@ impl<R: Read> EtlReader<R> {
         }
     }
 
+    /// Takes a buffer out of the window (its head must be out of the heap already).
     fn release(&mut self, i: usize) {
-        let slot = self.window.swap_remove(i);
-        self.window_bytes -= slot.bytes.capacity();
-        self.spare.push(slot.bytes);
+        let bytes = std::mem::replace(&mut self.slots[i].bytes, Bytes::Owned(Vec::new()));
+        self.slots[i].head = None;
+        self.window_bytes -= owned_bytes(&bytes);
+        self.give_back(bytes);
+        self.free.push(i);
+    }
+
+    /// Recycles a buffer's bytes: an expanded vector for the next compressed buffer, a
+    /// block to the input.
+    fn give_back(&mut self, bytes: Bytes) {
+        if let Some(v) = self.input.release(bytes) {
+            self.spare.push(v);
+        }
     }
 }
 
-/// An NDIS packet complete at `ts`: true when it repeats, at another layer of the same
-/// adapter, a packet delivered just before.
-fn is_ndis_copy(copies: &mut NdisCopies, (miniport, lower, send): (u32, u32, bool), data: &[u8], ts: i64) -> bool {
-    if !copies.layered {
-        match copies.first_layer.iter().find(|(m, _)| *m == miniport) {
-            Some(&(_, first)) => copies.layered = first != lower,
-            // Beyond 64 adapters every packet is searched.
-            None if copies.first_layer.len() == 64 => copies.layered = true,
-            None => copies.first_layer.push((miniport, lower)),
-        }
-    }
-    let d = digest(data);
-    if copies.layered {
-        for r in copies.recent.iter_mut().rev() {
-            if ts.saturating_sub(r.ts) > NDIS_COPY_WINDOW_NS {
-                break;
-            }
-            if r.miniport == miniport && r.send == send && r.len == data.len() && r.digest == d {
-                let seen = &r.lowers[..r.seen_at as usize];
-                if seen.contains(&lower) {
-                    // Seen at this layer already: a new packet with the same bytes.
-                    break;
-                }
-                if (r.seen_at as usize) < r.lowers.len() {
-                    r.lowers[r.seen_at as usize] = lower;
-                    r.seen_at += 1;
-                }
-                return true;
-            }
-        }
-    }
-    if copies.recent.len() == NDIS_RECENT {
-        copies.recent.pop_front();
-    }
-    copies.recent.push_back(RecentNdis {
-        miniport,
-        send,
-        len: data.len(),
-        digest: d,
-        ts,
-        lowers: [lower, 0, 0, 0],
-        seen_at: 1,
-    });
-    false
-}
-
-impl<R: Read> PacketSource for EtlReader<R> {
+impl PacketSource for EtlReader {
     fn frames_read(&self) -> u64 {
         self.frames
     }
@@ -442,19 +465,12 @@ impl<R: Read> PacketSource for EtlReader<R> {
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
-        // Buffers kept only because the last frame borrowed them.
-        while let Some(i) = self.window.iter().position(|s| s.head.is_none()) {
+        if let Some(i) = self.borrowed.take() {
             self.release(i);
         }
         loop {
             self.fill_window();
-            let next = self
-                .window
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.head.map(|(ts, _)| (ts, s.seq, i)))
-                .min_by_key(|&(ts, seq, _)| (ts, seq));
-            let Some((raw_ts, _, i)) = next else {
+            let Some(&Head { ts: raw_ts, slot: i, .. }) = self.heap.peek() else {
                 return match self.pending_error.take() {
                     // The error was found while buffers before it were still being merged:
                     // it names the frame that would have come next.
@@ -468,34 +484,29 @@ impl<R: Read> PacketSource for EtlReader<R> {
                     None => Ok(None),
                 };
             };
-            let slot = &self.window[i];
-            let (_, event) = slot.head.expect("head chosen above");
-            let ev = &slot.bytes[event.start..event.start + event.len];
-            let parsed = wmi::event_header(ev).and_then(|h| packet_event(&h).map(|p| (h.provider, p)));
-            let (provider, packet) = match parsed {
+            let slot = &self.slots[i];
+            let (_, event) = slot.head.expect("a buffer in the heap has a head");
+            let ev = &slot.bytes.get()[event.start..event.start + event.len];
+            let packet = match wmi::event_header(ev).and_then(|h| packet_event(&h)) {
                 Ok(p) => p,
                 Err(reason) => {
                     let e = self.event_error(slot, event.start, reason);
                     self.pending_error.get_or_insert(e);
                     self.input_done = true;
+                    self.heap.pop();
                     self.release(i);
                     continue;
                 }
             };
             let ts = self.header.unix_nanos(raw_ts);
             let cpu = slot.cpu as usize;
-            let name = provider_name(&provider);
-            if !self.summary.providers.contains(&name) {
-                self.summary.providers.push(name);
-            }
             let mut deliver: Option<Delivery> = None;
             match packet {
                 PacketEvent::PktMon { group, number, drop, link_type, orig_len, data, .. } => {
+                    saw_provider(&mut self.providers_seen, &mut self.summary.providers, PKTMON_SEEN, PKTMON_NAME);
                     self.frames += 1;
-                    let first_copy = self.groups.get(&(group, number)).is_none();
-                    if first_copy {
-                        self.groups.insert((group, number), ());
-                    } else {
+                    let first_copy = !self.groups.seen(group, number);
+                    if !first_copy {
                         self.summary.component_copies += 1;
                     }
                     if let Some((reason, _location)) = drop {
@@ -517,11 +528,12 @@ impl<R: Read> PacketSource for EtlReader<R> {
                             });
                         }
                     } else if first_copy {
-                        let start = data.as_ptr() as usize - slot.bytes.as_ptr() as usize;
+                        let start = data.as_ptr() as usize - slot.bytes.get().as_ptr() as usize;
                         deliver = Some(Delivery { link_type, orig_len, range: Some((start, start + data.len())) });
                     }
                 }
                 PacketEvent::Ndis { miniport, lower, start, end, send, link_type, data } => {
+                    saw_provider(&mut self.providers_seen, &mut self.summary.providers, NDIS_SEEN, NDIS_NAME);
                     if self.partial.len() <= cpu {
                         self.partial.resize_with(cpu + 1, Partial::default);
                     }
@@ -533,30 +545,31 @@ impl<R: Read> PacketSource for EtlReader<R> {
                     if end && !partial.active {
                         // The common case since Windows 8.1: one event, one packet.
                         self.frames += 1;
-                        let begin = data.as_ptr() as usize - slot.bytes.as_ptr() as usize;
-                        let range = (begin, begin + data.len());
-                        if is_ndis_copy(&mut self.ndis_copies, (miniport, lower, send), data, ts) {
+                        let begin = data.as_ptr() as usize - slot.bytes.get().as_ptr() as usize;
+                        let mut range = Some((begin, begin + data.len()));
+                        if self.ndis_copies.is_copy((miniport, lower, send), data, ts) {
                             self.summary.component_copies += 1;
                         } else {
-                            deliver = Some(Delivery {
-                                link_type,
-                                orig_len: inferred_orig_len(link_type, data),
-                                range: Some(range),
-                            });
                             if link_type == LinkType::IEEE802_11 && data.len() > 1 {
                                 // Logged decrypted with the Protected bit still set; cleared
-                                // as etl2pcapng does, so the frame reads as what it is.
-                                self.window[i].bytes[begin + 1] &= !0x40;
+                                // as etl2pcapng does, so the frame reads as what it is (in
+                                // a copy: the buffer may lie in a shared input block).
+                                self.assembled.clear();
+                                self.assembled.extend_from_slice(data);
+                                self.assembled[1] &= !0x40;
+                                range = None;
                             }
+                            deliver = Some(Delivery { link_type, orig_len: inferred_orig_len(link_type, data), range });
                         }
                     } else if partial.bytes.len() + data.len() > MAX_RECORD as usize {
                         let e = self.event_error(
-                            &self.window[i],
+                            &self.slots[i],
                             event.start,
                             format!("NDIS packet fragments exceed the {MAX_RECORD}-byte record limit"),
                         );
                         self.pending_error.get_or_insert(e);
                         self.input_done = true;
+                        self.heap.pop();
                         self.release(i);
                         continue;
                     } else {
@@ -565,7 +578,7 @@ impl<R: Read> PacketSource for EtlReader<R> {
                         if end {
                             self.frames += 1;
                             let mut whole = std::mem::take(&mut self.partial[cpu].bytes);
-                            if is_ndis_copy(&mut self.ndis_copies, (miniport, lower, send), &whole, ts) {
+                            if self.ndis_copies.is_copy((miniport, lower, send), &whole, ts) {
                                 self.summary.component_copies += 1;
                             } else {
                                 std::mem::swap(&mut self.assembled, &mut whole);
@@ -582,35 +595,39 @@ impl<R: Read> PacketSource for EtlReader<R> {
                 }
             }
             // Move this buffer's head on before handing out a frame that borrows it.
-            let mut slot = std::mem::replace(
-                &mut self.window[i],
-                Slot { bytes: Vec::new(), offset: 0, compressed: false, cpu: 0, seq: 0, cursor: 0, head: None },
-            );
-            let more = self.advance(&mut slot);
-            self.window[i] = slot;
-            let Some(Delivery { link_type, orig_len, range }) = deliver else {
-                match more {
-                    Ok(true) => {}
-                    Ok(false) => self.release(i),
-                    Err(e) => {
-                        self.pending_error.get_or_insert(e);
-                        self.input_done = true;
-                        self.release(i);
+            let slot = &mut self.slots[i];
+            let exhausted = match advance(slot) {
+                Ok(true) => {
+                    let (ts, _) = slot.head.expect("advance found a head");
+                    // The buffer's head is the top of the heap: replaced in place, one sift.
+                    if let Some(mut top) = self.heap.peek_mut() {
+                        top.ts = ts;
                     }
+                    false
+                }
+                Ok(false) => true,
+                Err((at, reason)) => {
+                    let e = self.event_error(&self.slots[i], at, reason);
+                    self.pending_error.get_or_insert(e);
+                    self.input_done = true;
+                    true
+                }
+            };
+            if exhausted {
+                self.heap.pop();
+            }
+            let Some(Delivery { link_type, orig_len, range }) = deliver else {
+                if exhausted {
+                    self.release(i);
                 }
                 continue;
             };
-            match more {
-                Ok(_) => {}
-                Err(e) => {
-                    self.pending_error.get_or_insert(e);
-                    self.input_done = true;
-                }
+            if exhausted {
+                // The frame borrows the buffer: it leaves the window on the next call.
+                self.borrowed = Some(i);
             }
-            // A buffer whose events are all read stays in the window until the next call,
-            // because the frame borrows it; it has no head, so it is never chosen again.
             let data: &[u8] = match range {
-                Some((a, b)) => &self.window[i].bytes[a..b],
+                Some((a, b)) => &self.slots[i].bytes.get()[a..b],
                 None => &self.assembled,
             };
             return Ok(Some(Frame {

@@ -14,6 +14,10 @@ pub(crate) const NDIS_PROVIDER: [u8; 16] =
 pub(crate) const PKTMON_PROVIDER: [u8; 16] =
     [0xd9, 0x80, 0x4f, 0x4d, 0xbd, 0xc8, 0x73, 0x4d, 0xbb, 0x5b, 0x19, 0xc9, 0x04, 0x02, 0xc5, 0xac];
 
+/// Provider names, for the file summary.
+pub(crate) const NDIS_NAME: &str = "Microsoft-Windows-NDIS-PacketCapture";
+pub(crate) const PKTMON_NAME: &str = "Microsoft-Windows-PktMon";
+
 pub(crate) const NDIS_PACKET_FRAGMENT: u16 = 1001;
 pub(crate) const PKTMON_PACKET: u16 = 160;
 pub(crate) const PKTMON_DROP: u16 = 170;
@@ -59,12 +63,16 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 /// True for the events this module reads, from their header alone.
+#[inline]
 pub(crate) fn is_packet_event(provider: &[u8], id: u16) -> bool {
-    (provider == PKTMON_PROVIDER && (id == PKTMON_PACKET || id == PKTMON_DROP))
-        || (provider == NDIS_PROVIDER && id == NDIS_PACKET_FRAGMENT)
+    // Compared as one 128-bit number: asked of every event of a trace.
+    let provider = u128::from_le_bytes(provider.try_into().unwrap_or_default());
+    (provider == u128::from_le_bytes(PKTMON_PROVIDER) && (id == PKTMON_PACKET || id == PKTMON_DROP))
+        || (provider == u128::from_le_bytes(NDIS_PROVIDER) && id == NDIS_PACKET_FRAGMENT)
 }
 
 /// Reads a packet event; `Err` when its user data does not hold what its fields say.
+#[inline]
 pub(crate) fn packet_event<'a>(ev: &EventHeader<'a>) -> Result<PacketEvent<'a>, String> {
     let d = ev.data;
     if ev.provider == PKTMON_PROVIDER {
@@ -133,13 +141,4 @@ pub(crate) fn inferred_orig_len(link_type: LinkType, data: &[u8]) -> u32 {
         _ => 0,
     };
     (ip_at + from_ip).max(data.len()) as u32
-}
-
-/// Name of a packet provider, for the file summary.
-pub(crate) fn provider_name(provider: &[u8]) -> &'static str {
-    if provider == PKTMON_PROVIDER {
-        "Microsoft-Windows-PktMon"
-    } else {
-        "Microsoft-Windows-NDIS-PacketCapture"
-    }
 }

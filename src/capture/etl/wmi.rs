@@ -84,35 +84,66 @@ pub(crate) struct EventAt {
 
 /// The next event of a buffer at `at` (relative to the buffer start, header included), or
 /// `None` at its end. Events are 8-byte aligned; 0xFFFFFFFF ends the list early.
+#[inline]
 pub(crate) fn event_at(buf: &[u8], at: usize) -> Result<Option<EventAt>, String> {
-    if at + 4 > buf.len() || u32_at(buf, at) == u32::MAX {
+    let Some(word) = buf.get(at..at + 4) else {
+        return Ok(None);
+    };
+    let word = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+    if word == u32::MAX {
         return Ok(None);
     }
-    let kind = buf[at + 2];
-    if buf[at + 3] & TRACE_HEADER_FLAG == 0 {
-        return Err(format!("no event header marker (bytes {:02x} {:02x})", buf[at + 2], buf[at + 3]));
+    let [size_lo, size_hi, kind, marker] = word.to_le_bytes();
+    if marker & TRACE_HEADER_FLAG == 0 {
+        return Err(no_marker(kind, marker));
     }
     let (len, min) = match kind {
-        SYSTEM32 | SYSTEM64 => (at + 8 <= buf.len()).then(|| u16_at(buf, at + 4)).map(|l| (l, 0x20)),
-        COMPACT32 | COMPACT64 => (at + 8 <= buf.len()).then(|| u16_at(buf, at + 4)).map(|l| (l, 0x18)),
-        PERFINFO32 | PERFINFO64 => (at + 8 <= buf.len()).then(|| u16_at(buf, at + 4)).map(|l| (l, 0x10)),
-        EVENT_HEADER32 | EVENT_HEADER64 => Some((u16_at(buf, at), EVENT_HEADER_LEN)),
+        // The packet events: their size is in the first two bytes.
+        EVENT_HEADER32 | EVENT_HEADER64 => (u16::from_le_bytes([size_lo, size_hi]), EVENT_HEADER_LEN),
+        SYSTEM32 | SYSTEM64 | COMPACT32 | COMPACT64 | PERFINFO32 | PERFINFO64 => {
+            let Some(size) = buf.get(at + 4..at + 6) else {
+                return Err(cut_header());
+            };
+            let min = match kind {
+                SYSTEM32 | SYSTEM64 => 0x20,
+                COMPACT32 | COMPACT64 => 0x18,
+                _ => 0x10,
+            };
+            (u16::from_le_bytes([size[0], size[1]]), min)
+        }
         // Full, instance, timed, error, message and WNODE headers keep their size in the
         // first two bytes; the smallest of them (a message header) is 8 bytes.
-        _ => Some((u16_at(buf, at), 8)),
-    }
-    .ok_or_else(|| "event header cut by the end of the buffer".to_string())?;
+        _ => (u16::from_le_bytes([size_lo, size_hi]), 8),
+    };
     let len = len as usize;
-    if len < min {
-        return Err(format!("event of kind {kind:#04x} claims {len} bytes, less than its {min}-byte header"));
-    }
-    if at + len > buf.len() {
-        return Err(format!("event of {len} bytes runs past the end of its buffer"));
+    if len < min || at + len > buf.len() {
+        return Err(bad_size(kind, len, min));
     }
     Ok(Some(EventAt { kind, start: at, len }))
 }
 
+// What is wrong with an event, worded off the hot path.
+#[cold]
+fn no_marker(kind: u8, marker: u8) -> String {
+    format!("no event header marker (bytes {kind:02x} {marker:02x})")
+}
+
+#[cold]
+fn cut_header() -> String {
+    "event header cut by the end of the buffer".to_string()
+}
+
+#[cold]
+fn bad_size(kind: u8, len: usize, min: usize) -> String {
+    if len < min {
+        format!("event of kind {kind:#04x} claims {len} bytes, less than its {min}-byte header")
+    } else {
+        format!("event of {len} bytes runs past the end of its buffer")
+    }
+}
+
 /// Where the next event starts.
+#[inline]
 pub(crate) fn next_event(e: &EventAt) -> usize {
     (e.start + e.len + 7) & !7
 }
@@ -128,6 +159,7 @@ pub(crate) struct EventHeader<'a> {
 }
 
 /// Reads an EVENT_HEADER event; skips its extended data items.
+#[inline]
 pub(crate) fn event_header(ev: &[u8]) -> Result<EventHeader<'_>, String> {
     let flags = u16_at(ev, 4);
     let mut data_at = EVENT_HEADER_LEN;
@@ -207,6 +239,13 @@ impl LogfileHeader {
             Clock::SystemTime => ticks as i128,
             Clock::Qpc | Clock::CpuCycles => {
                 let frequency = self.frequency.clamp(1, i64::MAX as u64) as i64;
+                // QPC at 10 MHz (current Windows) counts in FILETIME units already: no
+                // division, once per packet.
+                if frequency == 10_000_000 {
+                    if let Some(delta) = ticks.checked_sub(self.start_ticks) {
+                        return self.filetime_to_unix_nanos(self.start_filetime as i128 + delta as i128);
+                    }
+                }
                 // 64-bit arithmetic while it fits (hours of QPC ticks): 128-bit division costs
                 // several times more, once per packet.
                 match ticks.checked_sub(self.start_ticks).and_then(|d| d.checked_mul(10_000_000)) {
@@ -218,6 +257,10 @@ impl LogfileHeader {
                 }
             }
         };
+        self.filetime_to_unix_nanos(filetime)
+    }
+
+    fn filetime_to_unix_nanos(&self, filetime: i128) -> i64 {
         ((filetime - FILETIME_UNIX_EPOCH as i128) * 100).clamp(i64::MIN as i128, i64::MAX as i128) as i64
     }
 }
@@ -319,6 +362,10 @@ mod tests {
         let qpc = header(Clock::Qpc, 10_000_000);
         assert_eq!(qpc.unix_nanos(1_000), 1_000_000_000);
         assert_eq!(qpc.unix_nanos(1_000 + 15), 1_000_001_500);
+        // Another frequency goes through the division: 3 ticks of 3 MHz are one microsecond.
+        let odd = header(Clock::Qpc, 3_000_000);
+        assert_eq!(odd.unix_nanos(1_000 + 3), 1_000_001_000);
+        assert_eq!(odd.unix_nanos(1_000 + 1), 1_000_000_300);
         // Before the start (another CPU's buffer) goes back in time, rounding down.
         assert_eq!(qpc.unix_nanos(999), 999_999_900);
         let cycles = header(Clock::CpuCycles, 3_000_000_000);
