@@ -45,13 +45,10 @@ impl<R: Read> RecordBuffer<R> {
                     self.buf.resize(n.next_power_of_two(), 0);
                 }
             }
-            match self.inner.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(CaptureError::Io { offset: self.offset + (self.end - self.start) as u64, source })
-                }
+            let at = self.offset + (self.end - self.start) as u64;
+            match read_some(&mut self.inner, &mut self.buf[self.end..], at)? {
+                0 => self.eof = true,
+                k => self.end += k,
             }
         }
         Ok(self.end - self.start)
@@ -66,5 +63,17 @@ impl<R: Read> RecordBuffer<R> {
         debug_assert!(n <= self.end - self.start);
         self.start += n;
         self.offset += n as u64;
+    }
+}
+
+/// One read into `buf`: the bytes read (0 at the end of the input), an interrupted read tried
+/// again, an error named with the input `offset` it happened at.
+pub(crate) fn read_some(source: &mut impl Read, buf: &mut [u8], offset: u64) -> Result<usize, CaptureError> {
+    loop {
+        match source.read(buf) {
+            Ok(k) => return Ok(k),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => return Err(CaptureError::Io { offset, source }),
+        }
     }
 }

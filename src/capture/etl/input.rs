@@ -6,7 +6,7 @@
 //! the bytes of the blocks alive, so the window's memory stays bounded.
 
 use super::super::CaptureError;
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::Arc;
 
 /// Bytes asked of the source at once, at least (a buffer larger than this gets a block of
@@ -78,13 +78,10 @@ impl Input {
         // A block is filled whole before any buffer points into it, and never written again.
         let block = Arc::get_mut(&mut self.block).expect("a new block has no sharer");
         while self.end < block.len() && !self.eof {
-            match self.source.read(&mut block[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(CaptureError::Io { offset: self.offset + (self.end - self.start) as u64, source })
-                }
+            let at = self.offset + (self.end - self.start) as u64;
+            match crate::capture::buffer::read_some(&mut self.source, &mut block[self.end..], at)? {
+                0 => self.eof = true,
+                k => self.end += k,
             }
         }
         Ok(self.end - self.start)
@@ -169,7 +166,7 @@ mod tests {
     /// A source that gives at most `step` bytes a read, like a pipe.
     struct Trickle(Vec<u8>, usize, usize);
     impl Read for Trickle {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
             let n = buf.len().min(self.2).min(self.0.len() - self.1);
             buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
             self.1 += n;
