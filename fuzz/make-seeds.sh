@@ -8,9 +8,10 @@
 #                         targets' step format (control byte: side | length << 1); the TDS
 #                         captures seed both
 #   reassembly:           the same streams (the target reads segment headers out of them)
-#   etl:                  not made here: small traces written by the tests' ETL writer
-#                         (cargo test --test etl -- --ignored write_fuzz_seeds); fuzz/run.sh
-#                         adds the public samples of ../shared/etl-samples at run time
+#   etl, lz77:            not made here: small traces written by the tests' ETL writer, and
+#                         the compressed buffers of one (cargo test --test etl -- --ignored
+#                         write_fuzz_seeds); fuzz/run.sh adds the public samples of
+#                         ../shared/etl-samples to the etl target at run time
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures="$here/../tests/fixtures"

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pcap pcapng netmon tls_stream tds_unwrap reassembly etl)
+[ ${#targets[@]} -gt 0 ] || targets=(pcap pcapng netmon tls_stream tds_unwrap reassembly etl lz77)
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build >/dev/null 2>&1 || { cargo fuzz build; exit 1; }
 scratch=$(mktemp -d)

@@ -668,6 +668,18 @@ fn a_syn_dropped_by_a_windows_component_is_evidence_not_a_retransmission() {
     }
     let explanation = conn["verdict"]["explanation"].as_str().unwrap();
     assert!(explanation.contains("a Windows component on the traced host dropped frame"), "{explanation}");
+    // The line a file summary can print for them.
+    let mut opened = tlsdiag::capture::open_path(&path).unwrap();
+    while opened.source.next_frame().unwrap().is_some() {}
+    let frames: Vec<String> = written.drop_frames.iter().map(u64::to_string).collect();
+    assert_eq!(
+        opened.source.etl_summary().unwrap().drops_line().unwrap(),
+        format!(
+            "4 packets dropped by Windows components (pktmon drop reason {} x4; frames {})",
+            etl_writer::DROP_REASON,
+            frames.join(", ")
+        )
+    );
 }
 
 #[test]
@@ -719,6 +731,32 @@ fn write_fuzz_seeds() {
     for (name, opts) in [("pktmon-compressed", pktmon), ("netsh-wifi-fragments", netsh)] {
         std::fs::write(dir.join(name), etl_writer::write(&frames, &opts).bytes).unwrap();
     }
+    // The lz77 target: the compressed buffers of a pktmon trace of whole packets, each as
+    // its expanded size (2 bytes) and its body.
+    let dir = common::repo().join("fuzz/corpus/lz77");
+    std::fs::create_dir_all(&dir).unwrap();
+    let whole = Options {
+        buffer_size: 8192,
+        ..Options::new(Style::Pktmon {
+            media: Media::Ethernet,
+            components: 1,
+            pkt_size: None,
+            drop: &[],
+            compress: true,
+        })
+    };
+    let frames = etl_writer::read_capture(&common::fixture("tls-one-server-many-clients.pcap"));
+    let file = etl_writer::write(&frames[..60], &whole).bytes;
+    let mut at = 0;
+    while at < file.len() {
+        let (size, filled) = (le32(&file, at) as usize, le32(&file, at + 0x30) as usize);
+        if le16(&file, at + 0x34) & 0x40 != 0 {
+            let mut seed = ((filled - 0x48) as u16).to_le_bytes().to_vec();
+            seed.extend_from_slice(&file[at + 0x48..at + size]);
+            std::fs::write(dir.join(format!("pktmon-buffer-{at}")), seed).unwrap();
+        }
+        at += size;
+    }
 }
 
 #[test]
@@ -742,4 +780,28 @@ fn traces_in_a_directory_are_found_by_content_whatever_their_names() {
     assert!(formats.contains(&"etl") && formats.contains(&"pcap"), "{formats:?}");
     let verdicts: Vec<&Value> = files.iter().map(|f| &f["verdicts"]).collect();
     assert_eq!(verdicts[0], verdicts[1]);
+}
+
+#[test]
+fn hyper_v_switch_packets_are_numbered_like_etl2pcapng_and_counted_not_misread() {
+    // On a Hyper-V host netsh also logs each packet as the virtual switch saw it (event
+    // 1003), which etl2pcapng writes as a frame of its own: the packets analysed keep the
+    // numbers they have there, and the switch's copies are counted, not read as packets.
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::fixture("tls12-cert-expired.pcap");
+    let opts = Options {
+        cpus: 2,
+        vmswitch: true,
+        ..Options::new(Style::Netsh { media: Media::Ethernet, fragment: None, layers: 1 })
+    };
+    let written = assert_same_analysis(&source, &opts, dir.path());
+    let packets = etl_writer::read_capture(&source).len() as u64;
+    // Each packet takes two numbers: its own event, then the switch's.
+    assert_eq!(written.frames, 2 * packets);
+    assert_eq!(written.frame_of[1], Some(3));
+    let json = analyze(&dir.path().join("tls12-cert-expired.pcap.etl"));
+    let file = &json["files"][0];
+    assert_eq!(file["frames"].as_u64(), Some(2 * packets));
+    assert_eq!(file["etl"]["vmswitch_packets"].as_u64(), Some(packets));
+    assert_eq!(file["tcp_segments"].as_u64(), Some(packets), "the switch's copies are not analysed");
 }

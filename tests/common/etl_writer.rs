@@ -84,6 +84,9 @@ pub struct Options {
     /// Lost events and buffers the logfile header reports.
     pub events_lost: u32,
     pub buffers_lost: u32,
+    /// netsh on a Hyper-V host: every packet is also logged by the virtual switch (NDIS
+    /// event 1003, keyword VMSwitch) just after, which `etl2pcapng` numbers as a frame too.
+    pub vmswitch: bool,
 }
 
 impl Options {
@@ -96,6 +99,7 @@ impl Options {
             buffer_size: 64 * 1024,
             events_lost: 0,
             buffers_lost: 0,
+            vmswitch: false,
         }
     }
 }
@@ -115,6 +119,9 @@ pub struct Written {
 const PKTMON: [u8; 16] =
     [0xd9, 0x80, 0x4f, 0x4d, 0xbd, 0xc8, 0x73, 0x4d, 0xbb, 0x5b, 0x19, 0xc9, 0x04, 0x02, 0xc5, 0xac];
 const NDIS: [u8; 16] = [0x6e, 0x00, 0xd6, 0x2e, 0x29, 0x47, 0x09, 0x46, 0xb4, 0x23, 0x3e, 0xe7, 0xbc, 0xd6, 0x78, 0xef];
+/// A keyword bit standing for the manifest's "VMSwitch" (its value is not published; the
+/// reader goes by the event id, 1003).
+const VMSWITCH_KEYWORD: u64 = 0x400_0000_0000;
 /// Some other TraceLogging provider, for events that are not packets.
 const OTHER: [u8; 16] =
     [0x09, 0xc3, 0xd1, 0x0c, 0x78, 0x08, 0x15, 0x45, 0x83, 0xdb, 0x74, 0x98, 0x43, 0xb3, 0xf5, 0xc9];
@@ -311,6 +318,32 @@ pub fn write(frames: &[SourceFrame], opts: &Options) -> Written {
                             is_drop: false,
                         });
                     }
+                }
+                if opts.vmswitch {
+                    // MiniportIfIndex, LowerIfIndex, SourcePortId, SourcePortName,
+                    // SourceNicName, SourceNicType, DestinationCount (none), FragmentSize,
+                    // Fragment, OOBDataSize (none).
+                    let mut data = Vec::new();
+                    for v in [7u32, 7, 3] {
+                        data.extend_from_slice(&v.to_le_bytes());
+                    }
+                    for name in ["Port 3", "vm-sql01", "Synthetic"] {
+                        for u in name.encode_utf16().chain([0]) {
+                            data.extend_from_slice(&u.to_le_bytes());
+                        }
+                    }
+                    data.extend_from_slice(&0u32.to_le_bytes());
+                    data.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    data.extend_from_slice(&bytes);
+                    data.extend_from_slice(&0u32.to_le_bytes());
+                    let t = tick + layers as i64;
+                    let kw = media_kw | 0x2_0000_0000 | 0x4000_0000 | 0x8000_0000 | VMSWITCH_KEYWORD;
+                    events.push(Ev {
+                        tick: t,
+                        bytes: event_header(opts.bits32, NDIS, 1003, kw, t, &data, false),
+                        frame: Some((i, false)),
+                        is_drop: false,
+                    });
                 }
             }
             Style::Pktmon { media, components, pkt_size, drop, .. } => {

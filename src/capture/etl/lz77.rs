@@ -52,16 +52,98 @@ const WIDE: usize = 32;
 /// that bit reaches the top, the 32 flags of the word are used up.
 const FLAGS_USED: u64 = 1 << 63;
 
+/// Input bytes one step of the fast loop may read: a flag word, a wide literal copy, a match
+/// token with every length extension (2 + 1 + 1 + 2 + 4).
+const STEP_IN: usize = 4 + WIDE + 10;
+
 /// Expands `src` into `out`, whose length is the most the buffer may expand to; returns how
 /// many bytes were written (`out[..n]`, every one of them). Matches refer only to bytes
 /// written by this call.
 pub(crate) fn decompress(src: &[u8], out: &mut [u8]) -> Result<usize, Lz77Error> {
+    let mut state = State { at: 0, pos: 0, flags: FLAGS_USED, half_byte: None };
+    fast(src, out, &mut state)?;
+    careful(src, out, state)
+}
+
+/// Where a decoding stands, handed from the fast loop to the careful one.
+#[derive(Clone, Copy)]
+struct State {
+    at: usize,
+    pos: usize,
+    flags: u64,
+    /// Where the shared half-byte of the last 4-bit length extension sits.
+    half_byte: Option<usize>,
+}
+
+/// The bulk of a buffer: while a whole step fits in the input and a wide copy in the
+/// output, literals are copied 32 at a time whatever their number (no branch on it), and
+/// nothing checks for the end of the input.
+fn fast(src: &[u8], out: &mut [u8], s: &mut State) -> Result<(), Lz77Error> {
     let limit = out.len();
-    let mut at = 0;
-    let mut pos = 0;
-    let mut flags = FLAGS_USED;
-    // Where the shared half-byte of the last 4-bit length extension sits.
-    let mut half_byte: Option<usize> = None;
+    let State { mut at, mut pos, mut flags, mut half_byte } = *s;
+    while at + STEP_IN <= src.len() && pos + WIDE <= limit {
+        if flags == FLAGS_USED {
+            flags = (u32::from_le_bytes(src[at..at + 4].try_into().unwrap_or_default()) as u64) << 32 | 1 << 31;
+            at += 4;
+        }
+        let literals = flags.leading_zeros() as usize;
+        out[pos..pos + WIDE].copy_from_slice(&src[at..at + WIDE]);
+        at += literals;
+        pos += literals;
+        flags <<= literals;
+        if flags == FLAGS_USED {
+            continue;
+        }
+        // A set flag: a match.
+        flags <<= 1;
+        let token = u16::from_le_bytes([src[at], src[at + 1]]) as usize;
+        at += 2;
+        let offset = (token >> 3) + 1;
+        let mut length = token & 7;
+        if length == 7 {
+            length = match half_byte.take() {
+                None => {
+                    half_byte = Some(at);
+                    at += 1;
+                    src[at - 1] as usize & 15
+                }
+                Some(h) => src[h] as usize >> 4,
+            };
+            if length == 15 {
+                length = src[at] as usize;
+                at += 1;
+                if length == 255 {
+                    length = u16::from_le_bytes([src[at], src[at + 1]]) as usize;
+                    at += 2;
+                    if length == 0 {
+                        length = u32::from_le_bytes(src[at..at + 4].try_into().unwrap_or_default()) as usize;
+                        at += 4;
+                    }
+                    length = length.checked_sub(15 + 7).ok_or(Lz77Error::CutShort { at })?;
+                }
+                length += 15;
+            }
+            length += 7;
+        }
+        length += 3;
+        if offset > pos {
+            return Err(Lz77Error::BadOffset { at });
+        }
+        if length > limit - pos {
+            return Err(Lz77Error::TooLong);
+        }
+        copy_match(out, pos, offset, length);
+        pos += length;
+    }
+    *s = State { at, pos, flags, half_byte };
+    Ok(())
+}
+
+/// The rest, near either end: every read checked, exact copies, and the input may end on
+/// a flag boundary, inside a literal run, or where a match flag finds no token.
+fn careful(src: &[u8], out: &mut [u8], s: State) -> Result<usize, Lz77Error> {
+    let limit = out.len();
+    let State { mut at, mut pos, mut flags, mut half_byte } = s;
     loop {
         if flags == FLAGS_USED {
             let Some(b) = src.get(at..at + 4) else {
@@ -75,18 +157,13 @@ pub(crate) fn decompress(src: &[u8], out: &mut [u8]) -> Result<usize, Lz77Error>
         // copied at once.
         let literals = flags.leading_zeros() as usize;
         if literals > 0 {
-            if at + WIDE <= src.len() && pos + WIDE <= limit {
-                out[pos..pos + WIDE].copy_from_slice(&src[at..at + WIDE]);
-            } else {
-                // Near either end: exact copies, and the input may end inside the run.
-                let n = literals.min(src.len() - at);
-                if pos + n > limit {
-                    return Err(Lz77Error::TooLong);
-                }
-                out[pos..pos + n].copy_from_slice(&src[at..at + n]);
-                if n < literals {
-                    return Ok(pos + n);
-                }
+            let n = literals.min(src.len() - at);
+            if pos + n > limit {
+                return Err(Lz77Error::TooLong);
+            }
+            out[pos..pos + n].copy_from_slice(&src[at..at + n]);
+            if n < literals {
+                return Ok(pos + n);
             }
             at += literals;
             pos += literals;

@@ -81,6 +81,34 @@ pub struct EtlSummary {
     pub drop_reasons: BTreeMap<u32, u64>,
     /// Frame numbers of the first drop events (at most 100).
     pub drop_frames: Vec<u64>,
+    /// Packets logged by the Hyper-V virtual switch (NDIS event 1003): numbered as
+    /// `etl2pcapng` numbers them, not analysed (their layout is not published).
+    pub vmswitch_packets: u64,
+}
+
+impl EtlSummary {
+    /// The file summary's line about packets Windows components dropped, `None` when none
+    /// were: "N packets dropped by Windows components (pktmon drop reason R xN, ...;
+    /// frames F, ...)".
+    pub fn drops_line(&self) -> Option<String> {
+        if self.dropped == 0 {
+            return None;
+        }
+        let reasons: Vec<String> = self.drop_reasons.iter().map(|(r, n)| format!("{r} x{n}")).collect();
+        let shown = self.drop_frames.len().min(5);
+        let mut frames: Vec<String> = self.drop_frames[..shown].iter().map(u64::to_string).collect();
+        if self.dropped as usize > shown {
+            frames.push("...".into());
+        }
+        Some(format!(
+            "{} packet{} dropped by Windows components (pktmon drop reason {}; frame{} {})",
+            self.dropped,
+            if self.dropped == 1 { "" } else { "s" },
+            reasons.join(", "),
+            if self.dropped == 1 { "" } else { "s" },
+            frames.join(", ")
+        ))
+    }
 }
 
 /// A packet a Windows component dropped (pktmon event 170), with the bytes it logged.
@@ -530,6 +558,13 @@ impl PacketSource for EtlReader {
                     } else if first_copy {
                         let start = data.as_ptr() as usize - slot.bytes.get().as_ptr() as usize;
                         deliver = Some(Delivery { link_type, orig_len, range: Some((start, start + data.len())) });
+                    }
+                }
+                PacketEvent::VmSwitch { end } => {
+                    saw_provider(&mut self.providers_seen, &mut self.summary.providers, NDIS_SEEN, NDIS_NAME);
+                    if end {
+                        self.frames += 1;
+                        self.summary.vmswitch_packets += 1;
                     }
                 }
                 PacketEvent::Ndis { miniport, lower, start, end, send, link_type, data } => {

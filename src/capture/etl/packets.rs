@@ -19,6 +19,8 @@ pub(crate) const NDIS_NAME: &str = "Microsoft-Windows-NDIS-PacketCapture";
 pub(crate) const PKTMON_NAME: &str = "Microsoft-Windows-PktMon";
 
 pub(crate) const NDIS_PACKET_FRAGMENT: u16 = 1001;
+/// A packet as the Hyper-V virtual switch saw it (netsh on a Hyper-V host).
+pub(crate) const NDIS_VMSWITCH_FRAGMENT: u16 = 1003;
 pub(crate) const PKTMON_PACKET: u16 = 160;
 pub(crate) const PKTMON_DROP: u16 = 170;
 
@@ -53,6 +55,11 @@ pub(crate) enum PacketEvent<'a> {
     },
     /// `netsh trace`: one fragment of a packet at one layer of one adapter.
     Ndis { miniport: u32, lower: u32, start: bool, end: bool, send: bool, link_type: LinkType, data: &'a [u8] },
+    /// `netsh trace` on a Hyper-V host: a packet through the virtual switch (event 1003).
+    /// Its fields before the packet (port and NIC names, a list of destinations) have no
+    /// published layout, so the packet is not read; `end` says whether the event ends one
+    /// (`etl2pcapng` writes a frame for it then).
+    VmSwitch { end: bool },
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -68,7 +75,8 @@ pub(crate) fn is_packet_event(provider: &[u8], id: u16) -> bool {
     // Compared as one 128-bit number: asked of every event of a trace.
     let provider = u128::from_le_bytes(provider.try_into().unwrap_or_default());
     (provider == u128::from_le_bytes(PKTMON_PROVIDER) && (id == PKTMON_PACKET || id == PKTMON_DROP))
-        || (provider == u128::from_le_bytes(NDIS_PROVIDER) && id == NDIS_PACKET_FRAGMENT)
+        || (provider == u128::from_le_bytes(NDIS_PROVIDER)
+            && (id == NDIS_PACKET_FRAGMENT || id == NDIS_VMSWITCH_FRAGMENT))
 }
 
 /// Reads a packet event; `Err` when its user data does not hold what its fields say.
@@ -97,6 +105,9 @@ pub(crate) fn packet_event<'a>(ev: &EventHeader<'a>) -> Result<PacketEvent<'a>, 
             orig_len: (u16_at(d, 30) as u32).max(logged as u32),
             data,
         });
+    }
+    if ev.id == NDIS_VMSWITCH_FRAGMENT {
+        return Ok(PacketEvent::VmSwitch { end: ev.keyword & KW_PACKET_END != 0 });
     }
     if d.len() < NDIS_FIXED {
         return Err(format!("NDIS packet event of {} bytes, shorter than its fields", d.len()));
