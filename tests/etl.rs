@@ -680,6 +680,10 @@ fn a_syn_dropped_by_a_windows_component_is_evidence_not_a_retransmission() {
             frames.join(", ")
         )
     );
+    // The table report prints it under the totals, naming the file.
+    let table = common::tlsdiag(&["analyze", path.to_str().unwrap()]);
+    let expected = format!("{}: 4 packets dropped by Windows components", path.display());
+    assert!(table.stdout.contains(&expected), "{}", table.stdout);
 }
 
 #[test]
@@ -697,6 +701,10 @@ fn lost_events_and_buffers_are_reported_per_file() {
     let etl = &json["files"][0]["etl"];
     assert_eq!((etl["events_lost"].as_u64(), etl["buffers_lost"].as_u64()), (Some(17), Some(2)));
     assert_eq!(etl["providers"], serde_json::json!(["Microsoft-Windows-NDIS-PacketCapture"]));
+    let table = common::tlsdiag(&["analyze", path.to_str().unwrap()]);
+    let expected =
+        format!("{}: the trace session lost 17 event(s) and 2 buffer(s) on the Windows host", path.display());
+    assert!(table.stdout.contains(&expected), "{}", table.stdout);
     // Capture loss on the host is not network loss: the verdict is the source's.
     let source = common::only_tls_connection(&common::fixture("tls12-cert-expired.pcap"));
     assert_eq!(common::verdict(&json["connections"][0]), common::verdict(&source));

@@ -282,9 +282,30 @@ impl TableReporter {
         if t.lost_packets > 0 {
             writeln!(self.out, "{}", super::loss_words(t.lost_packets, t.verdicts_affected_by_loss))?;
         }
+        for f in files {
+            if let Some(etl) = &f.etl {
+                write_etl_notes(&mut self.out, &f.path, etl)?;
+            }
+        }
         for (code, n) in &t.verdicts {
             writeln!(self.out, "  {code:<28} {n}")?;
         }
         self.out.flush()
     }
+}
+
+/// What an ETL trace says about its own capture: events the Windows trace session lost
+/// (capture loss on the host, never network loss) and packets Windows components dropped.
+fn write_etl_notes(out: &mut dyn Write, path: &str, etl: &crate::capture::EtlSummary) -> io::Result<()> {
+    if etl.events_lost > 0 || etl.buffers_lost > 0 {
+        writeln!(
+            out,
+            "{path}: the trace session lost {} event(s) and {} buffer(s) on the Windows host (capture loss, not network loss)",
+            etl.events_lost, etl.buffers_lost
+        )?;
+    }
+    if let Some(line) = etl.drops_line() {
+        writeln!(out, "{path}: {line}")?;
+    }
+    Ok(())
 }
