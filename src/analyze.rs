@@ -13,6 +13,7 @@ use crate::proto::facts::Seen;
 use crate::record::Connection;
 use crate::report::Reporter;
 use crate::revocation::{DnsLog, RevocationChecks};
+use crate::verdict::Code;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -37,7 +38,7 @@ pub struct FileSummary {
     pub tunnels: TunnelCounts,
     pub connections: u64,
     /// Connection count per final verdict code (filled in by [`Session::finish`]).
-    pub verdicts: BTreeMap<&'static str, u64>,
+    pub verdicts: BTreeMap<Code, u64>,
     pub flow_stats: FlowStats,
     /// UDP datagrams from port 53 (counted in `other_ip` too); their answers name where a
     /// client went for a certificate's revocation URL.
@@ -61,8 +62,8 @@ pub struct FileSummary {
 }
 
 /// Connections whose verdict code is a failure, from counts per code.
-pub fn failures_in(verdicts: &BTreeMap<&'static str, u64>) -> u64 {
-    verdicts.iter().filter(|(code, _)| crate::classify::is_failure_code(code)).map(|(_, n)| n).sum()
+pub fn failures_in(verdicts: &BTreeMap<Code, u64>) -> u64 {
+    Code::failures_in(verdicts)
 }
 
 /// Sums over files, for the summary line and the JSON `totals`.
@@ -77,7 +78,7 @@ pub struct Totals {
     pub evicted: u64,
     /// Connections decrypted with a key log.
     pub decrypted: u64,
-    pub verdicts: BTreeMap<&'static str, u64>,
+    pub verdicts: BTreeMap<Code, u64>,
     /// Packets a live capture lost, and the failure verdicts that became `incomplete_capture`
     /// because a lost packet could explain them.
     #[serde(skip_serializing_if = "is_zero")]
@@ -103,7 +104,7 @@ pub fn totals(files: &[FileSummary]) -> Totals {
             t.verdicts_affected_by_loss += loss.verdicts_affected;
         }
         for (code, n) in &f.verdicts {
-            *t.verdicts.entry(code).or_default() += n;
+            *t.verdicts.entry(*code).or_default() += n;
         }
     }
     t.failures = failures_in(&t.verdicts);
@@ -296,7 +297,7 @@ pub struct Session<'r> {
     profiles: Profiles,
     revocation: RevocationChecks,
     pending: Vec<Connection>,
-    verdicts: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    verdicts: BTreeMap<String, BTreeMap<Code, u64>>,
     error: Option<io::Error>,
     /// Hold connections a profile may sharpen until the end (not in live capture).
     defer_inferable: bool,

@@ -122,6 +122,7 @@ impl LossLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verdict::Code;
 
     fn loss(kernel: u64, from: Nanos, to: Nanos) -> CaptureLoss {
         CaptureLoss { kernel, queue: 0, from, to }
@@ -165,17 +166,17 @@ mod tests {
         // OpenSSL's cipher mismatch (ClientHello frame 4, the server's handshake_failure alert
         // frame 6, as tshark shows it).
         let mut conn = fixture("field-both-directions-cipher-mismatch.pcap").remove(0);
-        assert_eq!(conn.verdict.code, "cipher_mismatch");
+        assert_eq!(conn.verdict.code, Code::CipherMismatch);
         let mut log = LossLog::default();
         // A loss before the connection opened changes nothing.
         log.add(loss(2, conn.start - 2_000, conn.start - 1_000));
         let end = conn.end;
         log.judge(&mut conn, end);
-        assert_eq!((conn.verdict.code, conn.capture_loss, log.verdicts_affected), ("cipher_mismatch", None, 0));
+        assert_eq!((conn.verdict.code, conn.capture_loss, log.verdicts_affected), (Code::CipherMismatch, None, 0));
         log.add(CaptureLoss { kernel: 40, queue: 3, from: conn.start + 1, to: conn.start + 2 });
         let end = conn.end;
         log.judge(&mut conn, end);
-        assert_eq!(conn.verdict.code, "incomplete_capture");
+        assert_eq!(conn.verdict.code, Code::IncompleteCapture);
         assert!(!conn.verdict.is_failure());
         assert!(conn
             .verdict
@@ -190,11 +191,11 @@ mod tests {
     #[test]
     fn a_success_during_a_loss_stays_ok() {
         let mut conn = fixture("field-both-directions-tls13.pcap").remove(0);
-        assert_eq!(conn.verdict.code, "ok");
+        assert_eq!(conn.verdict.code, Code::Ok);
         let mut log = LossLog::default();
         log.add(loss(5, conn.start, conn.end));
         log.judge(&mut conn, Nanos::MAX);
-        assert_eq!((conn.verdict.code, log.verdicts_affected), ("ok", 0));
+        assert_eq!((conn.verdict.code, log.verdicts_affected), (Code::Ok, 0));
         assert_eq!(conn.capture_loss.map(|l| l.kernel), Some(5));
     }
 

@@ -9,153 +9,10 @@ use crate::proto::openvpn::{ControlAuth, OpenVpnFacts};
 use crate::proto::record_size;
 use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
 use crate::record::Connection;
-use serde::{Deserialize, Serialize};
+pub use crate::verdict::{Code, Confidence, Evidence, Fault, Risk, RiskCode, Verdict};
 use tls_parser::{TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
 
 mod partial;
-
-/// Who has to change something.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Fault {
-    #[default]
-    None,
-    Client,
-    Server,
-    Network,
-    Unknown,
-}
-
-impl Fault {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Fault::None => "none",
-            Fault::Client => "client",
-            Fault::Server => "server",
-            Fault::Network => "network",
-            Fault::Unknown => "unknown",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Confidence {
-    /// An explicit alert or TCP fact.
-    #[default]
-    Certain,
-    /// Inferred (from other connections or from record sizes).
-    Likely,
-    Possible,
-}
-
-impl Confidence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Confidence::Certain => "certain",
-            Confidence::Likely => "likely",
-            Confidence::Possible => "possible",
-        }
-    }
-}
-
-/// A frame that backs the verdict, with what it shows.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Evidence {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
-    pub frame: u64,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub what: String,
-}
-
-/// Every risk code (README, "Risks"): a record read back names one of them.
-pub const RISK_CODES: &[&str] = &[
-    "deprecated_protocol",
-    "weak_cipher",
-    "dhe_without_ems",
-    "resumption_without_ems",
-    "certificate_expired",
-    "certificate_not_yet_valid",
-    "certificate_name_mismatch",
-    "certificate_wrong_usage",
-    "weak_signature",
-    "short_key",
-    "self_signed_certificate",
-    "certificate_unparsable",
-    "certificate_expiring_soon",
-    "login_unencrypted",
-    "data_unencrypted",
-];
-
-/// A weakness reported even on a successful handshake.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Risk {
-    #[serde(deserialize_with = "crate::records::de_risk_code")]
-    pub code: crate::records::Code,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub explanation: String,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Verdict {
-    #[serde(deserialize_with = "crate::records::de_verdict_code")]
-    pub code: crate::records::Code,
-    pub side: Fault,
-    pub confidence: Confidence,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub evidence: Vec<Evidence>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub explanation: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub hint: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub risks: Vec<Risk>,
-}
-
-impl Verdict {
-    fn new(code: &'static str, side: Fault, confidence: Confidence) -> Self {
-        Verdict { code, side, confidence, ..Default::default() }
-    }
-    fn because(mut self, explanation: impl Into<String>) -> Self {
-        self.explanation = explanation.into();
-        self
-    }
-    fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = hint.into();
-        self
-    }
-    fn frame(mut self, frame: Option<u64>, what: impl Into<String>) -> Self {
-        if let Some(frame) = frame {
-            self.evidence.push(Evidence { frame, what: what.into() });
-        }
-        self
-    }
-    /// True for every code that means the handshake worked.
-    pub fn is_ok(&self) -> bool {
-        matches!(self.code, "ok" | "ok_resumed")
-    }
-    /// True for every code that is a failure (not ok, not "cannot tell", not "not TLS").
-    pub fn is_failure(&self) -> bool {
-        is_failure_code(self.code)
-    }
-}
-
-/// True for a verdict code that means the handshake failed. A handshake that completed before
-/// the client hung up (`closed_after_handshake`) did not fail as far as the packets prove.
-pub fn is_failure_code(code: &str) -> bool {
-    !matches!(
-        code,
-        "ok" | "ok_resumed"
-            | "incomplete_capture"
-            | "not_tls"
-            | "tds_unencrypted"
-            | "abandoned"
-            | "closed_after_handshake"
-            | ""
-    )
-}
 
 fn secs(nanos: i64) -> String {
     format!("{:.1} s", nanos as f64 / 1e9)
@@ -167,7 +24,7 @@ pub fn classify(c: &Connection) -> Verdict {
     let refused_prologue = c.tls.as_ref().and_then(|t| prologue_refused(c, t));
     let mut verdict = match (&c.tls, &c.tds) {
         _ if client_hello.is_none() && c.openvpn.as_ref().is_some_and(openvpn_hides_tls) => openvpn_verdict(c),
-        _ if refused_prologue.is_some() => refused_prologue.unwrap_or_default(),
+        _ if let Some(refused) = refused_prologue => refused,
         (_, Some(tds)) if client_hello.is_none() || tds_mismatch_decides(c, tds) => tds_verdict(c, tds),
         (None, _) => tcp_verdict(c),
         (Some(_), _) if c.not_tls => not_tls_verdict(c),
@@ -176,7 +33,7 @@ pub fn classify(c: &Connection) -> Verdict {
     // "Abandoned before any answer", "closed without a byte of data" and "not TLS" (the first
     // bytes lost) are as open to a lost packet as a failure is.
     let loss_may_explain =
-        verdict.is_failure() || matches!(verdict.code, "abandoned" | "closed_after_handshake" | "not_tls");
+        verdict.is_failure() || matches!(verdict.code, Code::Abandoned | Code::ClosedAfterHandshake | Code::NotTls);
     if let Some(loss) = c.capture_loss.as_ref().filter(|_| loss_may_explain) {
         verdict = lost_packets_may_explain(verdict, loss);
     }
@@ -201,7 +58,7 @@ fn prologue_refused(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
     let end = [t.server_fin, t.server_rst].into_iter().flatten().map(|s| s.frame).filter(|&f| f < hello).min()?;
     let preview = tls.non_tls.as_ref().map_or(String::new(), |n| format!(" (\"{}\")", n.preview));
     Some(
-        Verdict::new("client_not_tls", Fault::Client, Confidence::Likely)
+        Verdict::new(Code::ClientNotTls, Fault::Client, Confidence::Likely)
             .because(format!(
                 "the client sent {} bytes that are not TLS before its ClientHello{preview}, and the server closed the connection after them, before the ClientHello arrived",
                 prologue.bytes
@@ -224,7 +81,7 @@ fn openvpn_verdict(c: &Connection) -> Verdict {
     let Some(o) = &c.openvpn else { return tcp_verdict(c) };
     let [client_data, server_data] = o.first_data;
     if let (Some(from_client), Some(from_server)) = (client_data, server_data) {
-        return Verdict::new("ok", Fault::None, Confidence::Likely)
+        return Verdict::new(Code::Ok, Fault::None, Confidence::Likely)
             .because(format!(
                 "OpenVPN with tls-crypt: the control channel (and the TLS handshake in it) is encrypted, but data-channel packets flowed both ways ({} from the client, {} from the server), whose keys only a completed handshake gives",
                 o.data_packets[0], o.data_packets[1]
@@ -233,7 +90,7 @@ fn openvpn_verdict(c: &Connection) -> Verdict {
             .frame(Some(from_client), "first data packet from the client")
             .frame(Some(from_server), "first data packet from the server");
     }
-    Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Possible)
+    Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Possible)
         .because("OpenVPN with tls-crypt: the control channel is encrypted, so the TLS handshake inside cannot be read, and no data-channel packets flowed both ways")
         .hint("Read the OpenVPN logs of both ends (verb 3 or more) for the TLS error; tls-crypt hides it from captures by design.")
         .frame(o.client_reset, "client hard reset")
@@ -245,7 +102,7 @@ fn openvpn_verdict(c: &Connection) -> Verdict {
 /// may be a lost packet: the capture is said to be incomplete, naming the loss and the failure
 /// it would otherwise show, whose evidence frames are kept.
 fn lost_packets_may_explain(failure: Verdict, loss: &crate::capture_loss::CaptureLoss) -> Verdict {
-    let mut verdict = Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Likely)
+    let mut verdict = Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Likely)
         .because(format!(
             "the capture lost {} packet(s) ({} dropped by the kernel, {} by tlsdiag's full queue) between {} and {} while this connection was open, so its apparent `{}` ({}) may be a lost packet",
             loss.packets(),
@@ -270,7 +127,7 @@ fn tcp_verdict(c: &Connection) -> Verdict {
     // Payload was sent, too little of it captured to tell what it was: the TCP story would
     // claim "before any ClientHello" where the capture cannot say.
     if let Some(data) = t.client_first_data.or(t.server_first_data).filter(|_| t.truncated_segments > 0 || t.gaps > 0) {
-        return Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Certain)
+        return Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Certain)
             .because(format!(
                 "the connection carried payload ({} bytes from the client, {} from the server) that the capture cut short or lost before it could be read",
                 t.client_bytes_seen.saturating_sub(u32::from(t.client_fin.is_some())),
@@ -282,7 +139,7 @@ fn tcp_verdict(c: &Connection) -> Verdict {
     }
     let reset = t.server_rst.or(t.client_rst);
     match (t.syn, t.syn_ack, t.established) {
-        (Some(syn), None, _) if t.server_rst.is_some() => Verdict::new("connection_refused", Fault::Server, Confidence::Certain)
+        (Some(syn), None, _) if t.server_rst.is_some() => Verdict::new(Code::ConnectionRefused, Fault::Server, Confidence::Certain)
             .because(format!("{} answered the SYN with a reset: nothing listens on that port (or a firewall rejects it)", c.server))
             .hint("Start the service on that port, check the port number the client uses, or the firewall rules that reject it.")
             .frame(Some(syn.frame), "SYN")
@@ -295,7 +152,7 @@ fn tcp_verdict(c: &Connection) -> Verdict {
                 Some(rst) => format!(", until the client reset its attempt after {}", secs(rst.ts.saturating_sub(syn.ts))),
                 None => String::new(),
             };
-            Verdict::new("syn_timeout", Fault::Network, confidence)
+            Verdict::new(Code::SynTimeout, Fault::Network, confidence)
                 .because(format!("{} SYN(s) to {} over {span}, never answered{gave_up}", t.syn_count, c.server))
                 .hint("A firewall drops the SYNs, the server is down, or its accept backlog is full; capture on the server side to tell which.")
                 .frame(Some(syn.frame), "first SYN")
@@ -305,8 +162,7 @@ fn tcp_verdict(c: &Connection) -> Verdict {
         (Some(_), Some(syn_ack), None) => {
             // SYN-ACKs sent again (and SYNs retransmitted) show the answer never arrived.
             let retried = t.syn_ack_count > 1;
-            Verdict::new(
-                "tcp_handshake_incomplete",
+            Verdict::new(Code::TcpHandshakeIncomplete,
                 Fault::Network,
                 if retried { Confidence::Certain } else { Confidence::Likely },
             )
@@ -319,7 +175,7 @@ fn tcp_verdict(c: &Connection) -> Verdict {
         }
         (_, _, Some(_)) | (None, _, _) if reset.is_some() && t.syn.is_some() => {
             let who = if t.server_rst.is_some() { "server" } else { "client" };
-            Verdict::new("reset_before_client_hello", if t.server_rst.is_some() { Fault::Server } else { Fault::Client }, Confidence::Certain)
+            Verdict::new(Code::ResetBeforeClientHello, if t.server_rst.is_some() { Fault::Server } else { Fault::Client }, Confidence::Certain)
                 .because(format!("the TCP connection opened, then the {who} reset it before any ClientHello"))
                 .hint(if t.server_rst.is_some() {
                     "The server accepted and dropped the connection: an overloaded or wrong service on the port (its logs and accept backlog)."
@@ -331,12 +187,12 @@ fn tcp_verdict(c: &Connection) -> Verdict {
         }
         (Some(_), _, Some(_)) if t.client_fin.or(t.server_fin).is_some() => {
             let fin = t.server_fin.or(t.client_fin);
-            Verdict::new("closed_before_client_hello", Fault::Unknown, Confidence::Certain)
+            Verdict::new(Code::ClosedBeforeClientHello, Fault::Unknown, Confidence::Certain)
                 .because("the TCP connection opened and closed without any ClientHello")
                 .hint("The client connected and gave up, or the service on the port closed it at once.")
                 .frame(fin.map(|s| s.frame), "FIN")
         }
-        _ => Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Certain)
+        _ => Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Certain)
             .because(if t.syn.is_none() {
                 "the capture holds no SYN and no payload of this connection"
             } else {
@@ -383,7 +239,7 @@ fn tds_verdict(c: &Connection, tds: &TdsFacts) -> Verdict {
     };
     match tds.negotiated {
         Some(Negotiated::ServerRequiresClientCannot) => ended(
-            Verdict::new("tds_encryption_mismatch", Fault::Client, Confidence::Certain)
+            Verdict::new(Code::TdsEncryptionMismatch, Fault::Client, Confidence::Certain)
                 .because(format!(
                     "the {client} does not support encryption, and the {server} requires it: the server ends the connection after PRELOGIN{}",
                     if client_hello.is_some() { " (the client sent a ClientHello anyway)" } else { "" }
@@ -394,7 +250,7 @@ fn tds_verdict(c: &Connection, tds: &TdsFacts) -> Verdict {
                 .frame(client_hello, "ClientHello"),
         ),
         Some(Negotiated::ClientRequiresServerCannot) => ended(
-            Verdict::new("tds_encryption_mismatch", Fault::Server, Confidence::Certain)
+            Verdict::new(Code::TdsEncryptionMismatch, Fault::Server, Confidence::Certain)
                 .because(format!(
                     "the {client} requires encryption, and the {server} does not support it: the client ends the connection after PRELOGIN"
                 ))
@@ -402,7 +258,7 @@ fn tds_verdict(c: &Connection, tds: &TdsFacts) -> Verdict {
                 .frame(client_frame, "client PRELOGIN")
                 .frame(server_frame, "server PRELOGIN response"),
         ),
-        Some(Negotiated::None) => Verdict::new("tds_unencrypted", Fault::None, Confidence::Certain)
+        Some(Negotiated::None) => Verdict::new(Code::TdsUnencrypted, Fault::None, Confidence::Certain)
             .because(format!("TDS without TLS: the {client} and the {server} agreed on no encryption"))
             .hint("Require encryption on the server (Force Encryption) or in the client (Encrypt=yes).")
             .frame(client_frame, "client PRELOGIN")
@@ -415,7 +271,7 @@ fn tds_verdict(c: &Connection, tds: &TdsFacts) -> Verdict {
                 format!("after the {client} PRELOGIN, without a PRELOGIN response")
             };
             let v = match ending {
-                Some((end, who, true)) => Verdict::new("reset_before_client_hello", fault_of(who), Confidence::Certain)
+                Some((end, who, true)) => Verdict::new(Code::ResetBeforeClientHello, fault_of(who), Confidence::Certain)
                     .because(format!("the {} reset the connection {after}", role_name(who)))
                     .hint(if who == Role::Server {
                         "SQL Server (or a device in front of it) dropped the connection during pre-login: check its error log and the TLS settings of the instance (certificate, protocols)."
@@ -423,11 +279,11 @@ fn tds_verdict(c: &Connection, tds: &TdsFacts) -> Verdict {
                         "The client gave up during pre-login: check its driver's TLS support and settings (Encrypt, TrustServerCertificate)."
                     })
                     .frame(Some(end.frame), format!("RST from the {}", role_name(who))),
-                Some((end, who, false)) => Verdict::new("closed_before_client_hello", fault_of(who), Confidence::Certain)
+                Some((end, who, false)) => Verdict::new(Code::ClosedBeforeClientHello, fault_of(who), Confidence::Certain)
                     .because(format!("the {} closed the connection {after}", role_name(who)))
                     .hint("One side ended the pre-login: check the SQL Server error log and the client's encryption settings.")
                     .frame(Some(end.frame), format!("FIN from the {}", role_name(who))),
-                None => Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Possible)
+                None => Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Possible)
                     .because(format!("nothing followed {after} before the {}", end_words(c)))
                     .hint("Capture longer."),
             };
@@ -456,13 +312,13 @@ fn protocol_mismatch_fault(refused_by: Role, ch: &crate::proto::facts::ClientHel
 fn sql_server_build_hint(v: &mut Verdict, tds: &TdsFacts) {
     let tls_failure = matches!(
         v.code,
-        "protocol_mismatch"
-            | "cipher_mismatch"
-            | "rst_without_server_hello"
-            | "closed_without_server_hello"
-            | "reset_before_client_hello"
-            | "closed_before_client_hello"
-            | "failed_after_key_exchange"
+        Code::ProtocolMismatch
+            | Code::CipherMismatch
+            | Code::RstWithoutServerHello
+            | Code::ClosedWithoutServerHello
+            | Code::ResetBeforeClientHello
+            | Code::ClosedBeforeClientHello
+            | Code::FailedAfterKeyExchange
     );
     let build = tds.server.as_ref().and_then(|p| p.version.as_deref()).and_then(crate::sqlserver::build);
     let Some(build) = build.filter(|_| tls_failure) else {
@@ -478,11 +334,11 @@ fn sql_server_build_hint(v: &mut Verdict, tds: &TdsFacts) {
 fn tds_risks(tds: &TdsFacts) -> Vec<Risk> {
     match tds.negotiated {
         Some(Negotiated::None) => vec![Risk {
-            code: "login_unencrypted",
+            code: RiskCode::LoginUnencrypted,
             explanation: "no encryption was negotiated: the LOGIN7 packet (user name and password) and all data travel in plaintext".into(),
         }],
         Some(Negotiated::LoginOnly) => vec![Risk {
-            code: "data_unencrypted",
+            code: RiskCode::DataUnencrypted,
             explanation: "encryption OFF on both sides: TLS protects the login only; queries and results travel in plaintext".into(),
         }],
         _ => Vec::new(),
@@ -510,14 +366,14 @@ fn not_tls_verdict(c: &Connection) -> Verdict {
         None => (Role::Client, None, ""),
     };
     if c.tcp.midstream {
-        return Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Possible)
+        return Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Possible)
             .because("the capture began mid-connection, so the stream could not be lined up with TLS records")
             .hint("Capture from the start of the connection.");
     }
     if let Some(v) = facts.filter(|n| n.sender == Role::Client).and_then(|n| client_not_tls(c, n)) {
         return v;
     }
-    Verdict::new("not_tls", Fault::None, Confidence::Certain)
+    Verdict::new(Code::NotTls, Fault::None, Confidence::Certain)
         .because(format!("the {} spoke something other than TLS: \"{preview}\"", role_name(sender)))
         .frame(frame, "first payload")
 }
@@ -557,7 +413,7 @@ fn client_not_tls(c: &Connection, sent: &crate::proto::facts::NonTls) -> Option<
         _ => return None,
     };
     Some(
-        Verdict::new("client_not_tls", Fault::Client, confidence)
+        Verdict::new(Code::ClientNotTls, Fault::Client, confidence)
             .because(format!("the client spoke something other than TLS to a TLS service (\"{}\"); {how}", sent.preview))
             .hint("Point the client at the TLS endpoint correctly: https:// rather than http:// (or the plain-text port), TLS enabled in its driver or connection string (SQL: Encrypt=strict for TDS 8.0 listeners).")
             .frame(Some(sent.frame), "client's first bytes")
@@ -581,7 +437,7 @@ fn ftps_data_not_resumed(tls: &TlsFacts) -> Option<Verdict> {
         }
     };
     Some(
-        Verdict::new("ftps_data_not_resumed", side, Confidence::Possible)
+        Verdict::new(Code::FtpsDataNotResumed, side, Confidence::Possible)
             .because(format!(
                 "FTPS data connection without the control connection's TLS session ({} -> {}): {how}; servers that \
                  require session reuse refuse it with 522 on the control connection",
@@ -634,7 +490,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 side.messages.first().map(|m| m.frame).or(side.encrypted_records.first().map(|r| r.frame))
             })
             .min();
-        return Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Certain)
+        return Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Certain)
             .because(if t.midstream {
                 "the capture began after the ClientHello"
             } else {
@@ -673,7 +529,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         if let Some(closed) = closed_after_handshake(c, tls) {
             return closed;
         }
-        let code = if tls.resumed { "ok_resumed" } else { "ok" };
+        let code = if tls.resumed { Code::OkResumed } else { Code::Ok };
         let sh = sh.expect("complete implies a ServerHello");
         // Finished records read after a hole in the capture (a hole after the handshake's end
         // does not matter) were found by their headers: confirmed when the first segment after
@@ -709,7 +565,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     }
     let gap = tls.client.gap.or(tls.server.gap);
     if gap.is_some() || t.truncated_segments > 0 {
-        return Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Certain)
+        return Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Certain)
             .because(
                 "bytes of the handshake are missing from the capture (lost by the capture or cut by its snap length)",
             )
@@ -720,7 +576,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     let ending = first_ending(c);
     let Some(sh) = sh else {
         if let Some(answer) = tls.non_tls.as_ref().filter(|n| n.sender == Role::Server && !tls.starttls) {
-            return Verdict::new("server_not_tls", Fault::Server, Confidence::Certain)
+            return Verdict::new(Code::ServerNotTls, Fault::Server, Confidence::Certain)
                 .because(format!("the server answered the ClientHello with bytes that are not TLS: \"{}\"", answer.preview))
                 .hint("Another service holds the port (plain HTTP on 443, say): check which process listens there and its TLS binding.")
                 .frame(Some(ch.frame), "ClientHello")
@@ -733,13 +589,13 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         return match ending {
             Some((rst, who, true)) => {
                 let after = secs(rst.ts.saturating_sub(c.start));
-                Verdict::new("rst_without_server_hello", fault_of(who), Confidence::Certain)
+                Verdict::new(Code::RstWithoutServerHello, fault_of(who), Confidence::Certain)
                     .because(format!("ClientHello ({offered}, SNI {sni}) answered by a reset from the {} after {after}, no ServerHello", role_name(who)))
                     .hint(no_server_hello_fix(who, "reset"))
                     .frame(Some(ch.frame), "ClientHello")
                     .frame(Some(rst.frame), format!("RST from the {}", role_name(who)))
             }
-            Some((f, who, false)) => Verdict::new("closed_without_server_hello", fault_of(who), Confidence::Certain)
+            Some((f, who, false)) => Verdict::new(Code::ClosedWithoutServerHello, fault_of(who), Confidence::Certain)
                 .because(format!(
                     "ClientHello ({offered}, SNI {sni}) answered by a close from the {}, no ServerHello",
                     role_name(who)
@@ -747,7 +603,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
                 .hint(no_server_hello_fix(who, "closed"))
                 .frame(Some(ch.frame), "ClientHello")
                 .frame(Some(f.frame), format!("FIN from the {}", role_name(who))),
-            None => Verdict::new("no_server_hello", Fault::Server, Confidence::Likely)
+            None => Verdict::new(Code::NoServerHello, Fault::Server, Confidence::Likely)
                 .because(format!("ClientHello ({offered}, SNI {sni}) got no answer before the {}", end_words(c)))
                 .hint("The server did not answer: check that a TLS service listens on the port and is not overloaded.")
                 .frame(Some(ch.frame), "ClientHello"),
@@ -756,7 +612,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
     // ServerHello seen, handshake not complete, no plaintext fatal alert.
     let enc_alert = tls.alerts.iter().find(|a| a.is_opaque());
     if let Some(a) = enc_alert {
-        return Verdict::new("fatal_alert", fault_of(a.sender), Confidence::Likely)
+        return Verdict::new(Code::FatalAlert, fault_of(a.sender), Confidence::Likely)
             .because(format!("{} after the {} ServerHello; its content is encrypted", alert_what(a), sh.version))
             .hint(format!(
                 "The alert is encrypted; to read why the {} sent it: {}",
@@ -770,7 +626,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         if let Some(first) = tls.client.encrypted_records.iter().find(|r| r.content_type == 23) {
             // At fault: the server whose certificate was refused, as for certificate_rejected
             // when an alert or the key log shows the same failure.
-            return Verdict::new("aborted_after_server_hello", Fault::Server, Confidence::Likely)
+            return Verdict::new(Code::AbortedAfterServerHello, Fault::Server, Confidence::Likely)
                 .because(format!(
                     "the client answered the server's encrypted flight with a {}-byte record, smaller than any Finished of {} ({} bytes), and no Finished: {}; most likely it rejected the certificate",
                     first.length,
@@ -789,7 +645,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         // clients close without an alert when they reject the certificate).
         if let Some((end, Role::Client, reset)) = ending.filter(|(_, who, _)| *who == Role::Client) {
             let how = if reset { "reset" } else { "closed" };
-            return Verdict::new("aborted_after_server_hello", Fault::Server, Confidence::Likely)
+            return Verdict::new(Code::AbortedAfterServerHello, Fault::Server, Confidence::Likely)
                 .because(format!(
                     "the client {how} the connection after the server's encrypted TLS 1.3 flight, without a Finished and without an alert: most likely it rejected the certificate"
                 ))
@@ -821,7 +677,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
         let on_certificate = who == Role::Client
             && tls.server_certificates.as_ref().is_some_and(|chain| chain.frame <= end.frame)
             && tls.client_key_exchange.is_none();
-        return Verdict::new("fatal_alert", fault_of(who), Confidence::Possible)
+        return Verdict::new(Code::FatalAlert, fault_of(who), Confidence::Possible)
             .because(format!(
                 "the {} ended the connection {when} {} ServerHello without an alert{}",
                 role_name(who),
@@ -836,7 +692,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
             .frame(Some(sh.frame), "ServerHello")
             .frame(Some(end.frame), "connection ended");
     }
-    Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Possible)
+    Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Possible)
         .because(format!("the handshake was still in progress when the {}", end_words(c)))
         .hint("Capture longer.")
         .frame(Some(sh.frame), "ServerHello")
@@ -861,11 +717,11 @@ fn server_refused_client_flight(c: &Connection, tls: &TlsFacts) -> Option<Verdic
     // A client that closed first gets the server's close_notify, of the same size.
     let client_closed_first = c.tcp.client_fin.or(c.tcp.client_rst).is_some_and(|end| end.frame < reply.frame);
     let (code, fault, confidence, cause) = match (shape, client_closed_first) {
-        (Flight::Certificate, false) => ("aborted_after_server_hello", Fault::Client, Confidence::Likely, "most likely it rejected the client certificate the flight carried"),
-        (Flight::Certificate, true) => ("aborted_after_server_hello", Fault::Client, Confidence::Possible, "it likely rejected the client certificate the flight carried (but the client had closed first, so this may be the server's close_notify)"),
-        (Flight::EmptyCertificate, false) => ("client_certificate_required", Fault::Client, Confidence::Likely, "the client's flight began with a record of the size of an empty Certificate (sent only when the server asks for one): the server required a client certificate and the client had none"),
-        (Flight::EmptyCertificate, true) => ("client_certificate_required", Fault::Client, Confidence::Possible, "the client's flight began with a record of the size of an empty Certificate (sent only when the server asks for one), so the server most likely required a certificate the client did not have (but the client had closed first, so this may be the server's close_notify)"),
-        (Flight::FinishedOnly, _) => ("aborted_after_server_hello", Fault::Client, Confidence::Possible, "the flight held no certificate: it may have required one, or the client closed first and this is the server's close_notify"),
+        (Flight::Certificate, false) => (Code::AbortedAfterServerHello, Fault::Client, Confidence::Likely, "most likely it rejected the client certificate the flight carried"),
+        (Flight::Certificate, true) => (Code::AbortedAfterServerHello, Fault::Client, Confidence::Possible, "it likely rejected the client certificate the flight carried (but the client had closed first, so this may be the server's close_notify)"),
+        (Flight::EmptyCertificate, false) => (Code::ClientCertificateRequired, Fault::Client, Confidence::Likely, "the client's flight began with a record of the size of an empty Certificate (sent only when the server asks for one): the server required a client certificate and the client had none"),
+        (Flight::EmptyCertificate, true) => (Code::ClientCertificateRequired, Fault::Client, Confidence::Possible, "the client's flight began with a record of the size of an empty Certificate (sent only when the server asks for one), so the server most likely required a certificate the client did not have (but the client had closed first, so this may be the server's close_notify)"),
+        (Flight::FinishedOnly, _) => (Code::AbortedAfterServerHello, Fault::Client, Confidence::Possible, "the flight held no certificate: it may have required one, or the client closed first and this is the server's close_notify"),
     };
     Some(
         Verdict::new(code, fault, confidence)
@@ -885,7 +741,7 @@ fn server_refused_client_flight(c: &Connection, tls: &TlsFacts) -> Option<Verdic
 
 /// A TLS 1.3 server that aborted after its own flight (see [`tls13_server_abort`]).
 fn server_abort_verdict(tls: &TlsFacts, server_hello: Option<u64>, abort: RecordSeen) -> Verdict {
-    Verdict::new("fatal_alert", Fault::Server, Confidence::Likely)
+    Verdict::new(Code::FatalAlert, Fault::Server, Confidence::Likely)
         .because(format!(
             "the server sent one alert-sized encrypted record ({} bytes) after its own flight, before any encrypted record of the client: the server aborted the handshake{}",
             abort.length,
@@ -922,7 +778,7 @@ fn closed_on_certificate(
     problems.extend(leaf.and_then(|l| address_issue(l, ch.sni.as_deref(), c)).map(|i| i.what));
     let found = format!("; the certificate in the capture: {}", problems.join(", "));
     Some(
-        Verdict::new("certificate_rejected", Fault::Server, Confidence::Likely)
+        Verdict::new(Code::CertificateRejected, Fault::Server, Confidence::Likely)
             .because(format!(
                 "the client {} the connection after the server's certificate, without an alert and without its key exchange, as clients that reject the certificate silently do (python-tds with pyOpenSSL){found}",
                 if reset { "reset" } else { "closed" }
@@ -1031,7 +887,7 @@ fn closed_after_handshake(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
     problems.extend(leaf.and_then(|l| address_issue(l, ch.sni.as_deref(), c)).map(|i| i.what));
     if !problems.is_empty() {
         return Some(
-            Verdict::new("certificate_rejected", Fault::Server, confidence)
+            Verdict::new(Code::CertificateRejected, Fault::Server, confidence)
                 .because(format!(
                     "the handshake completed ({} {}), then the client {how} the connection without sending data or an alert, as clients that check the certificate after the handshake do (Node.js tls, wget with GnuTLS); the certificate in the capture: {}",
                     sh.version,
@@ -1046,7 +902,7 @@ fn closed_after_handshake(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
         );
     }
     Some(
-        Verdict::new("closed_after_handshake", Fault::Unknown, Confidence::Possible)
+        Verdict::new(Code::ClosedAfterHandshake, Fault::Unknown, Confidence::Possible)
             .because(format!(
                 "the handshake completed ({} {}), then the client {how} the connection without sending data or an alert: clients that check the certificate after the handshake (Node.js tls, wget with GnuTLS) do this when they reject it{}; so do health checks and scanners",
                 sh.version,
@@ -1130,7 +986,7 @@ fn failed_after_key_exchange(tls: &TlsFacts, frame: Option<u64>, what: &str, con
         });
         hint = "Prefer ECDHE suites over DHE on the server (or disable DHE), and enable Extended Master Secret on both sides.".into();
     }
-    Verdict::new("failed_after_key_exchange", Fault::Unknown, confidence)
+    Verdict::new(Code::FailedAfterKeyExchange, Fault::Unknown, confidence)
         .because(explanation)
         .hint(hint)
         .frame(tls.client_key_exchange, "ClientKeyExchange")
@@ -1145,7 +1001,7 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
     // protocol_version: unless the client offered both current versions, the alert does not
     // tell a suite refusal from a version refusal.
     let both_current = ["TLS1.2", "TLS1.3"].iter().all(|v| ch.supported_versions.iter().any(|o| o == v));
-    if verdict.code == "cipher_mismatch" && desc == "handshake_failure" && !both_current {
+    if verdict.code == Code::CipherMismatch && desc == "handshake_failure" && !both_current {
         verdict.confidence = Confidence::Likely;
         verdict.explanation.push_str(&format!(
             ", or none of its versions ({}): GnuTLS servers answer a version they do not serve with handshake_failure too",
@@ -1154,7 +1010,7 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
         verdict.hint = "Enable a cipher suite and a TLS version both sides share (Java: jdk.tls.client.protocols and jdk.tls.disabledAlgorithms; Go: tls.Config MinVersion, MaxVersion and CipherSuites; Node: minVersion and ciphers; GnuTLS: its priority string).".into();
     }
     // A second ClientHello on the connection is the likely reason for an unexplained alert.
-    if verdict.code == "fatal_alert" && tls.repeated_client_hello.is_some() {
+    if verdict.code == Code::FatalAlert && tls.repeated_client_hello.is_some() {
         verdict.explanation.push_str(&repeated_hello_words(tls));
         verdict = verdict.frame(tls.repeated_client_hello, "second ClientHello");
     }
@@ -1177,7 +1033,7 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
     };
     match (desc, alert.sender, sh) {
         ("protocol_version", _, _) => base(
-            "protocol_mismatch",
+            Code::ProtocolMismatch,
             protocol_mismatch_fault(alert.sender, ch),
             format!(
                 "no common TLS version: the client offered {} (up to {}){}, and the {} refused with protocol_version",
@@ -1189,7 +1045,7 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
             "Enable a common TLS version: TLS 1.2 in the client (its driver or framework settings) or on the server.",
         ),
         ("handshake_failure" | "insufficient_security", Role::Server, None) => base(
-            "cipher_mismatch",
+            Code::CipherMismatch,
             Fault::Unknown,
             format!(
                 "the server refused the ClientHello with {desc}: none of the client's {} suites ({}) is acceptable to it",
@@ -1215,7 +1071,7 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
                 "the server asked for a client certificate (the client's Certificate message answers a CertificateRequest the capture lacks)"
             };
             base(
-                "client_certificate_required",
+                Code::ClientCertificateRequired,
                 Fault::Client,
                 if sent == 0 {
                     format!("{asked}, the client sent none, and the server refused with {desc}")
@@ -1251,8 +1107,8 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
                 .unwrap_or_default();
             // A self-signed leaf refused as unknown is the trust problem itself; refused for
             // its name or date, being self-signed is beside the point of the fix.
-            if issues.iter().any(|i| i.code != "self_signed_certificate") {
-                issues.retain(|i| i.code != "self_signed_certificate" || desc == "unknown_ca");
+            if issues.iter().any(|i| i.code != RiskCode::SelfSignedCertificate) {
+                issues.retain(|i| i.code != RiskCode::SelfSignedCertificate || desc == "unknown_ca");
             }
             let notes = leaf.map(|leaf| compatibility_notes(leaf)).unwrap_or_default();
             let words: Vec<String> = issues.iter().map(|i| i.what.clone()).chain(notes.iter().cloned()).collect();
@@ -1268,7 +1124,7 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
             if fixes.is_empty() {
                 fixes.push(certificate_alert_fix(desc).into());
             }
-            base("certificate_rejected", Fault::Server, format!("the client rejected the server's certificate with {desc}{found}"), &fixes.join(" "))
+            base(Code::CertificateRejected, Fault::Server, format!("the client rejected the server's certificate with {desc}{found}"), &fixes.join(" "))
             .frame(tls.server_certificates.as_ref().map(|c| c.frame), "Certificate")
         }
         ("bad_record_mac" | "decrypt_error" | "decryption_failed", _, Some(_)) => {
@@ -1277,7 +1133,7 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
         // The client could not parse what the server sent: the fault is in the server's message
         // (or in a device that altered it), which the capture shows malformed too.
         ("decode_error" | "illegal_parameter", Role::Client, _) if malformed_server_message(tls).is_some() => base(
-            "fatal_alert",
+            Code::FatalAlert,
             Fault::Server,
             format!(
                 "the client ended the handshake with the fatal alert {desc}: the server's message is malformed in the capture too ({})",
@@ -1286,7 +1142,7 @@ fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdi
             "The server sent a message its clients cannot parse: check its certificate files (a damaged chain), and any device between the two that rewrites TLS (a proxy, an IPS).",
         ),
         _ => base(
-            "fatal_alert",
+            Code::FatalAlert,
             fault_of(alert.sender),
             format!(
                 "the {} ended the handshake with the fatal alert {}",
@@ -1325,7 +1181,7 @@ fn abbreviated(list: &[crate::names::Name]) -> String {
 /// wrong (with the names, dates and usages involved) and the fix for that cause alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertIssue {
-    pub code: &'static str,
+    pub code: RiskCode,
     pub what: String,
     pub fix: String,
 }
@@ -1339,7 +1195,7 @@ pub fn certificate_issues(cert: &Certificate, sni: Option<&str>, now_secs: i64) 
     let mut out = Vec::new();
     if cert.parse_error.is_some() {
         out.push(issue(
-            "certificate_unparsable",
+            RiskCode::CertificateUnparsable,
             "certificate could not be parsed".into(),
             "Reissue the certificate: clients cannot parse the one the server sends.".into(),
         ));
@@ -1347,7 +1203,7 @@ pub fn certificate_issues(cert: &Certificate, sni: Option<&str>, now_secs: i64) 
     }
     if now_secs > cert.not_after_unix {
         out.push(issue(
-            "certificate_expired",
+            RiskCode::CertificateExpired,
             format!("expired on {}", cert.not_after),
             format!(
                 "Renew the certificate (it expired on {}) and install the new one on the server (SQL Server: select it in Configuration Manager, restart the service).",
@@ -1357,7 +1213,7 @@ pub fn certificate_issues(cert: &Certificate, sni: Option<&str>, now_secs: i64) 
     }
     if now_secs < cert.not_before_unix {
         out.push(issue(
-            "certificate_not_yet_valid",
+            RiskCode::CertificateNotYetValid,
             format!("not valid before {}", cert.not_before),
             format!(
                 "The certificate is valid only from {}: correct the client's or the server's clock, or issue one valid now.",
@@ -1369,7 +1225,7 @@ pub fn certificate_issues(cert: &Certificate, sni: Option<&str>, now_secs: i64) 
         if !name_matches(cert, name) {
             let names = cert_names(cert).join(", ");
             out.push(issue(
-                "certificate_name_mismatch",
+                RiskCode::CertificateNameMismatch,
                 format!("does not name {name} (names: {names})"),
                 format!(
                     "Add {name} to the certificate's subjectAltName (it names {names}), or connect with a name it has."
@@ -1382,7 +1238,7 @@ pub fn certificate_issues(cert: &Certificate, sni: Option<&str>, now_secs: i64) 
     {
         let usages = cert.extended_key_usage.join(", ");
         out.push(issue(
-            "certificate_wrong_usage",
+            RiskCode::CertificateWrongUsage,
             format!("extended key usage without serverAuth ({usages})"),
             format!(
                 "Issue a certificate with the Server Authentication EKU (serverAuth, 1.3.6.1.5.5.7.3.1); this one allows only {usages}."
@@ -1392,7 +1248,7 @@ pub fn certificate_issues(cert: &Certificate, sni: Option<&str>, now_secs: i64) 
     let sig = cert.signature_algorithm.to_ascii_lowercase();
     if sig.contains("md5") || sig.contains("sha1") {
         out.push(issue(
-            "weak_signature",
+            RiskCode::WeakSignature,
             format!("signed with {}", cert.signature_algorithm),
             format!(
                 "Reissue the certificate signed with SHA-256 or better ({} is refused by current clients).",
@@ -1402,7 +1258,7 @@ pub fn certificate_issues(cert: &Certificate, sni: Option<&str>, now_secs: i64) 
     }
     if cert.self_signed {
         out.push(issue(
-            "self_signed_certificate",
+            RiskCode::SelfSignedCertificate,
             "self-signed".into(),
             "Use a certificate from a CA the clients trust, or put this self-signed one in the clients' Trusted Root store (certlm.msc; update-ca-certificates); TrustServerCertificate=yes only for tests.".into(),
         ));
@@ -1410,7 +1266,7 @@ pub fn certificate_issues(cert: &Certificate, sni: Option<&str>, now_secs: i64) 
     if cert.key_type == "RSA" && cert.key_bits.is_some_and(|b| b < 2048) {
         let bits = cert.key_bits.unwrap_or(0);
         out.push(issue(
-            "short_key",
+            RiskCode::ShortKey,
             format!("RSA key of {bits} bits"),
             format!("Reissue the certificate with an RSA key of 2048 bits or more (this one has {bits})."),
         ));
@@ -1448,7 +1304,7 @@ fn address_issue(cert: &Certificate, sni: Option<&str>, c: &Connection) -> Optio
     let named = cert.san.iter().chain(names.iter()).any(|n| n.parse::<std::net::IpAddr>().ok() == Some(address));
     let names = names.join(", ");
     (!named).then(|| CertIssue {
-        code: "certificate_name_mismatch",
+        code: RiskCode::CertificateNameMismatch,
         what: format!(
             "the client sent no SNI (it connected by address) and the certificate does not name {address} (names: {names})"
         ),
@@ -1502,7 +1358,7 @@ fn risks(c: &Connection, tls: &TlsFacts) -> Vec<Risk> {
         return out;
     };
     if matches!(sh.version.as_str(), "SSL2.0" | "SSL3.0" | "TLS1.0" | "TLS1.1") {
-        out.push(Risk { code: "deprecated_protocol", explanation: format!("{} was negotiated", sh.version) });
+        out.push(Risk { code: RiskCode::DeprecatedProtocol, explanation: format!("{} was negotiated", sh.version) });
     }
     if let Some(suite) = TlsCipherSuite::from_id(sh.cipher_suite_id) {
         let weak = matches!(
@@ -1511,20 +1367,20 @@ fn risks(c: &Connection, tls: &TlsFacts) -> Vec<Risk> {
         ) || suite.name.contains("EXPORT")
             || suite.name.contains("_anon_");
         if weak {
-            out.push(Risk { code: "weak_cipher", explanation: format!("{} was negotiated", suite.name) });
+            out.push(Risk { code: RiskCode::WeakCipher, explanation: format!("{} was negotiated", suite.name) });
         }
     }
     let tls12_or_older = messages_rank(sh.version_id) < messages_rank(0x0304);
     if tls12_or_older && !sh.extended_master_secret {
         if is_dhe(sh.cipher_suite_id) {
             out.push(Risk {
-                code: "dhe_without_ems",
+                code: RiskCode::DheWithoutEms,
                 explanation: format!("{} without Extended Master Secret (RFC 7627)", sh.cipher_suite),
             });
         }
         if tls.resumed {
             out.push(Risk {
-                code: "resumption_without_ems",
+                code: RiskCode::ResumptionWithoutEms,
                 explanation: "session resumed without Extended Master Secret (RFC 7627 triple handshake)".into(),
             });
         }
@@ -1540,7 +1396,10 @@ fn risks(c: &Connection, tls: &TlsFacts) -> Vec<Risk> {
             && now <= leaf.not_after_unix
             && leaf.not_after_unix.saturating_sub(now) < 30 * 86_400
         {
-            out.push(Risk { code: "certificate_expiring_soon", explanation: format!("expires on {}", leaf.not_after) });
+            out.push(Risk {
+                code: RiskCode::CertificateExpiringSoon,
+                explanation: format!("expires on {}", leaf.not_after),
+            });
         }
     }
     out

@@ -9,6 +9,7 @@ use crate::classify::Evidence;
 use crate::decode::{decode, Decoded};
 use crate::fifo_map::FifoMap;
 use crate::record::Connection;
+use crate::verdict::Code;
 use std::net::SocketAddr;
 
 /// Connections with drops remembered until they settle.
@@ -87,7 +88,7 @@ impl EtlEvidence {
 /// each packet unless told otherwise, which cuts every ClientHello. Said so, with the option
 /// that avoids it, rather than guessed at.
 pub fn explain_cut_packets(conn: &mut Connection) {
-    if conn.verdict.code != "incomplete_capture" || conn.tcp.truncated_segments == 0 {
+    if conn.verdict.code != Code::IncompleteCapture || conn.tcp.truncated_segments == 0 {
         return;
     }
     conn.verdict.explanation = format!(

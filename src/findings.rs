@@ -21,6 +21,7 @@
 use crate::capture::Nanos;
 use crate::classify::{is_dhe, Confidence, Fault};
 use crate::record::Connection;
+use crate::verdict::Code;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -51,7 +52,7 @@ pub struct ConnectionRef {
     pub file: String,
     pub client: String,
     pub first_frame: u64,
-    pub verdict: &'static str,
+    pub verdict: Code,
     /// When it began: connections are kept and named earliest first.
     #[serde(skip)]
     pub start: Nanos,
@@ -83,9 +84,18 @@ fn keep_earliest(list: &mut Vec<ConnectionRef>, item: ConnectionRef, cap: usize)
     }
 }
 
+crate::verdict::codes! {
+    /// A finding about a server over many connections (README, "Server findings").
+    pub enum FindingCode ("finding code") {
+        ListenerOverloaded = "listener_overloaded",
+        IntermittentHandshakeFailure = "intermittent_handshake_failure",
+        ResumptionFallbackCertificateRequest = "resumption_fallback_certificate_request",
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
-    pub code: &'static str,
+    pub code: FindingCode,
     pub confidence: Confidence,
     #[serde(serialize_with = "crate::report::ser_ts")]
     pub start: Nanos,
@@ -197,12 +207,12 @@ fn unserved(c: &Connection) -> bool {
         server_end.is_some_and(|s| client_end.map_or(true, |c| s < c))
     };
     match c.verdict.code {
-        "syn_timeout" | "connection_refused" | "no_server_hello" => true,
+        Code::SynTimeout | Code::ConnectionRefused | Code::NoServerHello => true,
         // A client that connects and leaves without a byte (a scanner, a health check) was
         // not refused service.
-        "reset_before_client_hello" | "closed_before_client_hello" => server_ended_first(),
+        Code::ResetBeforeClientHello | Code::ClosedBeforeClientHello => server_ended_first(),
         // The client gave up waiting on its ClientHello.
-        "rst_without_server_hello" | "closed_without_server_hello" => c.verdict.side == Fault::Client,
+        Code::RstWithoutServerHello | Code::ClosedWithoutServerHello => c.verdict.side == Fault::Client,
         _ => false,
     }
 }
@@ -346,7 +356,7 @@ impl Collector {
         if served_meanwhile == 0 && !filling_queue {
             return None;
         }
-        let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut kinds: BTreeMap<Code, usize> = BTreeMap::new();
         for e in burst {
             *kinds.entry(e.conn.verdict).or_default() += 1;
         }
@@ -368,7 +378,7 @@ impl Collector {
             explanation.push_str(&format!("; {total} unserved connections to this server in all"));
         }
         Some(Finding {
-            code: "listener_overloaded",
+            code: FindingCode::ListenerOverloaded,
             confidence: if served_meanwhile == 0 { Confidence::Possible } else { Confidence::Likely },
             start,
             end,
@@ -440,7 +450,7 @@ impl Collector {
             out.push((
                 server.to_string(),
                 Finding {
-                    code: "intermittent_handshake_failure",
+                    code: FindingCode::IntermittentHandshakeFailure,
                     confidence,
                     start,
                     end,
@@ -462,7 +472,7 @@ fn resumption_fallback(r: &Resumptions) -> Option<Finding> {
     let end = r.fallback_end;
     let n = r.fallback_count;
     Some(Finding {
-        code: "resumption_fallback_certificate_request",
+        code: FindingCode::ResumptionFallbackCertificateRequest,
         confidence: Confidence::Likely,
         start,
         end,

@@ -32,3 +32,4 @@ pub mod sqlserver;
 pub mod suite_names;
 pub mod text;
 pub mod time;
+pub mod verdict;

@@ -7,6 +7,7 @@ use crate::capture::{Frame, LinkType, Nanos, RotatingWriter, Rotation};
 use crate::capture_loss::{CaptureLoss, LossLog};
 use crate::flow::Limits;
 use crate::record::Connection;
+use crate::verdict::Code;
 #[cfg(unix)]
 use nix::poll::{PollFd, PollFlags};
 #[cfg(unix)]
@@ -343,10 +344,10 @@ impl Hangup {
 /// Failures per server and code over one summary period; bounded by the servers that failed
 /// in that period.
 #[derive(Default)]
-struct FailureCounts(BTreeMap<String, BTreeMap<&'static str, u64>>);
+struct FailureCounts(BTreeMap<String, BTreeMap<Code, u64>>);
 
 impl FailureCounts {
-    fn add(&mut self, server: &str, code: &'static str) {
+    fn add(&mut self, server: &str, code: Code) {
         *self.0.entry(server.to_string()).or_default().entry(code).or_default() += 1;
     }
     fn merge(&mut self, other: FailureCounts) {

@@ -512,12 +512,12 @@ fn explain(symptom: &str, markdown: bool) -> Result<u8> {
     // Written, not print!ed: print! panics on a closed pipe (`tlsdiag explain 10054 | head -1`).
     let mut out = io::stdout().lock();
     if markdown {
-        use tlsdiag::explain::{markdown_symptoms, markdown_table, FINDINGS, VERDICTS};
+        use tlsdiag::explain::{markdown_symptoms, markdown_table, Topic};
         write!(
             out,
             "{}\n{}\n{}",
-            markdown_table("verdict", VERDICTS),
-            markdown_table("server finding", FINDINGS),
+            markdown_table("verdict", Topic::all().filter(|t| matches!(t, Topic::Verdict(_)))),
+            markdown_table("server finding", Topic::all().filter(|t| matches!(t, Topic::Finding(_)))),
             markdown_symptoms()
         )?;
         out.flush()?;

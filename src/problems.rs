@@ -14,6 +14,7 @@ use crate::capture::Nanos;
 use crate::classify::{Confidence, Evidence, Fault};
 use crate::profile::Profiles;
 use crate::record::Connection;
+use crate::verdict::Code;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -68,7 +69,7 @@ fn addr_field(ip: &IpAddr) -> &'static str {
 #[derive(Clone, Debug, Serialize)]
 pub struct Problem {
     /// The verdict code of the connections, or the finding's code.
-    pub code: String,
+    pub code: crate::explain::Topic,
     /// `connections` for a group of failing connections, `finding` for a server finding.
     pub kind: &'static str,
     pub server: String,
@@ -136,7 +137,7 @@ fn example_of(c: &Connection) -> Example {
 /// Collects failing connections into problems as their final verdicts are known.
 #[derive(Default)]
 pub struct Problems {
-    groups: HashMap<(&'static str, String, String), Group>,
+    groups: HashMap<(Code, String, String), Group>,
 }
 
 /// What the connections of one group share beyond their code and server: what a fix addresses.
@@ -149,12 +150,12 @@ fn cause(c: &Connection) -> String {
     });
     let mut parts: Vec<String> = alert.into_iter().collect();
     match c.verdict.code {
-        "protocol_mismatch" => {
+        Code::ProtocolMismatch => {
             if let Some(ch) = ch {
                 parts.push(format!("clients offering up to {}", ch.max_version));
             }
         }
-        "cipher_mismatch" => {
+        Code::CipherMismatch => {
             if let Some(ch) = ch {
                 let shown: Vec<&str> =
                     ch.cipher_suites.iter().filter(|s| *s != "GREASE").take(3).map(|s| s.as_ref()).collect();
@@ -166,13 +167,13 @@ fn cause(c: &Connection) -> String {
                 ));
             }
         }
-        "certificate_rejected" => {
+        Code::CertificateRejected => {
             let leaf = tls.and_then(|t| t.server_certificates.as_ref()).and_then(|ch| ch.certificates.first());
             if let Some(leaf) = leaf {
                 parts.push(format!("certificate {}", leaf.subject));
             }
         }
-        "tds_encryption_mismatch" => {
+        Code::TdsEncryptionMismatch => {
             if let Some(tds) = &c.tds {
                 let enc = |p: Option<&crate::proto::tds::Prelogin>| {
                     p.and_then(|p| p.encryption).map_or("not stated", |e| e.as_str())
@@ -201,7 +202,7 @@ impl Problems {
         }
         let group = self.groups.entry(key).or_insert_with_key(|(code, server, cause)| Group {
             problem: Problem {
-                code: code.to_string(),
+                code: crate::explain::Topic::Verdict(*code),
                 kind: "connections",
                 server: server.clone(),
                 cause: cause.clone(),
@@ -263,7 +264,7 @@ impl Problems {
                 let client_ips: BTreeSet<IpAddr> =
                     f.evidence.iter().filter_map(|e| e.client.parse::<SocketAddr>().ok()).map(|a| a.ip()).collect();
                 out.push(Problem {
-                    code: f.code.to_string(),
+                    code: crate::explain::Topic::Finding(f.code),
                     kind: "finding",
                     server: server.server.clone(),
                     cause: f.explanation.clone(),

@@ -10,18 +10,19 @@ use crate::names::version_id;
 use crate::problems::{Problem, Problems};
 use crate::proto::messages::version_rank;
 use crate::record::Connection;
+use crate::verdict::Code;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Verdicts that one connection alone cannot explain further, and a profile may.
-pub fn is_inferable(code: &str) -> bool {
+pub fn is_inferable(code: Code) -> bool {
     matches!(
         code,
-        "rst_without_server_hello"
-            | "closed_without_server_hello"
-            | "no_server_hello"
-            | "cipher_mismatch"
-            | "protocol_mismatch"
+        Code::RstWithoutServerHello
+            | Code::ClosedWithoutServerHello
+            | Code::NoServerHello
+            | Code::CipherMismatch
+            | Code::ProtocolMismatch
     )
 }
 
@@ -35,7 +36,7 @@ pub struct ServerProfile {
     pub connections: u64,
     pub ok: u64,
     /// Connection count per failure verdict.
-    pub failures: BTreeMap<&'static str, u64>,
+    pub failures: BTreeMap<Code, u64>,
     /// Negotiated versions and how often.
     pub versions: BTreeMap<String, u64>,
     /// Chosen cipher suites and how often.
@@ -132,7 +133,7 @@ impl Profiles {
         }
         let how = c.verdict.explanation.clone();
         match c.verdict.code {
-            "cipher_mismatch" => {
+            Code::CipherMismatch => {
                 // The suite to name: the one chosen most for others among those of the
                 // client's newest version (TLS 1.3 suites serve only TLS 1.3 clients).
                 let tls13_client = ch.max_version == "TLS1.3";
@@ -161,7 +162,7 @@ impl Profiles {
                     crate::suite_names::suite_spellings(chosen)
                 );
             }
-            "protocol_mismatch" => {
+            Code::ProtocolMismatch => {
                 let offered_max = version_id(&ch.max_version).map(version_rank).unwrap_or(0);
                 let Some(lowest) = p.version_ids.iter().copied().min_by_key(|v| version_rank(*v)) else { return };
                 if offered_max >= version_rank(lowest) {
@@ -186,7 +187,7 @@ impl Profiles {
 
     /// Sharpens an inferable verdict with what the server did with other clients.
     pub fn sharpen(&self, c: &mut Connection) {
-        if matches!(c.verdict.code, "cipher_mismatch" | "protocol_mismatch") {
+        if matches!(c.verdict.code, Code::CipherMismatch | Code::ProtocolMismatch) {
             // Refused with an alert: what the server chose for others tells which side to change.
             let refused_by_alert = c.tls.as_ref().and_then(|t| t.first_fatal_alert()).is_some();
             if refused_by_alert {
@@ -217,7 +218,7 @@ impl Profiles {
         let chosen: Vec<&str> = p.versions.keys().map(String::as_str).collect();
         let how = c.verdict.explanation.clone();
         if offered_max < lowest_chosen {
-            c.verdict.code = "protocol_mismatch";
+            c.verdict.code = Code::ProtocolMismatch;
             c.verdict.side = Fault::Client;
             c.verdict.confidence = Confidence::Likely;
             c.verdict.explanation = format!(
@@ -233,7 +234,7 @@ impl Profiles {
         }
         let shared = ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s.as_ref()));
         if !shared {
-            c.verdict.code = "cipher_mismatch";
+            c.verdict.code = Code::CipherMismatch;
             c.verdict.side = Fault::Unknown;
             c.verdict.confidence = Confidence::Likely;
             c.verdict.explanation = format!(

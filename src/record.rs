@@ -293,7 +293,7 @@ impl Connection {
             not_tls,
             revocation_lookups: Vec::new(),
             capture_loss: None,
-            verdict: Verdict::default(),
+            verdict: Verdict::new(crate::verdict::Code::IncompleteCapture, Default::default(), Default::default()),
             unsharpened_verdict: None,
             wireshark_filter: String::new(),
         };

@@ -38,22 +38,6 @@ fn known_code<'de, D: Deserializer<'de>>(
     lookup(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown {what} {text:?}")))
 }
 
-/// The verdict code of that spelling (`""` is the default of an unfinished record).
-pub fn verdict_code(text: &str) -> Option<&'static str> {
-    if text.is_empty() {
-        return Some("");
-    }
-    crate::explain::VERDICTS.iter().map(|v| v.code).find(|c| *c == text)
-}
-
-pub fn de_verdict_code<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
-    known_code(d, "verdict code", verdict_code)
-}
-
-pub fn de_risk_code<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
-    known_code(d, "risk code", |t| crate::classify::RISK_CODES.iter().copied().find(|c| *c == t))
-}
-
 pub fn de_resumption_offer<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
     known_code(d, "resumption offer", |t| ["session_id", "ticket", "psk"].into_iter().find(|c| *c == t))
 }
@@ -320,8 +304,6 @@ mod tests {
 
     #[test]
     fn codes_are_the_programs_own_or_an_error() {
-        assert_eq!(verdict_code("cipher_mismatch"), Some("cipher_mismatch"));
-        assert_eq!(verdict_code("Cipher_Mismatch"), None);
         let err = serde_json::from_str::<crate::classify::Risk>(r#"{"code":"made_up"}"#).unwrap_err();
         assert!(err.to_string().contains("unknown risk code \"made_up\""), "{err}");
         let msg: crate::proto::facts::MessageSeen = serde_json::from_str(r#"{"message":"ServerHelloDone"}"#).unwrap();

@@ -15,6 +15,7 @@ use crate::fifo_map::FifoMap;
 use crate::proto::dns::{rcode_name, DnsResponse};
 use crate::proto::facts::Seen;
 use crate::record::Connection;
+use crate::verdict::Code;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -122,13 +123,16 @@ pub struct RevocationChecks {
 }
 
 /// The TCP-level failures that a revocation fetch ends in.
-fn is_failed_fetch(code: &str) -> bool {
-    matches!(code, "syn_timeout" | "connection_refused" | "tcp_handshake_incomplete" | "reset_before_client_hello")
+fn is_failed_fetch(code: Code) -> bool {
+    matches!(
+        code,
+        Code::SynTimeout | Code::ConnectionRefused | Code::TcpHandshakeIncomplete | Code::ResetBeforeClientHello
+    )
 }
 
 /// Verdicts after the server's certificate that a failed revocation check explains better.
-fn may_be_revocation(code: &str) -> bool {
-    matches!(code, "certificate_rejected" | "aborted_after_server_hello" | "fatal_alert")
+fn may_be_revocation(code: Code) -> bool {
+    matches!(code, Code::CertificateRejected | Code::AbortedAfterServerHello | Code::FatalAlert)
 }
 
 /// Host and port of an http(s) URL (LDAP distribution points are left out).
@@ -262,7 +266,7 @@ impl RevocationChecks {
         }
         let Some((_, confidence, how, evidence)) = self.unreachable(c) else { return };
         let v = &mut c.verdict;
-        v.code = "certificate_rejected";
+        v.code = Code::CertificateRejected;
         v.side = Fault::Network;
         v.confidence = confidence;
         v.explanation = format!("the client could not check the certificate's revocation: {how}; {}", v.explanation);

@@ -7,6 +7,7 @@
 use super::{role_name, secs, Confidence, Fault, Verdict};
 use crate::proto::facts::{ClientHello, Role, Seen, SideFacts, TlsFacts, TLS13_ALERT_SIZED};
 use crate::record::{Connection, OneSided};
+use crate::verdict::Code;
 
 /// A client that leaves this soon after its ClientHello, with no answer yet, did not wait for
 /// one: browsers close spare and raced connections this way.
@@ -51,7 +52,7 @@ pub(super) fn abandoned_at_syn_ack(c: &Connection) -> Option<Verdict> {
 }
 
 fn abandoned(explanation: String) -> Verdict {
-    Verdict::new("abandoned", Fault::None, Confidence::Certain)
+    Verdict::new(Code::Abandoned, Fault::None, Confidence::Certain)
         .because(explanation)
         .hint("Not a failure: the client left the connection on its own. If the user saw an error, look at the client's other connections at the same time.")
 }
@@ -67,9 +68,9 @@ pub(super) fn server_side_only(c: &Connection, tls: &TlsFacts) -> Option<Verdict
     if let Some(alert) = tls.first_fatal_alert().filter(|a| a.sender == Role::Server && !a.is_opaque()) {
         let desc = alert.description.as_deref().unwrap_or("");
         let (code, side, hint) = match (desc, tls.server_hello.is_some()) {
-            ("protocol_version", _) => ("protocol_mismatch", Fault::Unknown, "Enable a common TLS version: TLS 1.2 in the client (its driver or framework settings) or on the server."),
-            ("handshake_failure" | "insufficient_security", false) => ("cipher_mismatch", Fault::Unknown, "Enable a cipher suite both sides share; capture the client's side too to see which suites it offers."),
-            _ => ("fatal_alert", Fault::Server, "Look up the alert in the server's logs (Schannel event 36888 on Windows carries the same number)."),
+            ("protocol_version", _) => (Code::ProtocolMismatch, Fault::Unknown, "Enable a common TLS version: TLS 1.2 in the client (its driver or framework settings) or on the server."),
+            ("handshake_failure" | "insufficient_security", false) => (Code::CipherMismatch, Fault::Unknown, "Enable a cipher suite both sides share; capture the client's side too to see which suites it offers."),
+            _ => (Code::FatalAlert, Fault::Server, "Look up the alert in the server's logs (Schannel event 36888 on Windows carries the same number)."),
         };
         return Some(
             Verdict::new(code, side, Confidence::Certain)
@@ -99,7 +100,7 @@ pub(super) fn server_side_only(c: &Connection, tls: &TlsFacts) -> Option<Verdict
         tls.server.finished.filter(|_| tls.server.change_cipher_spec.is_some())
     };
     let verdict = match completion {
-        Some(frame) => Verdict::new(if tls.resumed { "ok_resumed" } else { "ok" }, Fault::None, Confidence::Likely)
+        Some(frame) => Verdict::new(if tls.resumed { Code::OkResumed } else { Code::Ok }, Fault::None, Confidence::Likely)
             .because(format!(
                 "{} {}: {missing}, but the server acknowledged {acked} bytes from the client and sent what it sends only after the client's Finished",
                 sh.version, sh.cipher_suite
@@ -108,7 +109,7 @@ pub(super) fn server_side_only(c: &Connection, tls: &TlsFacts) -> Option<Verdict
             .frame(Some(sh.frame), "ServerHello")
             .frame(later_ack.map(|a| a.frame), "the server acknowledges the client's flight")
             .frame(Some(frame), "the server's records after the client's Finished"),
-        None => Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Likely)
+        None => Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Likely)
             .because(format!(
                 "{missing}: the server acknowledged {acked} bytes from the client and answered with a {} ServerHello; how the client went on is not in the capture",
                 sh.version
@@ -159,7 +160,7 @@ pub(super) fn completed_despite_missing_bytes(c: &Connection, tls: &TlsFacts, ch
         (_, n) => format!("{n} bytes the server sent are missing from the capture"),
     };
     Some(
-        Verdict::new(if tls.resumed { "ok_resumed" } else { "ok" }, Fault::None, Confidence::Likely)
+        Verdict::new(if tls.resumed { Code::OkResumed } else { Code::Ok }, Fault::None, Confidence::Likely)
             .because(format!("{what}: {missing}, but {how}"))
             .hint("Capture both directions, with a full snap length (tcpdump -s 0), to read the server's hello and certificate.")
             .frame(Some(ch.frame), "ClientHello")
@@ -196,7 +197,7 @@ pub(super) fn client_left_without_answer(
             n => format!("{n} bytes of an answer"),
         };
         return Some(
-            Verdict::new("incomplete_capture", Fault::Unknown, Confidence::Likely)
+            Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Likely)
                 .because(format!(
                     "the server's side of the connection is not in the capture: the client acknowledged {answer}{}",
                     client_end.map(|(_, reset)| format!(", then {} the connection", how(reset))).unwrap_or_default()
@@ -217,7 +218,7 @@ pub(super) fn client_left_without_answer(
         let retried = t.retransmissions;
         let span = secs(t.client_last_data.map_or(0, |l| l.ts.saturating_sub(hello_at.ts)));
         return Some(
-            Verdict::new("no_server_hello", Fault::Network, if retried > 0 { Confidence::Certain } else { Confidence::Likely })
+            Verdict::new(Code::NoServerHello, Fault::Network, if retried > 0 { Confidence::Certain } else { Confidence::Likely })
                 .because(format!(
                     "the server's TCP never acknowledged the ClientHello ({} offering {} suites up to {}): the client sent it {} time(s) over {span}{}",
                     c.client,
@@ -250,7 +251,7 @@ pub(super) fn client_left_without_answer(
         return None;
     }
     Some(
-        Verdict::new("no_server_hello", Fault::Server, Confidence::Likely)
+        Verdict::new(Code::NoServerHello, Fault::Server, Confidence::Likely)
             .because(format!(
                 "the server acknowledged the ClientHello ({} offering {} suites up to {}) and said nothing for {}, until the client {} the connection",
                 c.client,

@@ -54,11 +54,7 @@ impl Reporter for HtmlReporter {
             totals: totals(files),
             problems: profiles.problems(),
             servers: profiles.servers().collect(),
-            failure_codes: crate::explain::VERDICTS
-                .iter()
-                .map(|v| v.code)
-                .filter(|c| crate::classify::is_failure_code(c))
-                .collect(),
+            failure_codes: crate::verdict::Code::ALL.iter().copied().filter(|c| c.is_failure()).collect(),
             strings: &self.strings,
             connections: columns,
         };
@@ -135,7 +131,7 @@ struct PageData<'a> {
     problems: &'a [crate::problems::Problem],
     servers: Vec<&'a crate::profile::ServerProfile>,
     /// Verdict codes that are failures (the rest are shown as successes or neutral).
-    failure_codes: Vec<&'static str>,
+    failure_codes: Vec<crate::verdict::Code>,
     strings: &'a Strings,
     connections: Columns,
 }
@@ -195,7 +191,7 @@ impl Columns {
         self.first_frame.push(c.first_frame);
         self.start.push(c.start / 1000);
         self.duration.push((c.end - c.start) / 1000);
-        self.code.push(s.id(c.verdict.code));
+        self.code.push(s.id(c.verdict.code.as_str()));
         self.side.push(s.id(c.verdict.side.as_str()));
         self.confidence.push(s.id(c.verdict.confidence.as_str()));
         self.sni.push(s.id(ch.and_then(|h| h.sni.as_deref()).unwrap_or("")));

@@ -2,8 +2,8 @@
 //! into one, as if one run had read all their inputs: files and connections in order, totals
 //! recomputed, server profiles added up.
 
-use crate::classify::is_failure_code;
 use crate::record::{READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION};
+use crate::verdict::Code;
 use serde_json::{json, Map, Value};
 
 /// Merges documents written by `analyze --format json`.
@@ -47,8 +47,11 @@ pub fn merge(documents: &[Value]) -> Result<Value, String> {
         add_counts(&mut verdicts, &f["verdicts"]);
     }
     problems.sort_by_key(|p| std::cmp::Reverse(p["connections"].as_u64().unwrap_or(0)));
-    let failures: u64 =
-        verdicts.iter().filter(|(code, _)| is_failure_code(code)).map(|(_, n)| n.as_u64().unwrap_or(0)).sum();
+    let failures: u64 = verdicts
+        .iter()
+        .filter(|(code, _)| Code::from_name(code).is_some_and(Code::is_failure))
+        .map(|(_, n)| n.as_u64().unwrap_or(0))
+        .sum();
     Ok(json!({
         "schema_version": SCHEMA_VERSION,
         "tool": documents.first().map(|d| d["tool"].clone()).unwrap_or(Value::Null),

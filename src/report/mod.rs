@@ -11,6 +11,7 @@ use crate::analyze::FileSummary;
 use crate::capture::Nanos;
 use crate::profile::Profiles;
 use crate::record::Connection;
+use crate::verdict::Code;
 use serde::Serializer;
 use std::io::{self, Write};
 
@@ -127,7 +128,7 @@ fn write_problems(out: &mut dyn Write, problems: &[crate::problems::Problem]) ->
         }
         writeln!(out, "   fix:     {}", p.fix)?;
         // The error on the user's screen that this problem matches.
-        if let Some(shown) = crate::explain::client_error(&p.code) {
+        if let Some(shown) = crate::explain::client_error(p.code) {
             writeln!(out, "   client:  a Windows client shows {shown}")?;
         }
         let frames: Vec<String> = p.example.evidence.iter().map(|e| format!("{} {}", e.frame, e.what)).collect();
@@ -151,7 +152,7 @@ pub fn ser_ts<S: Serializer>(ts: &Nanos, s: S) -> Result<S::Ok, S::Error> {
 
 /// Connections shown without `--all`: everything that involved TLS or failed at TCP level.
 pub fn is_shown(conn: &Connection, all: bool) -> bool {
-    all || !matches!(conn.verdict.code, "not_tls" | "abandoned")
+    all || !matches!(conn.verdict.code, Code::NotTls | Code::Abandoned)
 }
 
 /// Sorts connections by input, then by first frame: the order of a capture in Wireshark,

@@ -200,7 +200,7 @@ impl Reporter for TableReporter {
                 writeln!(self.out, "  why:    {}", v.explanation)?;
                 writeln!(self.out, "  fix:    {}", v.hint)?;
                 // The error on the user's screen that this verdict matches.
-                if let Some(shown) = crate::explain::client_error(v.code) {
+                if let Some(shown) = crate::explain::client_error(crate::explain::Topic::Verdict(v.code)) {
                     writeln!(self.out, "  client: a Windows client shows {shown}")?;
                 }
                 let frames: Vec<String> = v.evidence.iter().map(|e| format!("{} ({})", e.frame, e.what)).collect();
