@@ -79,7 +79,7 @@ fn per_connection(c: &mut Criterion) {
         // The copies really are distinct connections with a certificate chain each.
         let mut chains = 0;
         analyze_reader(name, Box::new(Cursor::new(bytes.clone())), &limits, &mut |conn| {
-            chains += conn.tls.as_ref().and_then(|t| t.server_certificates.as_ref()).is_some() as usize
+            chains += conn.facts.tls.as_ref().and_then(|t| t.server_certificates.as_ref()).is_some() as usize
         });
         assert_eq!(chains, COPIES, "{name}");
         group.throughput(Throughput::Elements(COPIES as u64));

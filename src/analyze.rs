@@ -10,7 +10,7 @@ use crate::flow::{Flow, FlowStats, FlowTable, Limits};
 use crate::profile::{is_inferable, Profiles};
 use crate::proto::dns::parse_response;
 use crate::proto::facts::Seen;
-use crate::record::Connection;
+use crate::record::{Connection, Facts};
 use crate::report::Reporter;
 use crate::revocation::{DnsLog, RevocationChecks};
 use crate::verdict::Code;
@@ -279,14 +279,14 @@ fn settled(
     flow: Box<Flow>,
     emit: &mut dyn FnMut(Connection),
 ) {
-    let mut conn = Connection::from_flow(flow, label);
+    let mut facts = Facts::from_flow(flow);
     if summary.format == Some(CaptureFormat::Etl) {
-        crate::etl_evidence::explain_cut_packets(&mut conn);
-        etl.annotate(&mut conn);
+        facts.windows_trace = Some(etl.trace_of(&facts));
     }
-    dns.annotate(&mut conn);
+    dns.annotate(&mut facts);
+    let conn = Connection::new(label, facts);
     summary.connections += 1;
-    summary.decrypted += conn.tls.as_ref().is_some_and(|t| t.decrypted) as u64;
+    summary.decrypted += conn.facts.tls.as_ref().is_some_and(|t| t.decrypted) as u64;
     emit(conn);
 }
 

@@ -110,10 +110,10 @@ impl LossLog {
     /// Gives a settled connection the loss while it was open and judges it again; counts it
     /// when the loss turned a failure into `incomplete_capture`.
     pub fn judge(&mut self, conn: &mut crate::record::Connection, settled_at: Nanos) {
-        let Some(loss) = self.during(conn.start, settled_at) else { return };
-        conn.capture_loss = Some(loss);
+        let Some(loss) = self.during(conn.facts.start, settled_at) else { return };
+        conn.facts.capture_loss = Some(loss);
         if conn.verdict.is_failure() {
-            conn.verdict = crate::classify::classify(conn);
+            conn.verdict = crate::classify::classify(&conn.facts);
             self.verdicts_affected += !conn.verdict.is_failure() as u64;
         }
     }
@@ -169,12 +169,15 @@ mod tests {
         assert_eq!(conn.verdict.code, Code::CipherMismatch);
         let mut log = LossLog::default();
         // A loss before the connection opened changes nothing.
-        log.add(loss(2, conn.start - 2_000, conn.start - 1_000));
-        let end = conn.end;
+        log.add(loss(2, conn.facts.start - 2_000, conn.facts.start - 1_000));
+        let end = conn.facts.end;
         log.judge(&mut conn, end);
-        assert_eq!((conn.verdict.code, conn.capture_loss, log.verdicts_affected), (Code::CipherMismatch, None, 0));
-        log.add(CaptureLoss { kernel: 40, queue: 3, from: conn.start + 1, to: conn.start + 2 });
-        let end = conn.end;
+        assert_eq!(
+            (conn.verdict.code, conn.facts.capture_loss, log.verdicts_affected),
+            (Code::CipherMismatch, None, 0)
+        );
+        log.add(CaptureLoss { kernel: 40, queue: 3, from: conn.facts.start + 1, to: conn.facts.start + 2 });
+        let end = conn.facts.end;
         log.judge(&mut conn, end);
         assert_eq!(conn.verdict.code, Code::IncompleteCapture);
         assert!(!conn.verdict.is_failure());
@@ -184,7 +187,7 @@ mod tests {
             .contains("lost 43 packet(s) (40 dropped by the kernel, 3 by tlsdiag's full queue)"));
         assert!(conn.verdict.explanation.contains("apparent `cipher_mismatch`"));
         assert_eq!(conn.verdict.evidence.iter().map(|e| e.frame).collect::<Vec<_>>(), [4, 6]);
-        assert_eq!(conn.capture_loss.map(|l| (l.kernel, l.queue)), Some((40, 3)));
+        assert_eq!(conn.facts.capture_loss.map(|l| (l.kernel, l.queue)), Some((40, 3)));
         assert_eq!(log.verdicts_affected, 1);
     }
 
@@ -193,10 +196,10 @@ mod tests {
         let mut conn = fixture("field-both-directions-tls13.pcap").remove(0);
         assert_eq!(conn.verdict.code, Code::Ok);
         let mut log = LossLog::default();
-        log.add(loss(5, conn.start, conn.end));
+        log.add(loss(5, conn.facts.start, conn.facts.end));
         log.judge(&mut conn, Nanos::MAX);
         assert_eq!((conn.verdict.code, log.verdicts_affected), (Code::Ok, 0));
-        assert_eq!(conn.capture_loss.map(|l| l.kernel), Some(5));
+        assert_eq!(conn.facts.capture_loss.map(|l| l.kernel), Some(5));
     }
 
     #[test]

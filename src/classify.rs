@@ -8,7 +8,7 @@ use crate::proto::facts::{
 use crate::proto::openvpn::{ControlAuth, OpenVpnFacts};
 use crate::proto::record_size;
 use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
-use crate::record::Connection;
+use crate::record::Facts;
 pub use crate::verdict::{Code, Confidence, Evidence, Fault, Risk, RiskCode, Verdict};
 use tls_parser::{TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
 
@@ -19,7 +19,7 @@ fn secs(nanos: i64) -> String {
 }
 
 /// The verdict for one connection.
-pub fn classify(c: &Connection) -> Verdict {
+pub fn classify(c: &Facts) -> Verdict {
     let client_hello = c.tls.as_ref().and_then(|t| t.client_hello.as_ref());
     let refused_prologue = c.tls.as_ref().and_then(|t| prologue_refused(c, t));
     let mut verdict = match (&c.tls, &c.tds) {
@@ -44,14 +44,52 @@ pub fn classify(c: &Connection) -> Verdict {
         verdict.risks.extend(tds_risks(tds));
         sql_server_build_hint(&mut verdict, tds);
     }
+    if let Some(trace) = &c.windows_trace {
+        verdict = windows_trace_words(verdict, c, trace);
+    }
     // Evidence reads in capture order, as it would be walked in Wireshark.
     verdict.evidence.sort_by_key(|e| e.frame);
     verdict
 }
 
+/// What a Windows trace (ETL) adds to a verdict: packets cut by pktmon's default 128-byte
+/// limit are said to be so, with the option that avoids it, rather than guessed at; packets
+/// a Windows component dropped are evidence that they went no further than the traced host.
+fn windows_trace_words(mut verdict: Verdict, c: &Facts, trace: &crate::record::WindowsTrace) -> Verdict {
+    if verdict.code == Code::IncompleteCapture && c.tcp.truncated_segments > 0 {
+        verdict = verdict
+            .because(format!(
+                "the trace holds only the first bytes of {} packets of this connection, so the handshake cannot be read \
+                 (pktmon logs 128 bytes of each packet unless started with --pkt-size 0)",
+                c.tcp.truncated_segments
+            ))
+            .hint(
+                "Capture again with whole packets: `pktmon start --capture --pkt-size 0` \
+                 (or `netsh trace start capture=yes` without packettruncatebytes).",
+            );
+    }
+    if trace.drops.is_empty() {
+        return verdict;
+    }
+    let frames: Vec<String> = trace.drops.iter().map(|(f, r)| format!("frame {f} (drop reason {r})")).collect();
+    for &(frame, reason) in &trace.drops {
+        verdict = verdict.frame(Some(frame), format!("dropped by a Windows component (pktmon drop reason {reason})"));
+    }
+    let note = format!(
+        "a Windows component on the traced host dropped {}: those packets went no further than that host",
+        frames.join(", ")
+    );
+    verdict.explanation =
+        if verdict.explanation.is_empty() { note } else { format!("{}; {note}", verdict.explanation) };
+    let hint = "Look at the traced host's firewall and filter drivers first (`pktmon drop` counters, \
+                `pktmon comp list`), before the network.";
+    verdict.hint = if verdict.hint.is_empty() { hint.into() } else { format!("{hint} {}", verdict.hint) };
+    verdict
+}
+
 /// The server ended the connection after the client's prologue and before its ClientHello:
 /// it did not expect those bytes (a PROXY header sent to a server without proxy_protocol).
-fn prologue_refused(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
+fn prologue_refused(c: &Facts, tls: &TlsFacts) -> Option<Verdict> {
     let prologue = tls.client_prologue.as_ref()?;
     let hello = tls.client_hello.as_ref()?.frame;
     let t = &c.tcp;
@@ -77,7 +115,7 @@ fn openvpn_hides_tls(o: &OpenVpnFacts) -> bool {
 
 /// An OpenVPN connection whose TLS handshake is hidden (tls-crypt): data-channel packets both
 /// ways prove it completed, since their keys come out of it; without them nothing can be said.
-fn openvpn_verdict(c: &Connection) -> Verdict {
+fn openvpn_verdict(c: &Facts) -> Verdict {
     let Some(o) = &c.openvpn else { return tcp_verdict(c) };
     let [client_data, server_data] = o.first_data;
     if let (Some(from_client), Some(from_server)) = (client_data, server_data) {
@@ -119,7 +157,7 @@ fn lost_packets_may_explain(failure: Verdict, loss: &crate::capture_loss::Captur
 }
 
 /// A connection that carried no payload: the TCP story is the whole story.
-fn tcp_verdict(c: &Connection) -> Verdict {
+fn tcp_verdict(c: &Facts) -> Verdict {
     if let Some(abandoned) = partial::abandoned_at_syn_ack(c) {
         return abandoned;
     }
@@ -204,7 +242,7 @@ fn tcp_verdict(c: &Connection) -> Verdict {
 
 /// The PRELOGIN options disagree and the server never answered a ClientHello: the mismatch,
 /// not the TLS attempt a client may make anyway, is the story.
-fn tds_mismatch_decides(c: &Connection, tds: &TdsFacts) -> bool {
+fn tds_mismatch_decides(c: &Facts, tds: &TdsFacts) -> bool {
     let mismatch =
         matches!(tds.negotiated, Some(Negotiated::ServerRequiresClientCannot | Negotiated::ClientRequiresServerCannot));
     mismatch && !c.tls.as_ref().is_some_and(|t| t.server_hello.is_some())
@@ -223,7 +261,7 @@ fn prelogin_words(who: &str, p: Option<&Prelogin>) -> String {
 }
 
 /// A SQL Server connection without a ClientHello: the PRELOGIN exchange tells why.
-fn tds_verdict(c: &Connection, tds: &TdsFacts) -> Verdict {
+fn tds_verdict(c: &Facts, tds: &TdsFacts) -> Verdict {
     let t = &c.tcp;
     let client = prelogin_words("client", tds.client.as_ref());
     let server = prelogin_words("SQL Server", tds.server.as_ref());
@@ -346,7 +384,7 @@ fn tds_risks(tds: &TdsFacts) -> Vec<Risk> {
 }
 
 /// The first FIN or RST, which tells who ended the connection; later ones are reactions to it.
-fn first_ending(c: &Connection) -> Option<(crate::proto::facts::Seen, Role, bool)> {
+fn first_ending(c: &Facts) -> Option<(crate::proto::facts::Seen, Role, bool)> {
     let t = &c.tcp;
     [
         (t.server_rst, Role::Server, true),
@@ -359,7 +397,7 @@ fn first_ending(c: &Connection) -> Option<(crate::proto::facts::Seen, Role, bool
     .min_by_key(|(seen, _, _)| seen.frame)
 }
 
-fn not_tls_verdict(c: &Connection) -> Verdict {
+fn not_tls_verdict(c: &Facts) -> Verdict {
     let facts = c.tls.as_ref().and_then(|t| t.non_tls.as_ref());
     let (sender, frame, preview) = match facts {
         Some(n) => (n.sender, Some(n.frame), n.preview.as_str()),
@@ -384,7 +422,7 @@ const TLS_PORTS: [u16; 12] = [443, 8443, 636, 989, 990, 993, 995, 465, 853, 5061
 
 /// A client that spoke another protocol to a TLS service: the service answered with a TLS
 /// record (an alert, most often), or said nothing and closed on a port assigned to TLS.
-fn client_not_tls(c: &Connection, sent: &crate::proto::facts::NonTls) -> Option<Verdict> {
+fn client_not_tls(c: &Facts, sent: &crate::proto::facts::NonTls) -> Option<Verdict> {
     let server_end = c.tcp.server_fin.or(c.tcp.server_rst).filter(|end| end.frame >= sent.frame);
     let port = c.server_addr().map_or(0, |a| a.port());
     let (confidence, how, frame) = match &sent.answer {
@@ -469,7 +507,7 @@ fn alert_what(a: &Alert) -> String {
     }
 }
 
-fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
+fn tls_verdict(c: &Facts, tls: &TlsFacts) -> Verdict {
     let t = &c.tcp;
     let Some(ch) = &tls.client_hello else {
         // A TLS record (Java answers with a plaintext unexpected_message alert) in answer to a
@@ -702,7 +740,7 @@ fn tls_verdict(c: &Connection, tls: &TlsFacts) -> Verdict {
 /// alert-sized record instead of a NewSessionTicket or data, then closes, refused the client's
 /// flight. When that flight was larger than a Finished it carried a certificate the server had
 /// asked for, and the refusal is most likely of that certificate.
-fn server_refused_client_flight(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
+fn server_refused_client_flight(c: &Facts, tls: &TlsFacts) -> Option<Verdict> {
     let sh = tls.server_hello.as_ref()?;
     let reply = tls.server_reply_to_finished?;
     // After a fatal alert its sender sends nothing more: a second record means no refusal
@@ -758,7 +796,7 @@ fn server_abort_verdict(tls: &TlsFacts, server_hello: Option<u64>, abort: Record
 /// the certificate silently do this (python-tds with pyOpenSSL). Without a flaw in sight the
 /// same shape is as often a scanner that only wanted the hello: left to `fatal_alert`.
 fn closed_on_certificate(
-    c: &Connection,
+    c: &Facts,
     tls: &TlsFacts,
     end: crate::proto::facts::Seen,
     who: Role,
@@ -839,7 +877,7 @@ fn tls13_finished_unconfirmed(tls: &TlsFacts) -> Option<RecordSeen> {
 /// Finished-sized record of its flight, before any encrypted record of the client and before the
 /// client ended the connection (else it is the server's close_notify answering the close): the
 /// server aborted (the client's second ClientHello is one reason).
-fn tls13_server_abort(c: &Connection, tls: &TlsFacts) -> Option<RecordSeen> {
+fn tls13_server_abort(c: &Facts, tls: &TlsFacts) -> Option<RecordSeen> {
     let flight_end = tls.server.finished?;
     let last = *tls.server.encrypted_records.iter().rev().find(|r| r.content_type == 23)?;
     let client_spoke_first = tls.client.encrypted_records.iter().any(|r| r.content_type == 23 && r.frame < last.frame);
@@ -861,7 +899,7 @@ fn repeated_hello_words(tls: &TlsFacts) -> String {
 /// wget with GnuTLS) close like that when they reject it. With the certificate in the capture
 /// (TLS 1.2) and a flaw in it, that is the likely story; without it, only a possibility (health
 /// checks close like that too).
-fn closed_after_handshake(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
+fn closed_after_handshake(c: &Facts, tls: &TlsFacts) -> Option<Verdict> {
     // A resumed session carries no certificate to reject.
     if tls.client_record_after_complete.is_some() || tls.resumed {
         return None;
@@ -934,7 +972,7 @@ fn no_server_hello_fix(who: Role, how: &str) -> String {
 /// key log but log the cause; browsers, curl, Python, OpenSSL and GnuTLS write SSLKEYLOGFILE.
 /// A SQL Server client is most often Schannel; GREASE values in the ClientHello mark a
 /// Chromium-based browser, which writes a key log.
-fn tls13_reading(c: &Connection, tls: &TlsFacts) -> String {
+fn tls13_reading(c: &Facts, tls: &TlsFacts) -> String {
     let windows = "Windows clients (Schannel: SqlClient, ODBC, .NET, PowerShell) cannot write a key log: read the client's System log Schannel events (36882 untrusted CA, 36884 wrong name, 36887/36888 alerts) and the CAPI2 Operational log (Event Viewer, Applications and Services Logs, Microsoft, Windows, CAPI2; enable it first).";
     let keylog = "Browsers, curl, Python, OpenSSL and GnuTLS clients: set SSLKEYLOGFILE before the client starts, capture again and pass --keylog.";
     let browser = tls.client_hello.as_ref().is_some_and(|ch| ch.cipher_suites.iter().any(|s| s == "GREASE"));
@@ -945,7 +983,7 @@ fn tls13_reading(c: &Connection, tls: &TlsFacts) -> String {
     }
 }
 
-fn end_words(c: &Connection) -> &'static str {
+fn end_words(c: &Facts) -> &'static str {
     match c.tcp.ended_by {
         crate::flow::EndReason::IdleTimeout => "connection went idle",
         crate::flow::EndReason::Evicted => "connection was evicted to make room (--max-flows)",
@@ -993,7 +1031,7 @@ fn failed_after_key_exchange(tls: &TlsFacts, frame: Option<u64>, what: &str, con
         .frame(frame, what.to_string())
 }
 
-fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
+fn alert_verdict(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
     let mut verdict = alert_verdict_by_name(c, tls, alert);
     let ch = tls.client_hello.as_ref().expect("alert verdicts need a ClientHello");
     let desc = alert.description.as_deref().unwrap_or("");
@@ -1018,7 +1056,7 @@ fn alert_verdict(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
 }
 
 /// The verdict an alert's name and sender give.
-fn alert_verdict_by_name(c: &Connection, tls: &TlsFacts, alert: &Alert) -> Verdict {
+fn alert_verdict_by_name(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
     let ch = tls.client_hello.as_ref().expect("alert verdicts need a ClientHello");
     let desc = alert.description.as_deref().unwrap_or("");
     let sh = tls.server_hello.as_ref();
@@ -1294,7 +1332,7 @@ pub fn certificate_problems(cert: &Certificate, sni: Option<&str>, now_secs: i64
 
 /// Without SNI the client most likely connected by IP address (SSTP, SQL Server clients, a
 /// script with an address in it), and checks the address against the certificate's names.
-fn address_issue(cert: &Certificate, sni: Option<&str>, c: &Connection) -> Option<CertIssue> {
+fn address_issue(cert: &Certificate, sni: Option<&str>, c: &Facts) -> Option<CertIssue> {
     if sni.is_some() || cert.parse_error.is_some() {
         return None;
     }
@@ -1352,7 +1390,7 @@ pub fn name_matches(cert: &Certificate, host: &str) -> bool {
     })
 }
 
-fn risks(c: &Connection, tls: &TlsFacts) -> Vec<Risk> {
+fn risks(c: &Facts, tls: &TlsFacts) -> Vec<Risk> {
     let mut out = Vec::new();
     let Some(sh) = &tls.server_hello else {
         return out;

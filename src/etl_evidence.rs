@@ -1,15 +1,11 @@
-//! What a Windows ETL trace tells beyond its packets, applied to the connection records:
-//! packets a Windows component dropped (pktmon event 170) become evidence on their
-//! connection, and packets cut by pktmon's default 128-byte limit are said to be so.
-//!
-//! Records only gain evidence and words here; verdict codes stay classify's.
+//! What a Windows ETL trace tells beyond its packets: the packets a Windows component
+//! dropped (pktmon event 170), remembered per connection until it settles and handed to its
+//! facts (`classify` words them).
 
 use crate::capture::{Frame, HostDrop};
-use crate::classify::Evidence;
 use crate::decode::{decode, Decoded};
 use crate::fifo_map::FifoMap;
-use crate::record::Connection;
-use crate::verdict::Code;
+use crate::record::{Facts, WindowsTrace};
 use std::net::SocketAddr;
 
 /// Connections with drops remembered until they settle.
@@ -56,47 +52,9 @@ impl EtlEvidence {
         }
     }
 
-    /// Adds the drops of a connection to its verdict.
-    pub fn annotate(&self, conn: &mut Connection) {
-        let Some(drops) = &self.drops else {
-            return;
-        };
-        let Some(list) = drops.get(&key(conn.client.clone(), conn.server.clone())) else {
-            return;
-        };
-        let frames: Vec<String> = list.iter().map(|(f, r)| format!("frame {f} (drop reason {r})")).collect();
-        for &(frame, reason) in list {
-            conn.verdict.evidence.push(Evidence {
-                frame,
-                what: format!("dropped by a Windows component (pktmon drop reason {reason})"),
-            });
-        }
-        let note = format!(
-            "a Windows component on the traced host dropped {}: those packets went no further than that host",
-            frames.join(", ")
-        );
-        conn.verdict.explanation =
-            if conn.verdict.explanation.is_empty() { note } else { format!("{}; {note}", conn.verdict.explanation) };
-        let hint = "Look at the traced host's firewall and filter drivers first (`pktmon drop` counters, \
-                    `pktmon comp list`), before the network.";
-        conn.verdict.hint =
-            if conn.verdict.hint.is_empty() { hint.into() } else { format!("{hint} {}", conn.verdict.hint) };
+    /// What the trace adds to a connection's facts: the drops of its packets.
+    pub fn trace_of(&self, facts: &Facts) -> WindowsTrace {
+        let drops = self.drops.as_ref().and_then(|d| d.get(&key(facts.client.clone(), facts.server.clone())));
+        WindowsTrace { drops: drops.cloned().unwrap_or_default() }
     }
-}
-
-/// A Windows trace whose packets were cut short: `pktmon` logs only the first 128 bytes of
-/// each packet unless told otherwise, which cuts every ClientHello. Said so, with the option
-/// that avoids it, rather than guessed at.
-pub fn explain_cut_packets(conn: &mut Connection) {
-    if conn.verdict.code != Code::IncompleteCapture || conn.tcp.truncated_segments == 0 {
-        return;
-    }
-    conn.verdict.explanation = format!(
-        "the trace holds only the first bytes of {} packets of this connection, so the handshake cannot be read \
-         (pktmon logs 128 bytes of each packet unless started with --pkt-size 0)",
-        conn.tcp.truncated_segments
-    );
-    conn.verdict.hint = "Capture again with whole packets: `pktmon start --capture --pkt-size 0` \
-                         (or `netsh trace start capture=yes` without packettruncatebytes)."
-        .into();
 }

@@ -62,10 +62,10 @@ impl ConnectionRef {
     fn of(c: &Connection) -> Self {
         ConnectionRef {
             file: c.file.clone(),
-            client: c.client.clone(),
-            first_frame: c.first_frame,
+            client: c.facts.client.clone(),
+            first_frame: c.facts.first_frame,
             verdict: c.verdict.code,
-            start: c.start,
+            start: c.facts.start,
         }
     }
 
@@ -200,7 +200,7 @@ pub struct Collector {
 /// A connection the server never served: refused or dropped at TCP, reset or closed before
 /// the ClientHello, or a ClientHello the client gave up waiting on.
 fn unserved(c: &Connection) -> bool {
-    let t = &c.tcp;
+    let t = &c.facts.tcp;
     let server_ended_first = || {
         let server_end = t.server_fin.or(t.server_rst).map(|s| s.frame);
         let client_end = t.client_fin.or(t.client_rst).map(|s| s.frame);
@@ -220,14 +220,14 @@ fn unserved(c: &Connection) -> bool {
 impl Collector {
     /// Takes one connection with its final verdict.
     pub fn add(&mut self, c: &Connection) {
-        let Some(server) = c.server_addr() else { return };
-        let accepted = c.tcp.syn_ack.is_some();
+        let Some(server) = c.facts.server_addr() else { return };
+        let accepted = c.facts.tcp.syn_ack.is_some();
         if unserved(c) {
-            let (count, events) = self.unserved.entry(c.server.clone()).or_default();
+            let (count, events) = self.unserved.entry(c.facts.server.clone()).or_default();
             *count += 1;
-            events.push(Event { start: c.start, accepted, conn: ConnectionRef::of(c) });
+            events.push(Event { start: c.facts.start, accepted, conn: ConnectionRef::of(c) });
         } else if c.verdict.is_ok() {
-            let slice = c.start.div_euclid(BURST_GAP);
+            let slice = c.facts.start.div_euclid(BURST_GAP);
             let slices = self.served.entry(server.ip()).or_default();
             *slices.entry((slice, server.port())).or_default() += 1;
             // Bounded for a capture left running for days: as with the unserved events, the
@@ -236,8 +236,8 @@ impl Collector {
                 slices.pop_last();
             }
         }
-        let Some(tls) = &c.tls else { return };
-        if let (Some(sh), Some(client)) = (&tls.server_hello, c.client_addr()) {
+        let Some(tls) = &c.facts.tls else { return };
+        if let (Some(sh), Some(client)) = (&tls.server_hello, c.facts.client_addr()) {
             // Resumed and full handshakes, and a server asking some clients for a certificate
             // and not others, are not the same parameters.
             let mut suite = sh.cipher_suite.clone();
@@ -247,16 +247,16 @@ impl Collector {
             if tls.certificate_request.is_some() {
                 suite.push_str(" with a client certificate requested");
             }
-            let key = (c.server.clone(), client.ip(), sh.version.clone(), suite);
+            let key = (c.facts.server.clone(), client.ip(), sh.version.clone(), suite);
             // A failure the classifier only guesses at (a client that left without a word) is
             // no evidence of an intermittent fault.
             let counted_failure = c.verdict.is_failure() && c.verdict.confidence != Confidence::Possible;
             if c.verdict.is_ok() || counted_failure {
-                if let Some(group) = self.group(key, c.start) {
+                if let Some(group) = self.group(key, c.facts.start) {
                     group.dhe = is_dhe(sh.cipher_suite_id) && sh.version != "TLS1.3";
                     group.ems |= sh.extended_master_secret;
-                    group.start = group.start.min(c.start);
-                    group.end = group.end.max(c.end);
+                    group.start = group.start.min(c.facts.start);
+                    group.end = group.end.max(c.facts.end);
                     if c.verdict.is_ok() {
                         group.ok += 1;
                     } else {
@@ -268,24 +268,24 @@ impl Collector {
             }
         }
         if tls.resumption.is_some() {
-            let r = self.resumptions.entry(c.server.clone()).or_default();
+            let r = self.resumptions.entry(c.facts.server.clone()).or_default();
             r.offered += 1;
             r.accepted += tls.resumed as u64;
             if !tls.resumed && tls.certificate_request.is_some() && c.verdict.is_failure() {
-                let event = Event { start: c.start, accepted, conn: ConnectionRef::of(c) };
+                let event = Event { start: c.facts.start, accepted, conn: ConnectionRef::of(c) };
                 r.fallback_count += 1;
-                r.fallback_end = if r.fallback_count == 1 { c.start } else { r.fallback_end.max(c.start) };
+                r.fallback_end = if r.fallback_count == 1 { c.facts.start } else { r.fallback_end.max(c.facts.start) };
                 let earliest = r.example.as_ref().map_or(true, |(first, _)| event < *first);
                 if let (true, Some(offer)) = (earliest, &tls.resumption) {
                     let example = match &offer.from {
                         Some(from) => format!(
                             "{} offered the {} issued to {} in frame {}",
-                            c.client,
+                            c.facts.client,
                             offer.offered.replace('_', " "),
                             from.client,
                             from.frame
                         ),
-                        None => format!("{} offered a {}", c.client, offer.offered.replace('_', " ")),
+                        None => format!("{} offered a {}", c.facts.client, offer.offered.replace('_', " ")),
                     };
                     r.example = Some((event.clone(), example));
                 }

@@ -471,7 +471,7 @@ pub fn capture(
         if conn.verdict.is_failure() {
             failures.set(failures.get() + 1);
             if options.summary_every.is_some() {
-                failed_here.borrow_mut().add(&conn.server, conn.verdict.code);
+                failed_here.borrow_mut().add(&conn.facts.server, conn.verdict.code);
             }
         }
         emit(conn);

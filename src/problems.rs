@@ -110,7 +110,7 @@ pub struct Example {
 type Order = (Nanos, String, u64);
 
 fn order_of(c: &Connection) -> Order {
-    (c.start, c.file.clone(), c.first_frame)
+    (c.facts.start, c.file.clone(), c.facts.first_frame)
 }
 
 struct Group {
@@ -127,8 +127,8 @@ struct Group {
 fn example_of(c: &Connection) -> Example {
     Example {
         file: c.file.clone(),
-        client: c.client.clone(),
-        first_frame: c.first_frame,
+        client: c.facts.client.clone(),
+        first_frame: c.facts.first_frame,
         explanation: c.verdict.explanation.clone(),
         evidence: c.verdict.evidence.clone(),
     }
@@ -142,7 +142,7 @@ pub struct Problems {
 
 /// What the connections of one group share beyond their code and server: what a fix addresses.
 fn cause(c: &Connection) -> String {
-    let tls = c.tls.as_ref();
+    let tls = c.facts.tls.as_ref();
     let ch = tls.and_then(|t| t.client_hello.as_ref());
     let alert = tls.and_then(|t| t.first_fatal_alert()).map(|a| {
         format!("fatal alert {} from the {:?}", a.description.as_deref().unwrap_or("(encrypted)"), a.sender)
@@ -174,7 +174,7 @@ fn cause(c: &Connection) -> String {
             }
         }
         Code::TdsEncryptionMismatch => {
-            if let Some(tds) = &c.tds {
+            if let Some(tds) = &c.facts.tds {
                 let enc = |p: Option<&crate::proto::tds::Prelogin>| {
                     p.and_then(|p| p.encryption).map_or("not stated", |e| e.as_str())
                 };
@@ -196,7 +196,7 @@ impl Problems {
         if !c.verdict.is_failure() {
             return;
         }
-        let mut key = (c.verdict.code, c.server.clone(), cause(c));
+        let mut key = (c.verdict.code, c.facts.server.clone(), cause(c));
         if !self.groups.contains_key(&key) && self.groups.len() >= MAX_GROUPS {
             key.2 = "other causes".into();
         }
@@ -211,8 +211,8 @@ impl Problems {
                 connections: 0,
                 clients: 0,
                 client_examples: Vec::new(),
-                start: c.start,
-                end: c.end,
+                start: c.facts.start,
+                end: c.facts.end,
                 example: example_of(c),
                 wireshark_filter: String::new(),
                 filter_covers: String::new(),
@@ -234,9 +234,9 @@ impl Problems {
             group.example = order.clone();
         }
         p.connections += 1;
-        p.start = p.start.min(c.start);
-        p.end = p.end.max(c.end);
-        if let Some(addr) = c.client_addr() {
+        p.start = p.start.min(c.facts.start);
+        p.end = p.end.max(c.facts.end);
+        if let Some(addr) = c.facts.client_addr() {
             if group.client_ips.len() < MAX_CLIENTS_COUNTED {
                 group.client_ips.insert(addr.ip());
             }
@@ -246,8 +246,13 @@ impl Problems {
                 group.endpoints.truncate(FILTER_CONNECTIONS);
             }
         }
-        let ja4 =
-            c.tls.as_ref().and_then(|t| t.client_hello.as_ref()).map(|ch| ch.ja4.clone()).filter(|j| !j.is_empty());
+        let ja4 = c
+            .facts
+            .tls
+            .as_ref()
+            .and_then(|t| t.client_hello.as_ref())
+            .map(|ch| ch.ja4.clone())
+            .filter(|j| !j.is_empty());
         group.fingerprint = match group.fingerprint.take() {
             None => Some(ja4),
             Some(seen) if seen == ja4 => Some(seen),

@@ -72,7 +72,7 @@ impl Profiles {
     pub fn count_verdict(&mut self, c: &Connection) {
         self.findings.add(c);
         self.problems.add(c);
-        let p = self.profile(&c.server);
+        let p = self.profile(&c.facts.server);
         p.connections += 1;
         if c.verdict.is_ok() {
             p.ok += 1;
@@ -83,8 +83,8 @@ impl Profiles {
 
     /// Adds what one connection shows about its server (before any verdict is sharpened).
     pub fn add(&mut self, c: &Connection) {
-        let p = self.profile(&c.server);
-        let Some(tls) = &c.tls else { return };
+        let p = self.profile(&c.facts.server);
+        let Some(tls) = &c.facts.tls else { return };
         if let Some(sh) = &tls.server_hello {
             *p.versions.entry(sh.version.clone()).or_default() += 1;
             *p.cipher_suites.entry(sh.cipher_suite.clone()).or_default() += 1;
@@ -124,7 +124,8 @@ impl Profiles {
     /// A refusal the alert settles, on a server that served other clients: what it chose for
     /// them says which side is out of line, and the setting that fixes it.
     fn name_what_others_got(&self, c: &mut Connection) {
-        let (Some(p), Some(ch)) = (self.servers.get(&c.server), c.tls.as_ref().and_then(|t| t.client_hello.as_ref()))
+        let (Some(p), Some(ch)) =
+            (self.servers.get(&c.facts.server), c.facts.tls.as_ref().and_then(|t| t.client_hello.as_ref()))
         else {
             return;
         };
@@ -189,7 +190,7 @@ impl Profiles {
     pub fn sharpen(&self, c: &mut Connection) {
         if matches!(c.verdict.code, Code::CipherMismatch | Code::ProtocolMismatch) {
             // Refused with an alert: what the server chose for others tells which side to change.
-            let refused_by_alert = c.tls.as_ref().and_then(|t| t.first_fatal_alert()).is_some();
+            let refused_by_alert = c.facts.tls.as_ref().and_then(|t| t.first_fatal_alert()).is_some();
             if refused_by_alert {
                 self.name_what_others_got(c);
             }
@@ -199,7 +200,8 @@ impl Profiles {
         if !is_inferable(c.verdict.code) || c.verdict.side == Fault::Network {
             return;
         }
-        let (Some(p), Some(ch)) = (self.servers.get(&c.server), c.tls.as_ref().and_then(|t| t.client_hello.as_ref()))
+        let (Some(p), Some(ch)) =
+            (self.servers.get(&c.facts.server), c.facts.tls.as_ref().and_then(|t| t.client_hello.as_ref()))
         else {
             return;
         };

@@ -3,13 +3,14 @@
 
 use crate::capture::Nanos;
 use crate::capture_loss::CaptureLoss;
-use crate::classify::{classify, Verdict};
+use crate::classify::classify;
 use crate::flow::{EndReason, Flow};
 use crate::proto::facts::{Seen, TlsFacts};
 use crate::proto::openvpn::OpenVpnFacts;
 use crate::proto::tds::{TdsFacts, ALPN_TDS8};
 use crate::proto::tls::Status;
 use crate::revocation::DnsLookup;
+use crate::verdict::Verdict;
 use serde::{Deserialize, Serialize};
 
 /// Version of the JSON schema; bumped on any incompatible change. Version 2 leaves out fields
@@ -142,11 +143,30 @@ pub enum Encapsulation {
     Prologue,
 }
 
+/// One connection's record: where it came from, its facts and its verdict. The verdict is
+/// made from the facts alone ([`classify`]), once they are all known.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Connection {
     pub schema_version: u32,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub file: String,
+    #[serde(flatten)]
+    pub facts: Facts,
+    pub verdict: Verdict,
+    /// The connection's own verdict, when the passes across connections (server profiles,
+    /// revocation checks) changed it: `tlsdiag findings` starts again from it, so records
+    /// read back give the verdicts of one run over all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsharpened_verdict: Option<Box<Verdict>>,
+    /// A Wireshark display filter that selects this connection's packets.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub wireshark_filter: String,
+}
+
+/// What the capture shows of one connection, in client/server terms: everything its verdict
+/// is made from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Facts {
     /// `ip:port` of the side that opened the connection / sent the ClientHello.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client: String,
@@ -184,15 +204,17 @@ pub struct Connection {
     /// Packets a live capture lost while this connection was open (absent when none were).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture_loss: Option<CaptureLoss>,
-    pub verdict: Verdict,
-    /// The connection's own verdict, when the passes across connections (server profiles,
-    /// revocation checks) changed it: `tlsdiag findings` starts again from it, so records
-    /// read back give the verdicts of one run over all of them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unsharpened_verdict: Option<Box<Verdict>>,
-    /// A Wireshark display filter that selects this connection's packets.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub wireshark_filter: String,
+    /// A Windows trace (ETL) only: the packets of this connection a Windows component
+    /// dropped, as (frame, pktmon drop reason). Not in the record: the verdict names them.
+    #[serde(skip)]
+    pub windows_trace: Option<WindowsTrace>,
+}
+
+/// What a Windows trace (ETL) adds to a connection's facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WindowsTrace {
+    /// Packets a Windows component dropped: frame number and pktmon drop reason.
+    pub drops: Vec<(u64, u32)>,
 }
 
 /// One direction alone is in the capture when a side sent nothing that the capture holds while
@@ -206,6 +228,22 @@ fn one_sided(client: &crate::flow::Extent, server: &crate::flow::Extent) -> Opti
 }
 
 impl Connection {
+    /// The record of a connection whose facts are all known: its verdict made from them.
+    pub fn new(file: &str, facts: Facts) -> Connection {
+        let verdict = classify(&facts);
+        let wireshark_filter = crate::problems::wireshark_filter(&facts.client, &facts.server);
+        Connection {
+            schema_version: SCHEMA_VERSION,
+            file: file.to_string(),
+            facts,
+            verdict,
+            unsharpened_verdict: None,
+            wireshark_filter,
+        }
+    }
+}
+
+impl Facts {
     /// The client's address, parsed back from `client` (written as `SocketAddr` prints).
     pub fn client_addr(&self) -> Option<std::net::SocketAddr> {
         self.client.parse().ok()
@@ -216,7 +254,9 @@ impl Connection {
         self.server.parse().ok()
     }
 
-    pub fn from_flow(mut flow: Box<Flow>, file: &str) -> Connection {
+    /// A settled flow's facts, before anything beside the flow (DNS answers, a trace's
+    /// drops, capture loss) is added.
+    pub fn from_flow(mut flow: Box<Flow>) -> Facts {
         let client = flow.client_side();
         let server = 1 - client;
         let t = &flow.tcp;
@@ -275,9 +315,7 @@ impl Connection {
             (None, Some(_)) if !not_tls => Some(Encapsulation::Tls),
             _ => None,
         };
-        let mut conn = Connection {
-            schema_version: SCHEMA_VERSION,
-            file: file.to_string(),
+        Facts {
             client: flow.key.endpoint(client),
             server: flow.key.endpoint(server),
             first_frame: flow.first.frame,
@@ -293,12 +331,7 @@ impl Connection {
             not_tls,
             revocation_lookups: Vec::new(),
             capture_loss: None,
-            verdict: Verdict::new(crate::verdict::Code::IncompleteCapture, Default::default(), Default::default()),
-            unsharpened_verdict: None,
-            wireshark_filter: String::new(),
-        };
-        conn.wireshark_filter = crate::problems::wireshark_filter(&conn.client, &conn.server);
-        conn.verdict = classify(&conn);
-        conn
+            windows_trace: None,
+        }
     }
 }

@@ -73,7 +73,7 @@ pub fn cipher_suite_id(name: &str) -> Option<u16> {
 /// certificates' validity in seconds. Not recoverable, and left at their defaults: the hello
 /// randoms and the time of the handshake's completion (neither is used across connections).
 pub fn restore_derived(c: &mut Connection) {
-    let Some(tls) = c.tls.as_mut() else { return };
+    let Some(tls) = c.facts.tls.as_mut() else { return };
     if let Some(ch) = tls.client_hello.as_mut() {
         ch.cipher_suite_ids = ch.cipher_suites.iter().map(|s| cipher_suite_id(s).unwrap_or_default()).collect();
     }

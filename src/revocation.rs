@@ -14,7 +14,7 @@ use crate::classify::{Confidence, Evidence, Fault};
 use crate::fifo_map::FifoMap;
 use crate::proto::dns::{rcode_name, DnsResponse};
 use crate::proto::facts::Seen;
-use crate::record::Connection;
+use crate::record::{Connection, Facts};
 use crate::verdict::Code;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -90,7 +90,7 @@ impl DnsLog {
 
     /// Gives a settled connection the answers its client got for the hosts of its
     /// certificate's revocation URLs: addresses learned before it ended, failures during it.
-    pub fn annotate(&self, c: &mut Connection) {
+    pub fn annotate(&self, c: &mut Facts) {
         if self.answers.is_empty() || revocation_urls(c).is_empty() {
             return;
         }
@@ -162,7 +162,7 @@ fn url_host(url: &str) -> Option<(String, u16)> {
 }
 
 /// The revocation URLs of the server's leaf certificate.
-fn revocation_urls(c: &Connection) -> &[String] {
+fn revocation_urls(c: &Facts) -> &[String] {
     c.tls
         .as_ref()
         .and_then(|t| t.server_certificates.as_ref())
@@ -177,24 +177,24 @@ impl RevocationChecks {
         if !is_failed_fetch(c.verdict.code) || self.failed.len() >= MAX_FAILED_FETCHES {
             return;
         }
-        let (Some(client), Some(server)) = (c.client_addr(), c.server_addr()) else {
+        let (Some(client), Some(server)) = (c.facts.client_addr(), c.facts.server_addr()) else {
             return;
         };
-        let what = format!("{} to {} ({})", c.verdict.code, c.server, c.verdict.explanation);
+        let what = format!("{} to {} ({})", c.verdict.code, c.facts.server, c.verdict.explanation);
         self.failed.push(FailedFetch {
             client: client.ip(),
             server: server.ip(),
             port: server.port(),
-            start: c.start,
+            start: c.facts.start,
             file: c.file.clone(),
-            frame: c.first_frame,
+            frame: c.facts.first_frame,
             what,
         });
     }
 
     /// True for a connection this pass may explain, which must wait for the end of the input.
     pub fn may_explain(c: &Connection) -> bool {
-        may_be_revocation(c.verdict.code) && !revocation_urls(c).is_empty()
+        may_be_revocation(c.verdict.code) && !revocation_urls(&c.facts).is_empty()
     }
 
     /// Why one of the certificate's revocation URLs could not be fetched during this
@@ -203,8 +203,8 @@ impl RevocationChecks {
     /// connection to its port during the handshake when the host's address is unknown
     /// (`possible`).
     fn unreachable(&self, c: &Connection) -> Option<(String, Confidence, String, Vec<Evidence>)> {
-        let client = c.client_addr()?.ip();
-        revocation_urls(c).iter().find_map(|url| {
+        let client = c.facts.client_addr()?.ip();
+        revocation_urls(&c.facts).iter().find_map(|url| {
             let (host, port) = url_host(url)?;
             // The earliest failed fetch that fits, whatever order the connections came in.
             let fetched = |addresses: &[IpAddr]| {
@@ -213,7 +213,7 @@ impl RevocationChecks {
                     .filter(|f| {
                         f.client == client
                             && f.port == port
-                            && (c.start..=c.end).contains(&f.start)
+                            && (c.facts.start..=c.facts.end).contains(&f.start)
                             && (addresses.is_empty() || addresses.contains(&f.server))
                     })
                     .min_by(|a, b| (a.start, &a.file, a.frame).cmp(&(b.start, &b.file, b.frame)))
@@ -229,7 +229,7 @@ impl RevocationChecks {
                 ));
             }
             let lookups: Vec<&DnsLookup> =
-                c.revocation_lookups.iter().filter(|l| l.name.eq_ignore_ascii_case(&host)).collect();
+                c.facts.revocation_lookups.iter().filter(|l| l.name.eq_ignore_ascii_case(&host)).collect();
             for l in lookups.iter().filter(|l| !l.failed()) {
                 if let Some(f) = fetched(&l.addresses) {
                     let shown: Vec<String> = l.addresses.iter().map(IpAddr::to_string).collect();

@@ -125,15 +125,15 @@ fn a_capture_cut_at_every_byte_names_the_frame_and_offset_and_never_panics() {
     // Connections of the whole file that a FIN or RST closed: (first frame, last frame, verdict).
     let mut closed = Vec::new();
     analyze_reader("whole", Box::new(Cursor::new(bytes.clone())), &limits, &mut |c| {
-        if c.tcp.ended_by != tlsdiag::flow::EndReason::EndOfCapture {
-            closed.push((c.first_frame, c.last_frame, c.verdict.code));
+        if c.facts.tcp.ended_by != tlsdiag::flow::EndReason::EndOfCapture {
+            closed.push((c.facts.first_frame, c.facts.last_frame, c.verdict.code));
         }
     });
     assert!(closed.len() >= 4);
     for cut in 24..bytes.len() {
         let mut got = Vec::new();
         let summary = analyze_reader("cut", Box::new(Cursor::new(bytes[..cut].to_vec())), &limits, &mut |c| {
-            got.push((c.first_frame, c.verdict.code))
+            got.push((c.facts.first_frame, c.verdict.code))
         });
         // The record the cut falls in: its 1-based number and where it starts.
         let record = starts.iter().rposition(|&s| s <= cut).unwrap();

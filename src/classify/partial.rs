@@ -6,7 +6,7 @@
 
 use super::{role_name, secs, Confidence, Fault, Verdict};
 use crate::proto::facts::{ClientHello, Role, Seen, SideFacts, TlsFacts, TLS13_ALERT_SIZED};
-use crate::record::{Connection, OneSided};
+use crate::record::{Facts, OneSided};
 use crate::verdict::Code;
 
 /// A client that leaves this soon after its ClientHello, with no answer yet, did not wait for
@@ -35,7 +35,7 @@ fn went_on(side: &SideFacts, tls13: bool) -> Option<u64> {
 
 /// A client that answered the server's SYN-ACK with a reset gave up on the connection while
 /// it was being opened (it won a race on another connection, or its connect() was cancelled).
-pub(super) fn abandoned_at_syn_ack(c: &Connection) -> Option<Verdict> {
+pub(super) fn abandoned_at_syn_ack(c: &Facts) -> Option<Verdict> {
     let t = &c.tcp;
     let (syn_ack, rst) = (t.syn_ack?, t.client_rst?);
     (t.established.is_none() && rst.frame > syn_ack.frame).then(|| {
@@ -59,7 +59,7 @@ fn abandoned(explanation: String) -> Verdict {
 
 /// The capture holds the server's side only: its answers and acknowledgements tell what the
 /// client sent and how the handshake ended.
-pub(super) fn server_side_only(c: &Connection, tls: &TlsFacts) -> Option<Verdict> {
+pub(super) fn server_side_only(c: &Facts, tls: &TlsFacts) -> Option<Verdict> {
     if c.tcp.one_sided != Some(OneSided::ServerOnly) && c.tcp.client_bytes_unseen() == 0 {
         return None;
     }
@@ -124,7 +124,7 @@ pub(super) fn server_side_only(c: &Connection, tls: &TlsFacts) -> Option<Verdict
 /// Bytes of the handshake are missing (one direction not captured, a flight lost, a segment
 /// cut by the snap length), and what the sides did next shows the handshake completed: the
 /// client went on past the hellos, and the server did too or its answer is what is missing.
-pub(super) fn completed_despite_missing_bytes(c: &Connection, tls: &TlsFacts, ch: &ClientHello) -> Option<Verdict> {
+pub(super) fn completed_despite_missing_bytes(c: &Facts, tls: &TlsFacts, ch: &ClientHello) -> Option<Verdict> {
     let unseen = c.tcp.server_bytes_unseen();
     let lost = unseen > 0
         || c.tcp.client_bytes_unseen() > 0
@@ -173,7 +173,7 @@ pub(super) fn completed_despite_missing_bytes(c: &Connection, tls: &TlsFacts, ch
 /// No ServerHello, and the client ended the connection first (or the capture holds the
 /// client's side only): who gave up on what, from the server's acknowledgements.
 pub(super) fn client_left_without_answer(
-    c: &Connection,
+    c: &Facts,
     tls: &TlsFacts,
     ch: &ClientHello,
     ending: Option<(Seen, Role, bool)>,
@@ -267,13 +267,7 @@ pub(super) fn client_left_without_answer(
 }
 
 /// A client that closed or reset before the server's hello arrived left before the answer.
-pub(super) fn left_before_server_hello(
-    c: &Connection,
-    sh_frame: u64,
-    end: Seen,
-    who: Role,
-    reset: bool,
-) -> Option<Verdict> {
+pub(super) fn left_before_server_hello(c: &Facts, sh_frame: u64, end: Seen, who: Role, reset: bool) -> Option<Verdict> {
     if who != Role::Client || end.frame >= sh_frame {
         return None;
     }

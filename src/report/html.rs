@@ -182,15 +182,15 @@ struct Detail(
 impl Columns {
     /// Adds a connection's row; `start` is absolute (microseconds) until `in_capture_order`.
     fn push(&mut self, c: &Connection, s: &mut Strings) {
-        let tls = c.tls.as_ref();
+        let tls = c.facts.tls.as_ref();
         let ch = tls.and_then(|t| t.client_hello.as_ref());
         let sh = tls.and_then(|t| t.server_hello.as_ref());
         self.file.push(s.id(&c.file));
-        self.client.push(s.id(&c.client));
-        self.server.push(s.id(&c.server));
-        self.first_frame.push(c.first_frame);
-        self.start.push(c.start / 1000);
-        self.duration.push((c.end - c.start) / 1000);
+        self.client.push(s.id(&c.facts.client));
+        self.server.push(s.id(&c.facts.server));
+        self.first_frame.push(c.facts.first_frame);
+        self.start.push(c.facts.start / 1000);
+        self.duration.push((c.facts.end - c.facts.start) / 1000);
         self.code.push(s.id(c.verdict.code.as_str()));
         self.side.push(s.id(c.verdict.side.as_str()));
         self.confidence.push(s.id(c.verdict.confidence.as_str()));
@@ -254,7 +254,7 @@ fn permute<T>(values: &mut Vec<T>, order: &[usize]) {
 /// The client's offer and the server's choice, one "name: value" line each.
 fn offered(c: &Connection) -> String {
     let mut lines = Vec::new();
-    let tls = c.tls.as_ref();
+    let tls = c.facts.tls.as_ref();
     if let Some(ch) = tls.and_then(|t| t.client_hello.as_ref()) {
         let versions =
             if ch.supported_versions.is_empty() { ch.legacy_version.clone() } else { ch.supported_versions.join(", ") };
@@ -291,7 +291,7 @@ fn offered(c: &Connection) -> String {
 
 /// The server's certificate chain, one line per certificate: subject, issuer, names, validity.
 fn chain(c: &Connection) -> String {
-    let Some(chain) = c.tls.as_ref().and_then(|t| t.server_certificates.as_ref()) else {
+    let Some(chain) = c.facts.tls.as_ref().and_then(|t| t.server_certificates.as_ref()) else {
         return String::new();
     };
     chain
@@ -352,7 +352,7 @@ impl Rungs {
 /// handshake messages, the first encrypted records, alerts, and TDS/OpenVPN wrappers.
 fn ladder(c: &Connection, s: &mut Strings) -> Vec<i64> {
     let mut rungs = Rungs::default();
-    let t = &c.tcp;
+    let t = &c.facts.tcp;
     let syns = if t.syn_count > 1 { format!("SYN (sent {} times)", t.syn_count) } else { "SYN".into() };
     rungs.seen(t.syn, true, syns);
     if t.last_syn != t.syn {
@@ -366,7 +366,7 @@ fn ladder(c: &Connection, s: &mut Strings) -> Vec<i64> {
     rungs.seen(t.server_fin, false, "FIN");
     rungs.seen(t.client_rst, true, "RST");
     rungs.seen(t.server_rst, false, "RST");
-    if let Some(tds) = &c.tds {
+    if let Some(tds) = &c.facts.tds {
         for (p, from_client) in [(&tds.client, true), (&tds.server, false)] {
             if let Some(p) = p {
                 let enc = p.encryption.map(|e| format!(" (encryption {})", e.as_str())).unwrap_or_default();
@@ -374,11 +374,11 @@ fn ladder(c: &Connection, s: &mut Strings) -> Vec<i64> {
             }
         }
     }
-    if let Some(ovpn) = &c.openvpn {
+    if let Some(ovpn) = &c.facts.openvpn {
         rungs.frame(ovpn.client_reset, true, "OpenVPN hard reset");
         rungs.frame(ovpn.server_reset, false, "OpenVPN hard reset");
     }
-    if let Some(tls) = &c.tls {
+    if let Some(tls) = &c.facts.tls {
         let tls13 = tls.server_hello.as_ref().is_some_and(|h| h.version == "TLS1.3");
         for (side, from_client) in [(&tls.client, true), (&tls.server, false)] {
             for m in &side.messages {
@@ -414,7 +414,7 @@ fn ladder(c: &Connection, s: &mut Strings) -> Vec<i64> {
     for r in rungs {
         let ts = r.ts.or_else(|| known.get(&r.frame).copied());
         out.push(r.frame as i64);
-        out.push(ts.map_or(-1, |ts| (ts - c.start) / 1000));
+        out.push(ts.map_or(-1, |ts| (ts - c.facts.start) / 1000));
         out.push(if r.from_client { 0 } else { 1 });
         out.push(i64::from(s.id(&r.label)));
     }

@@ -29,11 +29,11 @@ impl Reporter for LineReporter {
         writeln!(
             self.out,
             "{} {} -> {} {}{} ({}, at fault: {}): {} [frames: {}]",
-            rfc3339_nanos(c.start),
-            c.client,
-            c.server,
+            rfc3339_nanos(c.facts.start),
+            c.facts.client,
+            c.facts.server,
             v.code,
-            match c.encapsulation {
+            match c.facts.encapsulation {
                 Some(Encapsulation::Tds) => " [tds]",
                 Some(Encapsulation::Openvpn) => " [openvpn]",
                 Some(Encapsulation::Prologue) => " [prologue]",

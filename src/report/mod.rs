@@ -159,7 +159,7 @@ pub fn is_shown(conn: &Connection, all: bool) -> bool {
 /// whatever order they were settled in.
 pub fn in_capture_order(conns: &mut [Connection], files: &[FileSummary]) {
     let position = |c: &Connection| files.iter().position(|f| f.path == c.file).unwrap_or(usize::MAX);
-    conns.sort_by_key(|c| (position(c), c.first_frame));
+    conns.sort_by_key(|c| (position(c), c.facts.first_frame));
 }
 
 /// The summary line of a run that had to evict connections (a SYN flood, most often).
@@ -180,7 +180,7 @@ pub fn loss_words(lost: u64, affected: u64) -> String {
 /// for a TDS connection, None for any other.
 pub fn tds_summary(conn: &Connection) -> Option<String> {
     use crate::proto::tds::{Prelogin, TdsMode};
-    let tds = conn.tds.as_ref()?;
+    let tds = conn.facts.tds.as_ref()?;
     if tds.mode == TdsMode::Strict {
         return Some("TDS 8.0 strict: TLS first (ALPN tds/8.0), PRELOGIN inside TLS".into());
     }

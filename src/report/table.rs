@@ -96,21 +96,21 @@ impl Reporter for TableReporter {
         let whole: &[usize] = if multi_file { &[0, 2, 3, 5, 7, 8] } else { &[0, 1, 2, 4, 6, 7] };
         let mut widths = vec![0usize; if multi_file { 9 } else { 8 }];
         for (i, c) in self.connections.iter().enumerate() {
-            let tls = c.tls.as_ref();
+            let tls = c.facts.tls.as_ref();
             let ch = tls.and_then(|t| t.client_hello.as_ref());
             let sh = tls.and_then(|t| t.server_hello.as_ref());
             let alert = tls.and_then(|t| t.first_fatal_alert());
             let mut row = vec![
                 (i + 1).to_string(),
-                c.client.clone(),
-                c.server.clone(),
+                c.facts.client.clone(),
+                c.facts.server.clone(),
                 ch.and_then(|h| h.sni.clone()).unwrap_or_else(|| "-".into()),
                 {
                     let version = sh
                         .map(|s| s.version.clone())
                         .or_else(|| ch.map(|h| format!("({})", h.max_version)))
                         .unwrap_or_else(|| "-".into());
-                    match c.encapsulation {
+                    match c.facts.encapsulation {
                         Some(Encapsulation::Tds) => format!("{version} in TDS"),
                         Some(Encapsulation::Openvpn) => format!("{version} in OpenVPN"),
                         _ => version,
@@ -187,8 +187,8 @@ impl Reporter for TableReporter {
                 self.out,
                 "\n#{} {} -> {}: {} ({}, at fault: {})",
                 i + 1,
-                c.client,
-                c.server,
+                c.facts.client,
+                c.facts.server,
                 v.code,
                 v.confidence.as_str(),
                 v.side.as_str()
