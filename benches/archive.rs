@@ -4,10 +4,10 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io;
 use std::path::PathBuf;
+use tlsdiag::across::Conclusions;
 use tlsdiag::analyze::{FileSummary, Session};
 use tlsdiag::batch;
 use tlsdiag::flow::Limits;
-use tlsdiag::profile::Profiles;
 use tlsdiag::record::Connection;
 use tlsdiag::report::Reporter;
 
@@ -19,7 +19,7 @@ impl Reporter for Discard {
         self.0 += 1;
         Ok(())
     }
-    fn finish(&mut self, _files: &[FileSummary], _profiles: &Profiles) -> io::Result<()> {
+    fn finish(&mut self, _files: &[FileSummary], _profiles: &Conclusions) -> io::Result<()> {
         Ok(())
     }
 }

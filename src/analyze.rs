@@ -1,18 +1,18 @@
 //! The offline pipeline for one input: capture -> decode -> flow -> proto -> classify, with
 //! each settled connection handed to the caller as soon as it is known.
 
+use crate::across::revocation::DnsLog;
+use crate::across::Passes;
 use crate::capture::{
     open_path, open_reader, CaptureError, CaptureFormat, EtlSummary, Frame, HostDrop, MergedSource, Opened,
 };
 use crate::decode::{decode_counted, Decoded, TunnelCounts};
 use crate::etl_evidence::EtlEvidence;
 use crate::flow::{Flow, FlowStats, FlowTable, Limits};
-use crate::profile::{is_inferable, Profiles};
 use crate::proto::dns::parse_response;
 use crate::proto::facts::Seen;
 use crate::record::{Connection, Facts};
 use crate::report::Reporter;
-use crate::revocation::{DnsLog, RevocationChecks};
 use crate::verdict::Code;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -291,41 +291,38 @@ fn settled(
 }
 
 /// One run over any number of inputs: connections go to the reporter as soon as they are
-/// settled, except those a server profile may still explain, which wait for the end.
+/// settled, except those a pass across connections may still sharpen, which wait for the end.
 pub struct Session<'r> {
     report: &'r mut dyn Reporter,
-    profiles: Profiles,
-    revocation: RevocationChecks,
+    passes: Passes,
     pending: Vec<Connection>,
     verdicts: BTreeMap<String, BTreeMap<Code, u64>>,
     error: Option<io::Error>,
-    /// Hold connections a profile may sharpen until the end (not in live capture).
-    defer_inferable: bool,
+    /// Hold connections a pass may sharpen until the end (not in live capture).
+    defer_sharpenable: bool,
 }
 
 impl<'r> Session<'r> {
     pub fn new(report: &'r mut dyn Reporter) -> Self {
         Session {
             report,
-            profiles: Profiles::default(),
-            revocation: RevocationChecks::default(),
+            passes: Passes::new(),
             pending: Vec::new(),
             verdicts: BTreeMap::new(),
             error: None,
-            defer_inferable: true,
+            defer_sharpenable: true,
         }
     }
 
     /// A session that writes every connection at once (live capture), unsharpened.
     pub fn streaming(report: &'r mut dyn Reporter) -> Self {
-        Session { defer_inferable: false, ..Session::new(report) }
+        Session { defer_sharpenable: false, ..Session::new(report) }
     }
 
     /// Takes one settled connection.
     pub fn connection(&mut self, conn: Connection) {
-        self.profiles.add(&conn);
-        self.revocation.note(&conn);
-        if self.defer_inferable && (is_inferable(conn.verdict.code) || RevocationChecks::may_explain(&conn)) {
+        self.passes.observe(&conn);
+        if self.defer_sharpenable && self.passes.may_sharpen(&conn) {
             self.pending.push(conn);
         } else {
             self.emit(conn);
@@ -333,7 +330,7 @@ impl<'r> Session<'r> {
     }
 
     fn emit(&mut self, conn: Connection) {
-        self.profiles.count_verdict(&conn);
+        self.passes.settled(&conn);
         *self.verdicts.entry(conn.file.clone()).or_default().entry(conn.verdict.code).or_default() += 1;
         if self.error.is_none() {
             self.error = self.report.connection(conn).err();
@@ -348,13 +345,7 @@ impl<'r> Session<'r> {
     /// Sharpens the waiting verdicts, fills in the per-file verdict counts, writes the end.
     pub fn finish(mut self, files: &mut [FileSummary]) -> io::Result<()> {
         for mut conn in std::mem::take(&mut self.pending) {
-            let own = conn.verdict.clone();
-            self.profiles.sharpen(&mut conn);
-            self.revocation.sharpen(&mut conn);
-            // Kept so that the record read back (`tlsdiag findings`) starts from the same point.
-            if conn.verdict != own {
-                conn.unsharpened_verdict = Some(Box::new(own));
-            }
+            self.passes.sharpen(&mut conn);
             self.emit(conn);
         }
         for f in files.iter_mut() {
@@ -363,7 +354,7 @@ impl<'r> Session<'r> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        self.profiles.conclude();
-        self.report.finish(files, &self.profiles)
+        let conclusions = self.passes.conclude();
+        self.report.finish(files, &conclusions)
     }
 }

@@ -3,7 +3,7 @@
 //! correspond, what to look for in the capture, and the fix on Windows and on OpenSSL-based
 //! peers. The README's verdict table is generated from the same entries (`explain --markdown`).
 
-use crate::findings::FindingCode;
+use crate::across::findings::FindingCode;
 use crate::names;
 use crate::verdict::Code;
 

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod across;
 pub mod analyze;
 pub mod batch;
 pub mod capture;
@@ -16,18 +17,14 @@ pub mod decode;
 pub mod etl_evidence;
 pub mod explain;
 pub mod fifo_map;
-pub mod findings;
 pub mod flow;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod names;
-pub mod problems;
-pub mod profile;
 pub mod proto;
 pub mod record;
 pub mod records;
 pub mod report;
-pub mod revocation;
 pub mod sqlserver;
 pub mod suite_names;
 pub mod text;

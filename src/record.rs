@@ -1,6 +1,7 @@
 //! The per-connection output record: a flow's TCP and TLS facts in client/server terms, with
 //! its verdict. This is the `connections[]` object of the JSON schema (see the README).
 
+use crate::across::revocation::DnsLookup;
 use crate::capture::Nanos;
 use crate::capture_loss::CaptureLoss;
 use crate::classify::classify;
@@ -9,7 +10,6 @@ use crate::proto::facts::{Seen, TlsFacts};
 use crate::proto::openvpn::OpenVpnFacts;
 use crate::proto::tds::{TdsFacts, ALPN_TDS8};
 use crate::proto::tls::Status;
-use crate::revocation::DnsLookup;
 use crate::verdict::Verdict;
 use serde::{Deserialize, Serialize};
 
@@ -231,7 +231,7 @@ impl Connection {
     /// The record of a connection whose facts are all known: its verdict made from them.
     pub fn new(file: &str, facts: Facts) -> Connection {
         let verdict = classify(&facts);
-        let wireshark_filter = crate::problems::wireshark_filter(&facts.client, &facts.server);
+        let wireshark_filter = crate::across::problems::wireshark_filter(&facts.client, &facts.server);
         Connection {
             schema_version: SCHEMA_VERSION,
             file: file.to_string(),

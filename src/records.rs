@@ -11,8 +11,8 @@
 //! the negotiated version and suite, the alert numbers, certificate validity as seconds) are
 //! derived again by [`restore_derived`].
 
+use crate::across::Conclusions;
 use crate::analyze::{FileSummary, Session};
-use crate::profile::Profiles;
 use crate::record::{Connection, READABLE_SCHEMA_VERSIONS};
 use crate::report::Reporter;
 use serde::{Deserialize, Deserializer};
@@ -243,15 +243,15 @@ struct Summary<'a> {
     tool: &'static str,
     files: &'a [FileSummary],
     totals: crate::analyze::Totals,
-    problems: &'a [crate::problems::Problem],
-    servers: Vec<&'a crate::profile::ServerProfile>,
+    problems: &'a [crate::across::problems::Problem],
+    servers: Vec<&'a crate::across::profile::ServerProfile>,
 }
 
 impl Reporter for WithSummary<'_> {
     fn connection(&mut self, conn: Connection) -> io::Result<()> {
         self.inner.connection(conn)
     }
-    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+    fn finish(&mut self, files: &[FileSummary], profiles: &Conclusions) -> io::Result<()> {
         self.inner.finish(files, profiles)?;
         let summary = Summary {
             schema_version: crate::record::SCHEMA_VERSION,

@@ -7,9 +7,9 @@
 //! few tens of megabytes; the script renders only the table rows in view.
 
 use super::{is_shown, Reporter};
+use crate::across::Conclusions;
 use crate::analyze::{totals, FileSummary};
 use crate::capture::Nanos;
-use crate::profile::Profiles;
 use crate::proto::facts::{Role, Seen};
 use crate::record::Connection;
 use serde::Serialize;
@@ -43,7 +43,7 @@ impl Reporter for HtmlReporter {
         Ok(())
     }
 
-    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+    fn finish(&mut self, files: &[FileSummary], profiles: &Conclusions) -> io::Result<()> {
         let mut columns = std::mem::take(&mut self.columns);
         let origin = columns.in_capture_order(files, &self.strings);
         let data = PageData {
@@ -128,8 +128,8 @@ struct PageData<'a> {
     span: i64,
     files: &'a [FileSummary],
     totals: crate::analyze::Totals,
-    problems: &'a [crate::problems::Problem],
-    servers: Vec<&'a crate::profile::ServerProfile>,
+    problems: &'a [crate::across::problems::Problem],
+    servers: Vec<&'a crate::across::profile::ServerProfile>,
     /// Verdict codes that are failures (the rest are shown as successes or neutral).
     failure_codes: Vec<crate::verdict::Code>,
     strings: &'a Strings,

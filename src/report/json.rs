@@ -2,8 +2,9 @@
 //! as soon as the connection is settled).
 
 use super::{in_capture_order, is_shown, Reporter};
+use crate::across::profile::ServerProfile;
+use crate::across::Conclusions;
 use crate::analyze::{totals, FileSummary};
-use crate::profile::{Profiles, ServerProfile};
 use crate::record::{Connection, SCHEMA_VERSION};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -32,7 +33,7 @@ impl Reporter for NdjsonReporter {
         }
         Ok(())
     }
-    fn finish(&mut self, _files: &[FileSummary], _profiles: &Profiles) -> io::Result<()> {
+    fn finish(&mut self, _files: &[FileSummary], _profiles: &Conclusions) -> io::Result<()> {
         self.out.flush()
     }
 }
@@ -56,7 +57,7 @@ struct Document<'a> {
     files: &'a [FileSummary],
     totals: crate::analyze::Totals,
     /// Failing connections grouped by what one fix addresses, and server findings.
-    problems: &'a [crate::problems::Problem],
+    problems: &'a [crate::across::problems::Problem],
     servers: Vec<&'a ServerProfile>,
     connections: &'a [Connection],
 }
@@ -68,7 +69,7 @@ impl Reporter for JsonReporter {
         }
         Ok(())
     }
-    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+    fn finish(&mut self, files: &[FileSummary], profiles: &Conclusions) -> io::Result<()> {
         in_capture_order(&mut self.connections, files);
         let doc = Document {
             schema_version: SCHEMA_VERSION,

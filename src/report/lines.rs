@@ -2,8 +2,8 @@
 //! live capture and for `grep`), then the counts per verdict.
 
 use super::{is_shown, Reporter};
+use crate::across::Conclusions;
 use crate::analyze::{totals, FileSummary};
-use crate::profile::Profiles;
 use crate::record::{Connection, Encapsulation};
 use crate::time::rfc3339_nanos;
 use std::io::{self, Write};
@@ -47,7 +47,7 @@ impl Reporter for LineReporter {
         self.out.flush()
     }
 
-    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+    fn finish(&mut self, files: &[FileSummary], profiles: &Conclusions) -> io::Result<()> {
         // The lines come as connections settle; the summary leads with the problems.
         writeln!(self.out)?;
         super::write_problems(&mut self.out, profiles.problems())?;

@@ -7,9 +7,9 @@ mod lines;
 pub mod merge;
 mod table;
 
+use crate::across::Conclusions;
 use crate::analyze::FileSummary;
 use crate::capture::Nanos;
-use crate::profile::Profiles;
 use crate::record::Connection;
 use crate::verdict::Code;
 use serde::Serializer;
@@ -23,7 +23,7 @@ pub use table::TableReporter;
 /// Receives connections as they are settled, then the per-file summaries at the end.
 pub trait Reporter {
     fn connection(&mut self, conn: Connection) -> io::Result<()>;
-    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()>;
+    fn finish(&mut self, files: &[FileSummary], profiles: &Conclusions) -> io::Result<()>;
 }
 
 /// Output formats of `--format`.
@@ -80,7 +80,7 @@ impl Reporter for Both {
         self.second.connection(conn.clone())?;
         self.first.connection(conn)
     }
-    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+    fn finish(&mut self, files: &[FileSummary], profiles: &Conclusions) -> io::Result<()> {
         self.first.finish(files, profiles)?;
         self.second.finish(files, profiles)
     }
@@ -88,7 +88,7 @@ impl Reporter for Both {
 
 /// The problems as text (table and lines formats): each group with its count, clients,
 /// window, cause, fix, an example with its frames, and the Wireshark filter.
-fn write_problems(out: &mut dyn Write, problems: &[crate::problems::Problem]) -> io::Result<()> {
+fn write_problems(out: &mut dyn Write, problems: &[crate::across::problems::Problem]) -> io::Result<()> {
     if problems.is_empty() {
         return writeln!(out, "no problems found");
     }

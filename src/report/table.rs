@@ -2,8 +2,8 @@
 //! explanation, hint and frames, then counts per verdict.
 
 use super::{in_capture_order, is_shown, ListMode, Reporter};
+use crate::across::Conclusions;
 use crate::analyze::{totals, FileSummary};
-use crate::profile::Profiles;
 use crate::record::{Connection, Encapsulation};
 use comfy_table::{presets::UTF8_BORDERS_ONLY, ColumnConstraint, ContentArrangement, Table, Width};
 use std::io::{self, Write};
@@ -68,7 +68,7 @@ impl Reporter for TableReporter {
         Ok(())
     }
 
-    fn finish(&mut self, files: &[FileSummary], profiles: &Profiles) -> io::Result<()> {
+    fn finish(&mut self, files: &[FileSummary], profiles: &Conclusions) -> io::Result<()> {
         in_capture_order(&mut self.connections, files);
         super::write_problems(&mut self.out, profiles.problems())?;
         self.write_servers(profiles)?;
@@ -217,7 +217,7 @@ impl Reporter for TableReporter {
 }
 
 impl TableReporter {
-    fn write_servers(&mut self, profiles: &Profiles) -> io::Result<()> {
+    fn write_servers(&mut self, profiles: &Conclusions) -> io::Result<()> {
         let mut servers = Table::new();
         servers.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
         servers.set_header(vec!["server", "connections", "ok", "failures", "versions chosen", "suites chosen"]);

@@ -4,10 +4,10 @@
 //! server seen choosing TLS 1.2 with other clients, or only suites this client did not offer,
 //! can: that is the second pass of the classifier (DESIGN.md, "classify").
 
+use super::findings::Finding;
+use super::{Conclusions, Pass};
 use crate::classify::{Confidence, Fault};
-use crate::findings::{Collector, Finding};
 use crate::names::version_id;
-use crate::problems::{Problem, Problems};
 use crate::proto::messages::version_rank;
 use crate::record::Connection;
 use crate::verdict::Code;
@@ -52,26 +52,48 @@ pub struct ServerProfile {
     version_ids: BTreeSet<u16>,
 }
 
+/// The profile pass: what each server did, and the refusals it explains.
 #[derive(Default)]
 pub struct Profiles {
     servers: BTreeMap<String, ServerProfile>,
-    findings: Collector,
-    problems: Problems,
-    /// Drawn by `conclude`.
-    concluded: Vec<Problem>,
+}
+
+impl Pass for Profiles {
+    fn observe(&mut self, c: &Connection) {
+        self.add(c);
+    }
+
+    fn may_sharpen(&self, c: &Connection) -> bool {
+        is_inferable(c.verdict.code)
+    }
+
+    fn sharpen(&self, c: &mut Connection) {
+        Profiles::sharpen(self, c);
+    }
+
+    fn settled(&mut self, c: &Connection) {
+        self.count_verdict(c);
+    }
+
+    fn conclude(&mut self, out: &mut Conclusions) {
+        out.servers = std::mem::take(&mut self.servers);
+    }
+}
+
+impl ServerProfile {
+    /// A server not seen yet.
+    pub fn new(server: String) -> Self {
+        ServerProfile { server, ..Default::default() }
+    }
 }
 
 impl Profiles {
     fn profile(&mut self, server: &str) -> &mut ServerProfile {
-        self.servers
-            .entry(server.to_string())
-            .or_insert_with(|| ServerProfile { server: server.to_string(), ..Default::default() })
+        self.servers.entry(server.to_string()).or_insert_with(|| ServerProfile::new(server.to_string()))
     }
 
-    /// Counts a connection's final verdict for its server, and keeps what findings need of it.
-    pub fn count_verdict(&mut self, c: &Connection) {
-        self.findings.add(c);
-        self.problems.add(c);
+    /// Counts a connection's final verdict for its server.
+    fn count_verdict(&mut self, c: &Connection) {
         let p = self.profile(&c.facts.server);
         p.connections += 1;
         if c.verdict.is_ok() {
@@ -82,7 +104,7 @@ impl Profiles {
     }
 
     /// Adds what one connection shows about its server (before any verdict is sharpened).
-    pub fn add(&mut self, c: &Connection) {
+    fn add(&mut self, c: &Connection) {
         let p = self.profile(&c.facts.server);
         let Some(tls) = &c.facts.tls else { return };
         if let Some(sh) = &tls.server_hello {
@@ -102,23 +124,6 @@ impl Profiles {
                 }
             }
         }
-    }
-
-    /// Draws the server-level findings once every connection has been counted.
-    pub fn conclude(&mut self) {
-        for (server, findings) in self.findings.conclude() {
-            self.profile(&server).findings = findings;
-        }
-        self.concluded = self.problems.conclude(self);
-    }
-
-    /// The problems of the run, largest first (after `conclude`).
-    pub fn problems(&self) -> &[Problem] {
-        &self.concluded
-    }
-
-    pub fn servers(&self) -> impl Iterator<Item = &ServerProfile> {
-        self.servers.values()
     }
 
     /// A refusal the alert settles, on a server that served other clients: what it chose for
@@ -187,7 +192,7 @@ impl Profiles {
     }
 
     /// Sharpens an inferable verdict with what the server did with other clients.
-    pub fn sharpen(&self, c: &mut Connection) {
+    fn sharpen(&self, c: &mut Connection) {
         if matches!(c.verdict.code, Code::CipherMismatch | Code::ProtocolMismatch) {
             // Refused with an alert: what the server chose for others tells which side to change.
             let refused_by_alert = c.facts.tls.as_ref().and_then(|t| t.first_fatal_alert()).is_some();

@@ -171,6 +171,20 @@ fn revocation_urls(c: &Facts) -> &[String] {
         .unwrap_or(&[])
 }
 
+impl super::Pass for RevocationChecks {
+    fn observe(&mut self, c: &Connection) {
+        self.note(c);
+    }
+
+    fn may_sharpen(&self, c: &Connection) -> bool {
+        Self::may_explain(c)
+    }
+
+    fn sharpen(&self, c: &mut Connection) {
+        RevocationChecks::sharpen(self, c);
+    }
+}
+
 impl RevocationChecks {
     /// Remembers a connection that may be a failed revocation fetch.
     pub fn note(&mut self, c: &Connection) {

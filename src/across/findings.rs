@@ -217,6 +217,20 @@ fn unserved(c: &Connection) -> bool {
     }
 }
 
+impl super::Pass for Collector {
+    fn settled(&mut self, c: &Connection) {
+        self.add(c);
+    }
+
+    /// Each server's findings go to its profile.
+    fn conclude(&mut self, out: &mut super::Conclusions) {
+        for (server, findings) in Collector::conclude(self) {
+            out.servers.entry(server.clone()).or_insert_with(|| super::profile::ServerProfile::new(server)).findings =
+                findings;
+        }
+    }
+}
+
 impl Collector {
     /// Takes one connection with its final verdict.
     pub fn add(&mut self, c: &Connection) {

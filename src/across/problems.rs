@@ -10,13 +10,13 @@
 //! example is the earliest connection (by start, then file and frame), the filter names the
 //! earliest ones, the clients named are the lowest addresses.
 
+use super::profile::ServerProfile;
 use crate::capture::Nanos;
 use crate::classify::{Confidence, Evidence, Fault};
-use crate::profile::Profiles;
 use crate::record::Connection;
 use crate::verdict::Code;
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
 /// Groups kept; failures of further causes join their code's and server's "other causes".
@@ -190,6 +190,16 @@ fn cause(c: &Connection) -> String {
     parts.join("; ")
 }
 
+impl super::Pass for Problems {
+    fn settled(&mut self, c: &Connection) {
+        self.add(c);
+    }
+
+    fn conclude(&mut self, out: &mut super::Conclusions) {
+        out.problems = self.problems(&out.servers);
+    }
+}
+
 impl Problems {
     /// Takes one connection with its final verdict; only failures make problems.
     pub fn add(&mut self, c: &Connection) {
@@ -261,9 +271,9 @@ impl Problems {
     }
 
     /// The problems, largest first: the groups of failing connections and the server findings.
-    pub fn conclude(&self, profiles: &Profiles) -> Vec<Problem> {
+    fn problems(&self, servers: &BTreeMap<String, ServerProfile>) -> Vec<Problem> {
         let mut out: Vec<Problem> = self.groups.values().map(finish_group).collect();
-        for server in profiles.servers() {
+        for server in servers.values() {
             for f in &server.findings {
                 let first = f.evidence.first();
                 let client_ips: BTreeSet<IpAddr> =
