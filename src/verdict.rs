@@ -262,6 +262,19 @@ impl Verdict {
         self
     }
 
+    /// This verdict sharpened by what other connections showed: a code, side and confidence
+    /// of its own, this verdict's evidence and risks kept; its words are the caller's.
+    pub fn sharpened(&self, code: Code, side: Fault, confidence: Confidence) -> Verdict {
+        Verdict { evidence: self.evidence.clone(), risks: self.risks.clone(), ..Verdict::new(code, side, confidence) }
+    }
+
+    /// Adds evidence from other connections, keeping capture order.
+    pub fn with_evidence(mut self, more: Vec<Evidence>) -> Self {
+        self.evidence.extend(more);
+        self.evidence.sort_by_key(|e| e.frame);
+        self
+    }
+
     pub fn is_ok(&self) -> bool {
         self.code.is_ok()
     }

@@ -156,17 +156,18 @@ impl Profiles {
                 if ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s.as_ref())) {
                     return;
                 }
-                c.verdict.side = Fault::Client;
-                c.verdict.confidence = Confidence::Likely;
-                c.verdict.explanation = format!(
-                    "{how}; this server completed {} handshake(s) with other clients, choosing {}, which this client does not offer",
-                    p.ok,
-                    p.cipher_suites.keys().cloned().collect::<Vec<_>>().join(", ")
-                );
-                c.verdict.hint = format!(
-                    "Enable {} in the client (its OS, framework or driver settings), or enable one of the client's suites on the server.",
-                    crate::suite_names::suite_spellings(chosen)
-                );
+                c.verdict = c
+                    .verdict
+                    .sharpened(Code::CipherMismatch, Fault::Client, Confidence::Likely)
+                    .because(format!(
+                        "{how}; this server completed {} handshake(s) with other clients, choosing {}, which this client does not offer",
+                        p.ok,
+                        p.cipher_suites.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ))
+                    .hint(format!(
+                        "Enable {} in the client (its OS, framework or driver settings), or enable one of the client's suites on the server.",
+                        crate::suite_names::suite_spellings(chosen)
+                    ));
             }
             Code::ProtocolMismatch => {
                 let offered_max = version_id(&ch.max_version).map(version_rank).unwrap_or(0);
@@ -175,17 +176,18 @@ impl Profiles {
                     return;
                 }
                 let name = crate::names::version(lowest);
-                c.verdict.side = Fault::Client;
-                c.verdict.confidence = Confidence::Likely;
-                c.verdict.explanation = format!(
-                    "{how}; this server completed {} handshake(s) with other clients using {}",
-                    p.ok,
-                    p.versions.keys().cloned().collect::<Vec<_>>().join(", ")
-                );
-                c.verdict.hint = format!(
-                    "Enable {name} in the client. {}",
-                    crate::suite_names::version_settings(&name).unwrap_or_default()
-                );
+                c.verdict = c
+                    .verdict
+                    .sharpened(Code::ProtocolMismatch, Fault::Client, Confidence::Likely)
+                    .because(format!(
+                        "{how}; this server completed {} handshake(s) with other clients using {}",
+                        p.ok,
+                        p.versions.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ))
+                    .hint(format!(
+                        "Enable {name} in the client. {}",
+                        crate::suite_names::version_settings(&name).unwrap_or_default()
+                    ));
             }
             _ => {}
         }
@@ -225,31 +227,29 @@ impl Profiles {
         let chosen: Vec<&str> = p.versions.keys().map(String::as_str).collect();
         let how = c.verdict.explanation.clone();
         if offered_max < lowest_chosen {
-            c.verdict.code = Code::ProtocolMismatch;
-            c.verdict.side = Fault::Client;
-            c.verdict.confidence = Confidence::Likely;
-            c.verdict.explanation = format!(
-                "{how}; the client offered up to {}, and this server chose {} with {} other connection(s): no common version",
-                ch.max_version,
-                chosen.join(", "),
-                p.ok
-            );
-            c.verdict.hint =
-                "Enable TLS 1.2 (or newer) in the client: its OS, framework or driver settings (Schannel, .NET, Java, OpenSSL)."
-                    .into();
+            c.verdict = c
+                .verdict
+                .sharpened(Code::ProtocolMismatch, Fault::Client, Confidence::Likely)
+                .because(format!(
+                    "{how}; the client offered up to {}, and this server chose {} with {} other connection(s): no common version",
+                    ch.max_version,
+                    chosen.join(", "),
+                    p.ok
+                ))
+                .hint("Enable TLS 1.2 (or newer) in the client: its OS, framework or driver settings (Schannel, .NET, Java, OpenSSL).");
             return;
         }
         let shared = ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s.as_ref()));
         if !shared {
-            c.verdict.code = Code::CipherMismatch;
-            c.verdict.side = Fault::Unknown;
-            c.verdict.confidence = Confidence::Likely;
-            c.verdict.explanation = format!(
-                "{how}; none of the client's {} suites is among those this server chose with other connections ({})",
-                ch.cipher_suites.len(),
-                p.cipher_suites.keys().cloned().collect::<Vec<_>>().join(", ")
-            );
-            c.verdict.hint = "Enable a suite both sides share: on the server, or in the client's cipher list.".into();
+            c.verdict = c
+                .verdict
+                .sharpened(Code::CipherMismatch, Fault::Unknown, Confidence::Likely)
+                .because(format!(
+                    "{how}; none of the client's {} suites is among those this server chose with other connections ({})",
+                    ch.cipher_suites.len(),
+                    p.cipher_suites.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+                .hint("Enable a suite both sides share: on the server, or in the client's cipher list.");
         }
     }
 }

@@ -279,14 +279,12 @@ impl RevocationChecks {
             return;
         }
         let Some((_, confidence, how, evidence)) = self.unreachable(c) else { return };
-        let v = &mut c.verdict;
-        v.code = Code::CertificateRejected;
-        v.side = Fault::Network;
-        v.confidence = confidence;
-        v.explanation = format!("the client could not check the certificate's revocation: {how}; {}", v.explanation);
-        v.hint = "Let the client reach the CRL and OCSP URLs of the certificate chain (firewall, proxy, DNS), or publish them where it can. Windows: certutil -urlfetch -verify cert.cer shows each URL; the error is CRYPT_E_REVOCATION_OFFLINE (0x80092013). OpenSSL: the check is -crl_check with -crl_download.".into();
-        v.evidence.extend(evidence);
-        v.evidence.sort_by_key(|e| e.frame);
+        c.verdict = c
+            .verdict
+            .sharpened(Code::CertificateRejected, Fault::Network, confidence)
+            .because(format!("the client could not check the certificate's revocation: {how}; {}", c.verdict.explanation))
+            .hint("Let the client reach the CRL and OCSP URLs of the certificate chain (firewall, proxy, DNS), or publish them where it can. Windows: certutil -urlfetch -verify cert.cer shows each URL; the error is CRYPT_E_REVOCATION_OFFLINE (0x80092013). OpenSSL: the check is -crl_check with -crl_download.")
+            .with_evidence(evidence);
     }
 }
 
