@@ -5,11 +5,12 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io;
 use std::path::PathBuf;
 use tlsdiag::across::Conclusions;
-use tlsdiag::analyze::{FileSummary, Session};
+use tlsdiag::analyze::Session;
 use tlsdiag::batch;
 use tlsdiag::flow::Limits;
 use tlsdiag::record::Connection;
 use tlsdiag::report::Reporter;
+use tlsdiag::summary::FileSummary;
 
 /// Counts connections and writes nothing, so the benchmark measures the analysis.
 struct Discard(u64);

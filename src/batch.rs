@@ -2,10 +2,11 @@
 //! (one worker thread per core, each taking the next input in order),
 //! and connections handed to the [`Session`] in input order whatever the thread timing.
 
-use crate::analyze::{analyze_merged, analyze_path, analyze_reader, FileSummary, Session};
+use crate::analyze::{analyze_merged, analyze_path, analyze_reader, Session};
 use crate::capture::open_path;
 use crate::flow::Limits;
 use crate::record::Connection;
+use crate::summary::FileSummary;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, IsTerminal};

@@ -4,51 +4,22 @@
 //! open while packets were lost carries the loss, and the classifier does not blame a peer for
 //! what a lost packet could explain.
 
-use crate::capture::Nanos;
-use serde::{Deserialize, Serialize};
+use crate::capture::{CaptureLoss, Nanos};
+use serde::Serialize;
 use std::collections::VecDeque;
 
 /// Loss windows kept at once; beyond it the two oldest are merged (a wider window only makes
 /// more connections cautious, never fewer), so memory stays bounded over days.
 const MAX_WINDOWS: usize = 4096;
 
-/// Packets lost between two times (packet clock: the kernel's wall clock).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CaptureLoss {
-    /// Packets the kernel dropped (its ring buffer was full).
-    #[serde(skip_serializing_if = "crate::record::is_default")]
-    pub kernel: u64,
-    /// Packets tlsdiag dropped because its analysis queue was full.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
-    pub queue: u64,
-    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
-    pub from: Nanos,
-    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
-    pub to: Nanos,
-}
-
-impl CaptureLoss {
-    pub fn packets(&self) -> u64 {
-        self.kernel + self.queue
-    }
-
-    fn absorb(&mut self, other: &CaptureLoss) {
-        self.kernel += other.kernel;
-        self.queue += other.queue;
-        self.from = self.from.min(other.from);
-        self.to = self.to.max(other.to);
-    }
-}
-
 /// What a live capture lost, for its summary.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct LossSummary {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub kernel: u64,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub queue: u64,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub verdicts_affected: u64,
 }
 

@@ -2,13 +2,13 @@
 //! the evidence frames, a one-line explanation naming the actual values, and a remediation
 //! hint. A pure function: the same facts always give the same verdict.
 
+use crate::facts::Facts;
 use crate::proto::facts::{
     Alert, Certificate, RecordSeen, Role, TlsFacts, TLS13_ALERT_SIZED, TLS13_CERTIFICATE_MARGIN,
 };
 use crate::proto::openvpn::{ControlAuth, OpenVpnFacts};
 use crate::proto::record_size;
 use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
-use crate::record::Facts;
 pub use crate::verdict::{Code, Confidence, Evidence, Fault, Risk, RiskCode, Verdict};
 use tls_parser::{TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
 
@@ -55,7 +55,7 @@ pub fn classify(c: &Facts) -> Verdict {
 /// What a Windows trace (ETL) adds to a verdict: packets cut by pktmon's default 128-byte
 /// limit are said to be so, with the option that avoids it, rather than guessed at; packets
 /// a Windows component dropped are evidence that they went no further than the traced host.
-fn windows_trace_words(mut verdict: Verdict, c: &Facts, trace: &crate::record::WindowsTrace) -> Verdict {
+fn windows_trace_words(mut verdict: Verdict, c: &Facts, trace: &crate::facts::WindowsTrace) -> Verdict {
     if verdict.code == Code::IncompleteCapture && c.tcp.truncated_segments > 0 {
         verdict = verdict
             .because(format!(
@@ -139,7 +139,7 @@ fn openvpn_verdict(c: &Facts) -> Verdict {
 /// A failure seen while the capture lost packets (live capture: kernel drops, a full queue)
 /// may be a lost packet: the capture is said to be incomplete, naming the loss and the failure
 /// it would otherwise show, whose evidence frames are kept.
-fn lost_packets_may_explain(failure: Verdict, loss: &crate::capture_loss::CaptureLoss) -> Verdict {
+fn lost_packets_may_explain(failure: Verdict, loss: &crate::capture::CaptureLoss) -> Verdict {
     let mut verdict = Verdict::new(Code::IncompleteCapture, Fault::Unknown, Confidence::Likely)
         .because(format!(
             "the capture lost {} packet(s) ({} dropped by the kernel, {} by tlsdiag's full queue) between {} and {} while this connection was open, so its apparent `{}` ({}) may be a lost packet",

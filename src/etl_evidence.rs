@@ -4,8 +4,8 @@
 
 use crate::capture::{Frame, HostDrop};
 use crate::decode::{decode, Decoded};
+use crate::facts::{Facts, WindowsTrace};
 use crate::fifo_map::FifoMap;
-use crate::record::{Facts, WindowsTrace};
 use std::net::SocketAddr;
 
 /// Connections with drops remembered until they settle.

@@ -3,9 +3,9 @@
 //! correspond, what to look for in the capture, and the fix on Windows and on OpenSSL-based
 //! peers. The README's verdict table is generated from the same entries (`explain --markdown`).
 
-use crate::across::findings::FindingCode;
 use crate::names;
-use crate::verdict::Code;
+pub use crate::verdict::Topic;
+use crate::verdict::{Code, FindingCode};
 
 /// What one verdict means, how to fix it, and what a Windows client shows for it.
 pub struct VerdictHelp {
@@ -21,55 +21,7 @@ pub struct VerdictHelp {
     pub client_error: &'static str,
 }
 
-/// What `explain` and the README explain: a verdict code or a server finding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Topic {
-    Verdict(Code),
-    Finding(FindingCode),
-}
-
-impl std::fmt::Display for Topic {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-/// Topics sort by their spelling, as the reports list them.
-impl Ord for Topic {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.name().cmp(other.name())
-    }
-}
-
-impl PartialOrd for Topic {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl serde::Serialize for Topic {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
 impl Topic {
-    /// Every topic: the verdicts in the order of a handshake, then the server findings.
-    pub fn all() -> impl Iterator<Item = Topic> {
-        Code::ALL.iter().map(|&c| Topic::Verdict(c)).chain(FindingCode::ALL.iter().map(|&f| Topic::Finding(f)))
-    }
-
-    pub fn from_name(name: &str) -> Option<Topic> {
-        Code::from_name(name).map(Topic::Verdict).or_else(|| FindingCode::from_name(name).map(Topic::Finding))
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Topic::Verdict(c) => c.as_str(),
-            Topic::Finding(f) => f.as_str(),
-        }
-    }
-
     pub fn help(self) -> &'static VerdictHelp {
         match self {
             Topic::Verdict(c) => verdict_help(c),

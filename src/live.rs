@@ -2,11 +2,13 @@
 //! handshake outcome is known, a status line on stderr, and optionally everything captured
 //! saved as pcapng so the frames named as evidence can be opened in Wireshark.
 
-use crate::analyze::{FileSummary, Pipeline};
+use crate::analyze::Pipeline;
+use crate::capture::CaptureLoss;
 use crate::capture::{Frame, LinkType, Nanos, RotatingWriter, Rotation};
-use crate::capture_loss::{CaptureLoss, LossLog};
+use crate::capture_loss::LossLog;
 use crate::flow::Limits;
 use crate::record::Connection;
+use crate::summary::FileSummary;
 use crate::verdict::Code;
 #[cfg(unix)]
 use nix::poll::{PollFd, PollFlags};

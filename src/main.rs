@@ -461,7 +461,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
             eprintln!("  {path}");
         }
     }
-    let totals = tlsdiag::analyze::totals(&result.files);
+    let totals = tlsdiag::summary::totals(&result.files);
     Ok(if totals.files_with_errors > 0 {
         EXIT_ERROR
     } else if args.fail_on_failure && totals.failures > 0 {

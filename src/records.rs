@@ -12,41 +12,17 @@
 //! derived again by [`restore_derived`].
 
 use crate::across::Conclusions;
-use crate::analyze::{FileSummary, Session};
+use crate::analyze::Session;
 use crate::record::{Connection, READABLE_SCHEMA_VERSIONS};
 use crate::report::Reporter;
-use serde::{Deserialize, Deserializer};
+use crate::summary::FileSummary;
+use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, Write};
 use std::sync::OnceLock;
 
-/// A code kept as the program's own static spelling (verdicts, risks, messages). A type alias,
-/// because serde's derive borrows any field it sees spelled `&str` from the input, which would
-/// tie every record to the lifetime of the text it was read from.
-pub type Code = &'static str;
-
 /// Bad lines reported one by one on stderr per run; the rest are only counted.
 const BAD_LINES_SHOWN: u64 = 10;
-
-/// Maps a code read back to the program's own spelling of it.
-fn known_code<'de, D: Deserializer<'de>>(
-    d: D,
-    what: &str,
-    lookup: impl Fn(&str) -> Option<&'static str>,
-) -> Result<&'static str, D::Error> {
-    let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    lookup(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown {what} {text:?}")))
-}
-
-pub fn de_resumption_offer<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
-    known_code(d, "resumption offer", |t| ["session_id", "ticket", "psk"].into_iter().find(|c| *c == t))
-}
-
-pub fn de_handshake_message<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
-    known_code(d, "handshake message", |t| {
-        (0..=u8::MAX).map(crate::proto::messages::handshake_name).find(|name| *name == t)
-    })
-}
 
 /// Wire values by name, for names this program prints (unknown values print as `0x....`).
 struct Names {
@@ -242,7 +218,7 @@ struct Summary<'a> {
     schema_version: u32,
     tool: &'static str,
     files: &'a [FileSummary],
-    totals: crate::analyze::Totals,
+    totals: crate::summary::Totals,
     problems: &'a [crate::across::problems::Problem],
     servers: Vec<&'a crate::across::profile::ServerProfile>,
 }
@@ -257,7 +233,7 @@ impl Reporter for WithSummary<'_> {
             schema_version: crate::record::SCHEMA_VERSION,
             tool: concat!("tlsdiag ", env!("CARGO_PKG_VERSION")),
             files,
-            totals: crate::analyze::totals(files),
+            totals: crate::summary::totals(files),
             problems: profiles.problems(),
             servers: profiles.servers().collect(),
         };

@@ -1,8 +1,10 @@
 //! Packet timestamps as text (RFC 3339, UTC), without a date-time dependency, and back (to
 //! read records written by another run).
 
-use crate::capture::Nanos;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serializer};
+
+/// Packet time in nanoseconds since the Unix epoch. The analysis clock: never the wall clock.
+pub type Nanos = i64;
 
 /// `2024-05-01T12:00:00.123456Z` for a timestamp in nanoseconds (microsecond precision).
 pub fn rfc3339_nanos(ts: Nanos) -> String {
@@ -92,7 +94,12 @@ pub fn parse_rfc3339(text: &str) -> Option<Nanos> {
     secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
-/// Reads a timestamp written by [`crate::report::ser_ts`].
+/// Writes a timestamp as RFC 3339 text (the JSON schema's times).
+pub fn ser_ts<S: Serializer>(ts: &Nanos, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339_nanos(*ts))
+}
+
+/// Reads a timestamp written by [`ser_ts`].
 pub fn de_ts<'de, D: Deserializer<'de>>(d: D) -> Result<Nanos, D::Error> {
     let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
     parse_rfc3339(&text).ok_or_else(|| {

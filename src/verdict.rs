@@ -69,8 +69,6 @@ macro_rules! codes {
         }
     };
 }
-#[allow(unused_imports)] // used by findings
-pub(crate) use codes;
 
 codes! {
     /// A connection's verdict code (README, "Verdicts").
@@ -153,6 +151,65 @@ codes! {
     }
 }
 
+codes! {
+    /// A finding about a server over many connections (README, "Server findings").
+    pub enum FindingCode ("finding code") {
+        ListenerOverloaded = "listener_overloaded",
+        IntermittentHandshakeFailure = "intermittent_handshake_failure",
+        ResumptionFallbackCertificateRequest = "resumption_fallback_certificate_request",
+    }
+}
+
+/// What `explain` and the README explain: a verdict code or a server finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    Verdict(Code),
+    Finding(FindingCode),
+}
+
+impl std::fmt::Display for Topic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// Topics sort by their spelling, as the reports list them.
+impl Ord for Topic {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for Topic {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl serde::Serialize for Topic {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl Topic {
+    /// Every topic: the verdicts in the order of a handshake, then the server findings.
+    pub fn all() -> impl Iterator<Item = Topic> {
+        Code::ALL.iter().map(|&c| Topic::Verdict(c)).chain(FindingCode::ALL.iter().map(|&f| Topic::Finding(f)))
+    }
+
+    pub fn from_name(name: &str) -> Option<Topic> {
+        Code::from_name(name).map(Topic::Verdict).or_else(|| FindingCode::from_name(name).map(Topic::Finding))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Topic::Verdict(c) => c.as_str(),
+            Topic::Finding(f) => f.as_str(),
+        }
+    }
+}
+
 /// Who has to change something.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -202,7 +259,7 @@ impl Confidence {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Evidence {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub what: String,

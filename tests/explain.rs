@@ -134,7 +134,7 @@ fn every_verdict_code_is_explained() {
 
 #[test]
 fn every_server_finding_is_explained() {
-    for code in tlsdiag::across::findings::FindingCode::ALL {
+    for code in tlsdiag::verdict::FindingCode::ALL {
         let run = explain(code.as_str());
         assert!(run.stdout.starts_with(&format!("server finding {code}\n")), "{code} has no entry");
     }

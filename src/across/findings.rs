@@ -21,7 +21,7 @@
 use crate::capture::Nanos;
 use crate::classify::{is_dhe, Confidence, Fault};
 use crate::record::Connection;
-use crate::verdict::Code;
+use crate::verdict::{Code, FindingCode};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -84,22 +84,13 @@ fn keep_earliest(list: &mut Vec<ConnectionRef>, item: ConnectionRef, cap: usize)
     }
 }
 
-crate::verdict::codes! {
-    /// A finding about a server over many connections (README, "Server findings").
-    pub enum FindingCode ("finding code") {
-        ListenerOverloaded = "listener_overloaded",
-        IntermittentHandshakeFailure = "intermittent_handshake_failure",
-        ResumptionFallbackCertificateRequest = "resumption_fallback_certificate_request",
-    }
-}
-
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     pub code: FindingCode,
     pub confidence: Confidence,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::time::ser_ts")]
     pub start: Nanos,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::time::ser_ts")]
     pub end: Nanos,
     /// Connections the finding covers, and how many of them failed.
     pub connections: u64,

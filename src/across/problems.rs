@@ -28,35 +28,6 @@ const MAX_CLIENTS_COUNTED: usize = 10_000;
 const FILTER_CONNECTIONS: usize = 20;
 const FILTER_CLIENTS: usize = 50;
 
-/// Wireshark's conversation filter for one TCP connection: both addresses and both ports
-/// (`ipv6.addr` for IPv6). tshark accepts it as written.
-pub fn wireshark_filter(client: &str, server: &str) -> String {
-    match (client.parse::<SocketAddr>(), server.parse::<SocketAddr>()) {
-        // Once per connection: written by hand, as the general case below would write it.
-        (Ok(SocketAddr::V4(c)), Ok(SocketAddr::V4(s))) => {
-            let mut out = String::with_capacity(96);
-            for (i, ip) in [c.ip(), s.ip()].into_iter().enumerate() {
-                out.push_str(if i == 0 { "ip.addr eq " } else { " and ip.addr eq " });
-                crate::text::push_ipv4(&mut out, *ip);
-            }
-            for port in [c.port(), s.port()] {
-                out.push_str(" and tcp.port eq ");
-                crate::text::push_decimal(&mut out, port.into());
-            }
-            out
-        }
-        (Ok(c), Ok(s)) => format!(
-            "{field} eq {} and {field} eq {} and tcp.port eq {} and tcp.port eq {}",
-            c.ip(),
-            s.ip(),
-            c.port(),
-            s.port(),
-            field = if c.is_ipv6() { "ipv6.addr" } else { "ip.addr" }
-        ),
-        _ => String::new(),
-    }
-}
-
 fn addr_field(ip: &IpAddr) -> &'static str {
     if ip.is_ipv6() {
         "ipv6.addr"
@@ -69,7 +40,7 @@ fn addr_field(ip: &IpAddr) -> &'static str {
 #[derive(Clone, Debug, Serialize)]
 pub struct Problem {
     /// The verdict code of the connections, or the finding's code.
-    pub code: crate::explain::Topic,
+    pub code: crate::verdict::Topic,
     /// `connections` for a group of failing connections, `finding` for a server finding.
     pub kind: &'static str,
     pub server: String,
@@ -81,9 +52,9 @@ pub struct Problem {
     pub clients: u64,
     /// Up to five client addresses.
     pub client_examples: Vec<String>,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::time::ser_ts")]
     pub start: Nanos,
-    #[serde(serialize_with = "crate::report::ser_ts")]
+    #[serde(serialize_with = "crate::time::ser_ts")]
     pub end: Nanos,
     pub example: Example,
     /// A Wireshark display filter for the group's connections (see `filter_covers`).
@@ -212,7 +183,7 @@ impl Problems {
         }
         let group = self.groups.entry(key).or_insert_with_key(|(code, server, cause)| Group {
             problem: Problem {
-                code: crate::explain::Topic::Verdict(*code),
+                code: crate::verdict::Topic::Verdict(*code),
                 kind: "connections",
                 server: server.clone(),
                 cause: cause.clone(),
@@ -279,7 +250,7 @@ impl Problems {
                 let client_ips: BTreeSet<IpAddr> =
                     f.evidence.iter().filter_map(|e| e.client.parse::<SocketAddr>().ok()).map(|a| a.ip()).collect();
                 out.push(Problem {
-                    code: crate::explain::Topic::Finding(f.code),
+                    code: crate::verdict::Topic::Finding(f.code),
                     kind: "finding",
                     server: server.server.clone(),
                     cause: f.explanation.clone(),
@@ -360,23 +331,4 @@ fn finish_group(g: &Group) -> Problem {
         p.filter_covers = "the server's connections with these clients (the group's and any others)".into();
     }
     p
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wireshark_filter;
-
-    #[test]
-    fn filters_name_both_addresses_and_ports() {
-        // IPv4 is written by hand; it must read as the general case writes IPv6.
-        assert_eq!(
-            wireshark_filter("10.0.0.1:50000", "192.168.200.2:443"),
-            "ip.addr eq 10.0.0.1 and ip.addr eq 192.168.200.2 and tcp.port eq 50000 and tcp.port eq 443"
-        );
-        assert_eq!(
-            wireshark_filter("[fe80::1]:50000", "[::1]:443"),
-            "ipv6.addr eq fe80::1 and ipv6.addr eq ::1 and tcp.port eq 50000 and tcp.port eq 443"
-        );
-        assert_eq!(wireshark_filter("not an address", "10.0.0.1:1"), "");
-    }
 }

@@ -8,6 +8,7 @@
 
 mod buffer;
 mod etl;
+mod loss;
 mod merge;
 mod netmon;
 mod pcap;
@@ -17,6 +18,7 @@ mod rotate;
 mod sniff;
 
 pub use etl::{expand_lz77, expand_lz77_into, EtlSummary, HostDrop};
+pub use loss::CaptureLoss;
 pub use merge::MergedSource;
 pub use pcapng_writer::PcapngWriter;
 pub use rotate::{RotatingWriter, Rotation};
@@ -47,8 +49,7 @@ impl LinkType {
     pub const PPI: LinkType = LinkType(192);
 }
 
-/// Packet time in nanoseconds since the Unix epoch. The analysis clock: never the wall clock.
-pub type Nanos = i64;
+pub use crate::time::Nanos;
 
 /// One captured frame, borrowed from the reader's buffer until the next call.
 #[derive(Clone, Copy, Debug)]

@@ -5,8 +5,8 @@
 //! is `certain` only when a TCP fact seen from the side that did it settles it.
 
 use super::{role_name, secs, Confidence, Fault, Verdict};
+use crate::facts::{Facts, OneSided};
 use crate::proto::facts::{ClientHello, Role, Seen, SideFacts, TlsFacts, TLS13_ALERT_SIZED};
-use crate::record::{Facts, OneSided};
 use crate::verdict::Code;
 
 /// A client that leaves this soon after its ClientHello, with no answer yet, did not wait for

@@ -4,6 +4,8 @@
 //! Only the question name, the response code and the A/AAAA records of the answer section are
 //! read; a malformed message is ignored.
 
+use crate::time::Nanos;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What one DNS response said.
@@ -151,5 +153,28 @@ mod tests {
         for cut in 0..whole.len() {
             assert_eq!(parse_response(&whole[..cut]), None, "cut at {cut}");
         }
+    }
+}
+
+/// A DNS answer a client got for the host of one of its certificate's revocation URLs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DnsLookup {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
+    pub frame: u64,
+    #[serde(serialize_with = "crate::time::ser_ts", deserialize_with = "crate::time::de_ts")]
+    pub ts: Nanos,
+    /// `NOERROR`, `NXDOMAIN`, `SERVFAIL`, ...
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub rcode: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpAddr>,
+}
+
+impl DnsLookup {
+    pub fn failed(&self) -> bool {
+        self.rcode != "NOERROR"
     }
 }

@@ -11,9 +11,9 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Seen {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
-    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
+    #[serde(serialize_with = "crate::time::ser_ts", deserialize_with = "crate::time::de_ts")]
     pub ts: Nanos,
 }
 
@@ -28,7 +28,7 @@ pub enum Role {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClientHello {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     /// The version field of the ClientHello body.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -56,27 +56,27 @@ pub struct ClientHello {
     /// Every extension in the order sent.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<Name>,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub extended_master_secret: bool,
     /// Hex of the legacy session id (empty when none).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub session_id: String,
     /// The client sent a non-empty session ticket (RFC 5077).
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub session_ticket: bool,
     /// Fingerprint of that ticket (see `tickets_issued`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket_id: Option<String>,
     /// The client offered a TLS 1.3 pre-shared key (resumption).
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub psk: bool,
     /// Fingerprint of the first PSK identity offered (the ticket of a TLS 1.3 NewSessionTicket).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub psk_identity_id: Option<String>,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub early_data: bool,
     /// Sent in the SSLv2-compatible record format.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub sslv2_format: bool,
     /// JA3 fingerprint (MD5 hex), as tshark's tls.handshake.ja3; empty for SSLv2-format hellos.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -92,7 +92,7 @@ pub struct ClientHello {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServerHello {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub legacy_version: String,
@@ -107,7 +107,7 @@ pub struct ServerHello {
     pub version_id: u16,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<Name>,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub extended_master_secret: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alpn: Option<String>,
@@ -116,7 +116,7 @@ pub struct ServerHello {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub session_id: String,
     /// The server accepted a TLS 1.3 pre-shared key.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub psk_accepted: bool,
     /// JA3S fingerprint (MD5 hex), as tshark's tls.handshake.ja3s.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -129,7 +129,7 @@ pub struct ServerHello {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HelloRetryRequest {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cipher_suite: String,
@@ -165,9 +165,9 @@ pub struct Certificate {
     /// Extended key usages by name (`serverAuth`, `clientAuth`, ...); empty when absent.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extended_key_usage: Vec<String>,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub self_signed: bool,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub is_ca: bool,
     /// CRL distribution points and OCSP responders (URLs), where clients check revocation.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -180,7 +180,7 @@ pub struct Certificate {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CertificateChain {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     /// Shared with every other connection that sent the same DER (see `proto::cert_cache`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -190,7 +190,7 @@ pub struct CertificateChain {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServerKeyExchange {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     /// Named group of an ECDHE exchange.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -202,9 +202,9 @@ pub struct ServerKeyExchange {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Alert {
-    #[serde(default, skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
-    #[serde(serialize_with = "crate::report::ser_ts", deserialize_with = "crate::time::de_ts")]
+    #[serde(serialize_with = "crate::time::ser_ts", deserialize_with = "crate::time::de_ts")]
     pub ts: Nanos,
     pub sender: Role,
     /// `warning` / `fatal`; absent for an encrypted alert that could not be decrypted.
@@ -216,10 +216,10 @@ pub struct Alert {
     #[serde(skip)]
     pub code: Option<u8>,
     /// Sent encrypted (after the sender's keys changed).
-    #[serde(default, skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::schema::is_default")]
     pub encrypted: bool,
     /// Encrypted on the wire and read with the key log's secrets.
-    #[serde(default, skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::schema::is_default")]
     pub decrypted: bool,
 }
 
@@ -240,8 +240,8 @@ pub const MAX_TICKETS_KEPT: usize = 4;
 pub struct Resumption {
     /// How it was offered: `session_id` (TLS 1.2 session cache), `ticket` (RFC 5077) or `psk`
     /// (TLS 1.3).
-    #[serde(deserialize_with = "crate::records::de_resumption_offer")]
-    pub offered: crate::records::Code,
+    #[serde(deserialize_with = "de_resumption_offer")]
+    pub offered: crate::schema::StaticName,
     /// The connection whose handshake issued the offered session, when the capture holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<SessionOrigin>,
@@ -257,7 +257,7 @@ pub struct SessionOrigin {
     pub server: String,
     /// The frame of its message that matters here: the ServerHello or NewSessionTicket that
     /// issued the session, or an FTPS control connection's ServerHello.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
 }
 
@@ -265,11 +265,11 @@ pub struct SessionOrigin {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RecordSeen {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub content_type: u8,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub length: u16,
     /// When its frame was captured (for the HTML report's ladder).
     #[serde(skip)]
@@ -311,9 +311,9 @@ pub struct SideFacts {
 /// A plaintext handshake message and its frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageSeen {
-    #[serde(deserialize_with = "crate::records::de_handshake_message")]
-    pub message: crate::records::Code,
-    #[serde(default, skip_serializing_if = "crate::record::is_default")]
+    #[serde(deserialize_with = "de_handshake_message")]
+    pub message: crate::schema::StaticName,
+    #[serde(default, skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     /// When its frame was captured (for the HTML report's ladder; the frame is the schema's).
     #[serde(skip)]
@@ -336,7 +336,7 @@ pub const TLS13_CERTIFICATE_MARGIN: u16 = 128;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NonTls {
     pub sender: Role,
-    #[serde(default, skip_serializing_if = "crate::record::is_default")]
+    #[serde(default, skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     /// Up to 64 bytes, non-printable ones shown as `.`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -350,10 +350,10 @@ pub struct NonTls {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Answer {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     /// The answer was a TLS record: a TLS service got the other protocol.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub tls_record: bool,
     /// A plaintext alert's name, when the answer was one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -369,10 +369,10 @@ pub struct Answer {
 #[serde(default)]
 pub struct Prologue {
     /// The frame the prologue began in.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     /// How many bytes came before the ClientHello's record.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub bytes: usize,
 }
 
@@ -410,9 +410,9 @@ pub struct TlsFacts {
     pub ftps_control: Option<SessionOrigin>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<Alert>,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub client: SideFacts,
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub server: SideFacts,
     /// Frame where both Finished messages had been seen.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -426,7 +426,7 @@ pub struct TlsFacts {
     pub server_reply_to_finished: Option<RecordSeen>,
     /// How many records the server sent after the one [`Self::server_reply_to_finished`]
     /// names, counted up to one: after a fatal alert a sender sends nothing more.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub server_records_after_reply: u8,
     /// The client's first record after the handshake completed (application data or an
     /// alert). None when the client ended the connection without one: clients that check the
@@ -438,21 +438,21 @@ pub struct TlsFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeated_client_hello: Option<u64>,
     /// An abbreviated handshake (session id, ticket or PSK resumption).
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub resumed: bool,
     /// The first bytes of a side that did not begin with TLS (plaintext before STARTTLS, or a
     /// service that does not speak TLS at all).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub non_tls: Option<NonTls>,
     /// TLS began after a plaintext exchange (STARTTLS and similar upgrades).
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub starttls: bool,
     /// The client sent bytes that are not TLS before its ClientHello while the server had said
     /// nothing (a proxy header, a wrapper this tool does not know).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_prologue: Option<Prologue>,
     /// Encrypted handshake records or alerts were read with secrets from a key log.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub decrypted: bool,
     /// Problems decoding this connection (malformed records or messages, limits reached).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -482,4 +482,14 @@ impl TlsFacts {
     pub fn first_fatal_alert(&self) -> Option<&Alert> {
         self.alerts.iter().find(|a| a.is_fatal())
     }
+}
+
+fn de_resumption_offer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    crate::schema::known_name(d, "resumption offer", |t| ["session_id", "ticket", "psk"].into_iter().find(|c| *c == t))
+}
+
+fn de_handshake_message<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    crate::schema::known_name(d, "handshake message", |t| {
+        (0..=u8::MAX).map(super::messages::handshake_name).find(|name| *name == t)
+    })
 }

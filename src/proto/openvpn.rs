@@ -87,7 +87,7 @@ pub struct OpenVpnFacts {
     /// First data-channel packet from [client, server].
     pub first_data: [Option<u64>; 2],
     /// Control packets sent again with a packet-id already read.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub repeated: u32,
     /// Problems reading the OpenVPN layer.
     #[serde(skip_serializing_if = "Vec::is_empty")]

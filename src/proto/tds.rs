@@ -111,10 +111,10 @@ impl Negotiated {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Prelogin {
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
     /// The TDS packet type it came in: 0x12 (PRELOGIN) from a client, 0x04 from a server.
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub packet_type: u8,
     /// UL_VERSION as major.minor.build (the product version of the sender).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,7 +124,7 @@ pub struct Prelogin {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,
     /// The CLIENT_CERT bit of ENCRYPTION (certificate authentication requested).
-    #[serde(skip_serializing_if = "crate::record::is_default")]
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub client_cert: bool,
     /// INSTOPT: the instance name a client asks for; a server answers 0 when it matches.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -8,10 +8,10 @@
 
 use super::{is_shown, Reporter};
 use crate::across::Conclusions;
-use crate::analyze::{totals, FileSummary};
 use crate::capture::Nanos;
 use crate::proto::facts::{Role, Seen};
 use crate::record::Connection;
+use crate::summary::{totals, FileSummary};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -127,7 +127,7 @@ struct PageData<'a> {
     /// Capture span in microseconds (last connection end after `origin`).
     span: i64,
     files: &'a [FileSummary],
-    totals: crate::analyze::Totals,
+    totals: crate::summary::Totals,
     problems: &'a [crate::across::problems::Problem],
     servers: Vec<&'a crate::across::profile::ServerProfile>,
     /// Verdict codes that are failures (the rest are shown as successes or neutral).

@@ -4,8 +4,8 @@
 use super::{in_capture_order, is_shown, Reporter};
 use crate::across::profile::ServerProfile;
 use crate::across::Conclusions;
-use crate::analyze::{totals, FileSummary};
 use crate::record::{Connection, SCHEMA_VERSION};
+use crate::summary::{totals, FileSummary};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -55,7 +55,7 @@ struct Document<'a> {
     schema_version: u32,
     tool: &'static str,
     files: &'a [FileSummary],
-    totals: crate::analyze::Totals,
+    totals: crate::summary::Totals,
     /// Failing connections grouped by what one fix addresses, and server findings.
     problems: &'a [crate::across::problems::Problem],
     servers: Vec<&'a ServerProfile>,

@@ -3,8 +3,9 @@
 
 use super::{is_shown, Reporter};
 use crate::across::Conclusions;
-use crate::analyze::{totals, FileSummary};
-use crate::record::{Connection, Encapsulation};
+use crate::facts::Encapsulation;
+use crate::record::Connection;
+use crate::summary::{totals, FileSummary};
 use crate::time::rfc3339_nanos;
 use std::io::{self, Write};
 

@@ -8,11 +8,9 @@ pub mod merge;
 mod table;
 
 use crate::across::Conclusions;
-use crate::analyze::FileSummary;
-use crate::capture::Nanos;
 use crate::record::Connection;
+use crate::summary::FileSummary;
 use crate::verdict::Code;
-use serde::Serializer;
 use std::io::{self, Write};
 
 pub use html::HtmlReporter;
@@ -143,11 +141,6 @@ fn write_problems(out: &mut dyn Write, problems: &[crate::across::problems::Prob
         writeln!(out, "   filter:  {}{covers}", p.wireshark_filter)?;
     }
     Ok(())
-}
-
-/// Timestamps serialise as RFC 3339 UTC strings.
-pub fn ser_ts<S: Serializer>(ts: &Nanos, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::time::rfc3339_nanos(*ts))
 }
 
 /// Connections shown without `--all`: everything that involved TLS or failed at TCP level.

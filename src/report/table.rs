@@ -3,8 +3,9 @@
 
 use super::{in_capture_order, is_shown, ListMode, Reporter};
 use crate::across::Conclusions;
-use crate::analyze::{totals, FileSummary};
-use crate::record::{Connection, Encapsulation};
+use crate::facts::Encapsulation;
+use crate::record::Connection;
+use crate::summary::{totals, FileSummary};
 use comfy_table::{presets::UTF8_BORDERS_ONLY, ColumnConstraint, ContentArrangement, Table, Width};
 use std::io::{self, Write};
 
@@ -256,7 +257,7 @@ impl TableReporter {
             per_file.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
             per_file.set_header(vec!["file", "format", "frames", "connections", "failures", "error"]);
             for f in files {
-                let failures = crate::analyze::failures_in(&f.verdicts);
+                let failures = crate::summary::failures_in(&f.verdicts);
                 let format = match (f.format, f.compression) {
                     (Some(format), Some(c)) => format!("{format:?}+{c}").to_lowercase(),
                     (Some(format), None) => format!("{format:?}").to_lowercase(),
