@@ -46,7 +46,7 @@ fn archive(c: &mut Criterion) {
             b.iter(|| {
                 let mut sink = Discard(0);
                 let mut session = Session::new(&mut sink);
-                let mut result = batch::run(&inputs, &limits, Some(threads), &mut session);
+                let mut result = batch::run(&inputs, &limits, Some(threads), &mut session, &mut |_| {});
                 session.finish(&mut result.files).expect("finish");
                 sink.0
             })

@@ -7,9 +7,8 @@ use crate::capture::open_path;
 use crate::flow::Limits;
 use crate::record::Connection;
 use crate::summary::FileSummary;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, IsTerminal};
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
@@ -31,7 +30,9 @@ impl Input {
             Input::Named(p) | Input::Found(p) => p.to_string_lossy().into_owned(),
         }
     }
-    fn size(&self) -> u64 {
+
+    /// Bytes on disk (0 for standard input), for progress.
+    pub fn size(&self) -> u64 {
         match self {
             Input::Stdin => 0,
             Input::Named(p) | Input::Found(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
@@ -98,6 +99,20 @@ pub struct BatchResult {
     pub files: Vec<FileSummary>,
     /// Files found in directories that are not captures.
     pub skipped: Vec<String>,
+    /// What the caller should tell the user: each input's error, in input order, and inputs
+    /// left out.
+    pub warnings: Vec<String>,
+}
+
+/// How far a run over many inputs has come, after each input done.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    pub files_done: usize,
+    pub files: usize,
+    /// Bytes of the inputs done (their sizes on disk).
+    pub bytes: u64,
+    pub connections: u64,
+    pub failures: u64,
 }
 
 /// Counts for the progress bar of what has reached the session.
@@ -124,14 +139,20 @@ enum Message {
 /// Analyses every input, in parallel when there are several (on `threads` threads, or one per
 /// core), and feeds the session in input order. Errors of one input are recorded in its
 /// summary; the others go on.
-pub fn run(inputs: &[Input], limits: &Limits, threads: Option<usize>, session: &mut Session<'_>) -> BatchResult {
+pub fn run(
+    inputs: &[Input],
+    limits: &Limits,
+    threads: Option<usize>,
+    session: &mut Session<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> BatchResult {
     let mut result = BatchResult::default();
     let keep = |input: &Input, summary: FileSummary, result: &mut BatchResult| {
         if matches!(input, Input::Found(_)) && summary.not_a_capture {
             result.skipped.push(summary.path);
         } else {
             if let Some(err) = &summary.error {
-                eprintln!("tlsdiag: {}: {err}", summary.path);
+                result.warnings.push(format!("{}: {err}", summary.path));
             }
             result.files.push(summary);
         }
@@ -142,7 +163,6 @@ pub fn run(inputs: &[Input], limits: &Limits, threads: Option<usize>, session: &
         keep(&inputs[0], summary, &mut result);
         return result;
     }
-    let progress = progress_bar(inputs);
     // Bounded, so fast workers wait for the writer instead of filling memory.
     let (tx, rx) = sync_channel::<Message>(4096);
     let next_input = AtomicUsize::new(0);
@@ -183,21 +203,16 @@ pub fn run(inputs: &[Input], limits: &Limits, threads: Option<usize>, session: &
                 bytes += inputs[next].size();
                 keep(&inputs[next], summary, &mut result);
                 next += 1;
-                if let Some(bar) = &progress {
-                    bar.set_position(bytes);
-                    bar.set_message(format!(
-                        "{next}/{} files, {} connections, {} failures",
-                        inputs.len(),
-                        tally.connections,
-                        tally.failures
-                    ));
-                }
+                progress(Progress {
+                    files_done: next,
+                    files: inputs.len(),
+                    bytes,
+                    connections: tally.connections,
+                    failures: tally.failures,
+                });
             }
         }
     });
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
     result
 }
 
@@ -209,7 +224,7 @@ pub fn run_merged(inputs: &[Input], limits: &Limits, session: &mut Session<'_>) 
     let mut paths = Vec::new();
     for input in inputs {
         match input {
-            Input::Stdin => eprintln!("tlsdiag: --merge reads files only; standard input is left out"),
+            Input::Stdin => result.warnings.push("--merge reads files only; standard input is left out".into()),
             Input::Found(p) if open_path(p).is_err_and(|e| e.is_not_a_capture()) => {
                 result.skipped.push(p.to_string_lossy().into_owned())
             }
@@ -218,23 +233,8 @@ pub fn run_merged(inputs: &[Input], limits: &Limits, session: &mut Session<'_>) 
     }
     let summary = analyze_merged(&paths, limits, &mut |conn| session.connection(conn));
     if let Some(err) = &summary.error {
-        eprintln!("tlsdiag: {err}");
+        result.warnings.push(err.clone());
     }
     result.files.push(summary);
     result
-}
-
-/// A progress bar on stderr, only when stderr is a terminal.
-fn progress_bar(inputs: &[Input]) -> Option<ProgressBar> {
-    if !io::stderr().is_terminal() {
-        return None;
-    }
-    let total: u64 = inputs.iter().map(Input::size).sum();
-    let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style.progress_chars("=> "));
-    Some(bar)
 }

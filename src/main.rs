@@ -443,8 +443,25 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     let mut result = if args.merge {
         batch::run_merged(&inputs, &limits, &mut session)
     } else {
-        batch::run(&inputs, &limits, args.threads, &mut session)
+        let bar = progress_bar(&inputs);
+        let mut show = |p: batch::Progress| {
+            if let Some(bar) = &bar {
+                bar.set_position(p.bytes);
+                bar.set_message(format!(
+                    "{}/{} files, {} connections, {} failures",
+                    p.files_done, p.files, p.connections, p.failures
+                ));
+            }
+        };
+        let result = batch::run(&inputs, &limits, args.threads, &mut session, &mut show);
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        result
     };
+    for warning in &result.warnings {
+        eprintln!("tlsdiag: {warning}");
+    }
     // No input opened as a capture (a missing file, a text file): the errors are the whole
     // answer, without an empty table or document after them.
     let nothing_read = !result.files.is_empty() && result.files.iter().all(|f| f.format.is_none());
@@ -501,11 +518,31 @@ fn findings(args: FindingsArgs) -> Result<u8> {
     };
     let mut session = Session::new(report);
     let (read, errors) = tlsdiag::records::recompute(&mut inputs, &mut session);
+    for line in &read.bad_shown {
+        eprintln!("tlsdiag: {line}");
+    }
     session.finish(&mut read.file_summaries())?;
     for e in &errors {
         eprintln!("tlsdiag: {e}");
     }
     Ok(if errors.is_empty() && read.bad == 0 { 0 } else { EXIT_ERROR })
+}
+
+/// A progress bar on stderr over the inputs' bytes, only when stderr is a terminal and there
+/// is more than one input.
+fn progress_bar(inputs: &[batch::Input]) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if inputs.len() < 2 || !io::stderr().is_terminal() {
+        return None;
+    }
+    let total: u64 = inputs.iter().map(batch::Input::size).sum();
+    let bar = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    Some(bar)
 }
 
 fn explain(symptom: &str, markdown: bool) -> Result<u8> {

@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, Write};
 use std::sync::OnceLock;
 
-/// Bad lines reported one by one on stderr per run; the rest are only counted.
-const BAD_LINES_SHOWN: u64 = 10;
+/// Bad lines named one by one per run; the rest are only counted.
+pub const BAD_LINES_SHOWN: u64 = 10;
 
 /// Wire values by name, for names this program prints (unknown values print as `0x....`).
 struct Names {
@@ -98,8 +98,10 @@ pub struct ReadSummary {
     /// wrote them.
     pub files: BTreeMap<String, u64>,
     pub records: u64,
-    /// Lines or documents that are not connection records (each named on stderr).
+    /// Lines or documents that are not connection records.
     pub bad: u64,
+    /// What was wrong with the first of them ([`BAD_LINES_SHOWN`]), for the caller to show.
+    pub bad_shown: Vec<String>,
 }
 
 impl ReadSummary {
@@ -115,7 +117,7 @@ impl ReadSummary {
     fn bad(&mut self, label: &str, at: &str, message: &str) {
         self.bad += 1;
         if self.bad <= BAD_LINES_SHOWN {
-            eprintln!("tlsdiag: {label}: {at}: not a connection record: {message}");
+            self.bad_shown.push(format!("{label}: {at}: not a connection record: {message}"));
         }
     }
 }
@@ -259,7 +261,8 @@ pub fn recompute(
         }
     }
     if summary.bad > BAD_LINES_SHOWN {
-        eprintln!("tlsdiag: {} more lines that are not connection records", summary.bad - BAD_LINES_SHOWN);
+        let more = summary.bad - BAD_LINES_SHOWN;
+        summary.bad_shown.push(format!("{more} more lines that are not connection records"));
     }
     (summary, errors)
 }
