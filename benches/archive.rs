@@ -6,8 +6,8 @@ use std::io;
 use std::path::PathBuf;
 use tlsdiag::across::Conclusions;
 use tlsdiag::analyze::Session;
+use tlsdiag::analyze::Settings;
 use tlsdiag::batch;
-use tlsdiag::flow::Limits;
 use tlsdiag::record::Connection;
 use tlsdiag::report::Reporter;
 use tlsdiag::summary::FileSummary;
@@ -37,7 +37,7 @@ fn archive(c: &mut Criterion) {
         std::fs::write(dir.path().join(format!("part{i:02}.pcap")), &bytes).expect("write");
     }
     let inputs = batch::expand(&[dir.path().to_string_lossy().into_owned()], None).expect("inputs");
-    let limits = Limits::default();
+    let limits = Settings::default();
     let mut group = c.benchmark_group("archive");
     group.throughput(Throughput::Bytes(16 * bytes.len() as u64));
     group.sample_size(10);

@@ -7,7 +7,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Cursor;
 use std::path::PathBuf;
 use tlsdiag::analyze::analyze_reader;
-use tlsdiag::flow::Limits;
+use tlsdiag::analyze::Settings;
 
 /// Connections per iteration.
 const COPIES: usize = 1000;
@@ -62,7 +62,7 @@ fn checksum(header: &[u8]) -> u16 {
 }
 
 fn per_connection(c: &mut Criterion) {
-    let limits = Limits::default();
+    let limits = Settings::default();
     let mut group = c.benchmark_group("connection");
     group.sample_size(20);
     for (name, path) in [

@@ -10,8 +10,8 @@ use etl_writer::{Clock, Media, Options, SourceFrame, Style};
 use std::io::Cursor;
 use std::path::PathBuf;
 use tlsdiag::analyze::analyze_reader;
+use tlsdiag::analyze::Settings;
 use tlsdiag::capture::{expand_lz77_into, open_reader, Frame, LinkType, PcapngWriter};
-use tlsdiag::flow::Limits;
 
 const PACKETS: usize = 120_000;
 
@@ -148,7 +148,7 @@ fn read(c: &mut Criterion) {
         })
     });
     group.finish();
-    let limits = Limits::default();
+    let limits = Settings::default();
     let mut group = c.benchmark_group("etl-vs-pcapng-analyze");
     group.throughput(Throughput::Elements(PACKETS as u64));
     group.sample_size(10);

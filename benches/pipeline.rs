@@ -5,16 +5,16 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Cursor;
 use std::path::PathBuf;
 use tlsdiag::analyze::analyze_reader;
+use tlsdiag::analyze::Settings;
 use tlsdiag::capture::open_reader;
 use tlsdiag::decode::{decode, Decoded};
-use tlsdiag::flow::Limits;
 
 fn capture(relative: &str) -> Option<Vec<u8>> {
     std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)).ok()
 }
 
 fn pipeline(c: &mut Criterion) {
-    let limits = Limits::default();
+    let limits = Settings::default();
     let mut group = c.benchmark_group("analyze");
     for (name, path) in [
         ("sample", "samples/handshakes.pcap"),
@@ -77,7 +77,7 @@ fn stages(c: &mut Criterion) {
             tcp
         })
     });
-    let limits = Limits::default();
+    let limits = Settings::default();
     group.bench_function("whole", |b| {
         b.iter(|| analyze_reader("tls2", Box::new(Cursor::new(bytes.clone())), &limits, &mut |_| {}).connections)
     });

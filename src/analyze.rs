@@ -10,6 +10,7 @@ use crate::facts::Facts;
 use crate::flow::{Flow, FlowTable, Limits};
 use crate::proto::dns::parse_response;
 use crate::proto::facts::Seen;
+use crate::proto::keylog::KeyLog;
 use crate::record::Connection;
 use crate::report::Reporter;
 use crate::summary::FileSummary;
@@ -18,25 +19,40 @@ use std::collections::BTreeMap;
 use std::io;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
+
+/// How a run reads its inputs: the bounds on what it holds, and the TLS secrets to decrypt
+/// handshakes with (`--keylog`).
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub limits: Limits,
+    pub keylog: Option<Arc<KeyLog>>,
+}
+
+impl From<Limits> for Settings {
+    fn from(limits: Limits) -> Self {
+        Settings { limits, keylog: None }
+    }
+}
 
 /// Runs the whole pipeline over a stream (standard input, a pipe). See [`analyze_opened`].
 pub fn analyze_reader(
     label: &str,
     input: Box<dyn Read + Send>,
-    limits: &Limits,
+    settings: &Settings,
     emit: &mut dyn FnMut(Connection),
 ) -> FileSummary {
-    analyze_opened(label, open_reader(input), limits, emit)
+    analyze_opened(label, open_reader(input), settings, emit)
 }
 
 /// Runs the whole pipeline over a capture file. See [`analyze_opened`].
-pub fn analyze_path(path: &Path, limits: &Limits, emit: &mut dyn FnMut(Connection)) -> FileSummary {
-    analyze_opened(&path.to_string_lossy(), open_path(path), limits, emit)
+pub fn analyze_path(path: &Path, settings: &Settings, emit: &mut dyn FnMut(Connection)) -> FileSummary {
+    analyze_opened(&path.to_string_lossy(), open_path(path), settings, emit)
 }
 
 /// Runs the whole pipeline over several captures read as one time-ordered capture (the parts
 /// of a rotated capture). Frame numbers are those of the merged stream.
-pub fn analyze_merged(paths: &[&Path], limits: &Limits, emit: &mut dyn FnMut(Connection)) -> FileSummary {
+pub fn analyze_merged(paths: &[&Path], settings: &Settings, emit: &mut dyn FnMut(Connection)) -> FileSummary {
     let label = format!("merged({})", paths.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>().join(","));
     let mut parts = Vec::new();
     let mut open_error = None;
@@ -52,7 +68,7 @@ pub fn analyze_merged(paths: &[&Path], limits: &Limits, emit: &mut dyn FnMut(Con
     }
     let format = parts.first().map(|(_, o)| o.format).unwrap_or(CaptureFormat::Pcap);
     let merged = Opened { source: Box::new(MergedSource::new(parts, open_error)), format, compression: None };
-    analyze_opened(&label, Ok(merged), limits, emit)
+    analyze_opened(&label, Ok(merged), settings, emit)
 }
 
 /// Runs the pipeline over an opened input. `emit` receives each connection once settled; an
@@ -60,7 +76,7 @@ pub fn analyze_merged(paths: &[&Path], limits: &Limits, emit: &mut dyn FnMut(Con
 fn analyze_opened(
     label: &str,
     opened: Result<Opened, CaptureError>,
-    limits: &Limits,
+    settings: &Settings,
     emit: &mut dyn FnMut(Connection),
 ) -> FileSummary {
     let (mut source, format, compression) = match opened {
@@ -74,7 +90,7 @@ fn analyze_opened(
             };
         }
     };
-    let mut pipeline = Pipeline::new(label, limits);
+    let mut pipeline = Pipeline::new(label, settings);
     pipeline.summary.format = Some(format);
     pipeline.summary.compression = compression;
     loop {
@@ -117,10 +133,10 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(label: &str, limits: &Limits) -> Self {
+    pub fn new(label: &str, settings: &Settings) -> Self {
         Pipeline {
             label: label.to_string(),
-            table: FlowTable::new(limits.clone()),
+            table: FlowTable::new(settings.limits.clone()).with_keylog(settings.keylog.clone()),
             dns: DnsLog::default(),
             etl: EtlEvidence::default(),
             summary: FileSummary { path: label.to_string(), ..Default::default() },

@@ -2,9 +2,9 @@
 //! (one worker thread per core, each taking the next input in order),
 //! and connections handed to the [`Session`] in input order whatever the thread timing.
 
+use crate::analyze::Settings;
 use crate::analyze::{analyze_merged, analyze_path, analyze_reader, Session};
 use crate::capture::open_path;
-use crate::flow::Limits;
 use crate::record::Connection;
 use crate::summary::FileSummary;
 use std::collections::BTreeMap;
@@ -85,10 +85,10 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> io::Result<()> {
     Ok(())
 }
 
-fn analyze_input(input: &Input, limits: &Limits, emit: &mut dyn FnMut(Connection)) -> FileSummary {
+fn analyze_input(input: &Input, settings: &Settings, emit: &mut dyn FnMut(Connection)) -> FileSummary {
     match input {
-        Input::Stdin => analyze_reader("-", Box::new(io::stdin()), limits, emit),
-        Input::Named(p) | Input::Found(p) => analyze_path(p, limits, emit),
+        Input::Stdin => analyze_reader("-", Box::new(io::stdin()), settings, emit),
+        Input::Named(p) | Input::Found(p) => analyze_path(p, settings, emit),
     }
 }
 
@@ -141,7 +141,7 @@ enum Message {
 /// summary; the others go on.
 pub fn run(
     inputs: &[Input],
-    limits: &Limits,
+    settings: &Settings,
     threads: Option<usize>,
     session: &mut Session<'_>,
     progress: &mut dyn FnMut(Progress),
@@ -159,7 +159,7 @@ pub fn run(
     };
     if inputs.len() == 1 {
         // One input streams straight through: no thread, no reordering buffer.
-        let summary = analyze_input(&inputs[0], limits, &mut |conn| session.connection(conn));
+        let summary = analyze_input(&inputs[0], settings, &mut |conn| session.connection(conn));
         keep(&inputs[0], summary, &mut result);
         return result;
     }
@@ -175,7 +175,7 @@ pub fn run(
             scope.spawn(move || loop {
                 let i = next_input.fetch_add(1, Ordering::Relaxed);
                 let Some(input) = inputs.get(i) else { break };
-                let summary = analyze_input(input, limits, &mut |conn| {
+                let summary = analyze_input(input, settings, &mut |conn| {
                     let _ = tx.send(Message::Connection(i, Box::new(conn)));
                 });
                 let _ = tx.send(Message::Done(i, Box::new(summary)));
@@ -219,7 +219,7 @@ pub fn run(
 /// Reads every input as one time-ordered capture (`--merge`). Files found in directories that
 /// are not captures are skipped; standard input cannot take part (it would have to be read
 /// whole before the first frame).
-pub fn run_merged(inputs: &[Input], limits: &Limits, session: &mut Session<'_>) -> BatchResult {
+pub fn run_merged(inputs: &[Input], settings: &Settings, session: &mut Session<'_>) -> BatchResult {
     let mut result = BatchResult::default();
     let mut paths = Vec::new();
     for input in inputs {
@@ -231,7 +231,7 @@ pub fn run_merged(inputs: &[Input], limits: &Limits, session: &mut Session<'_>) 
             Input::Named(p) | Input::Found(p) => paths.push(p.as_path()),
         }
     }
-    let summary = analyze_merged(&paths, limits, &mut |conn| session.connection(conn));
+    let summary = analyze_merged(&paths, settings, &mut |conn| session.connection(conn));
     if let Some(err) = &summary.error {
         result.warnings.push(err.clone());
     }

@@ -128,7 +128,7 @@ mod tests {
     fn fixture(name: &str) -> Vec<crate::record::Connection> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
         let mut conns = Vec::new();
-        crate::analyze::analyze_path(&path, &crate::flow::Limits::default(), &mut |c| conns.push(c));
+        crate::analyze::analyze_path(&path, &crate::analyze::Settings::default(), &mut |c| conns.push(c));
         conns
     }
 

@@ -3,10 +3,10 @@
 //! saved as pcapng so the frames named as evidence can be opened in Wireshark.
 
 use crate::analyze::Pipeline;
+use crate::analyze::Settings;
 use crate::capture::CaptureLoss;
 use crate::capture::{Frame, LinkType, Nanos, RotatingWriter, Rotation};
 use crate::capture_loss::LossLog;
-use crate::flow::Limits;
 use crate::record::Connection;
 use crate::summary::FileSummary;
 use crate::verdict::Code;
@@ -418,7 +418,7 @@ fn status(frames: u64, connections: u64, failures: u64, losses: &LossLog) -> Str
 /// away; every settled connection goes to `emit` at once.
 pub fn capture(
     options: &LiveOptions,
-    limits: &Limits,
+    settings: &Settings,
     stop: &AtomicBool,
     hangup: Option<&Hangup>,
     emit: &mut dyn FnMut(Connection),
@@ -458,7 +458,7 @@ pub fn capture(
     let mut summary_out = SummaryOut::open(options.summary_file.as_deref())?;
     let (mut last_summary, mut period) = (Instant::now(), FailureCounts::default());
     let label = format!("live:{iface}");
-    let mut pipeline = Pipeline::new(&label, limits).reporting_on_outcome();
+    let mut pipeline = Pipeline::new(&label, settings).reporting_on_outcome();
     let (started, mut last_status) = (Instant::now(), Instant::now());
     let mut frames = 0u64;
     let losses = RefCell::new(LossLog::default());

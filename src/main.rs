@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use tlsdiag::analyze::Session;
+use tlsdiag::analyze::{Session, Settings};
 use tlsdiag::batch;
 use tlsdiag::flow::Limits;
 use tlsdiag::proto::keylog::KeyLog;
@@ -360,15 +360,14 @@ fn live(args: LiveArgs) -> Result<u8> {
         status_every: (args.status_every > 0.0).then(|| Duration::from_secs_f64(args.status_every)),
     };
     let keylog = read_keylog(args.keylog.as_deref())?;
-    let limits = Limits {
-        idle_timeout: args.idle_timeout.saturating_mul(1_000_000_000),
+    let settings = Settings {
+        limits: Limits { idle_timeout: args.idle_timeout.saturating_mul(1_000_000_000), ..Limits::default() },
         keylog: keylog.clone(),
-        ..Limits::default()
     };
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all, ListMode::default(), true);
     let mut session = Session::streaming(report.as_mut());
-    let summary = tlsdiag::live::capture(&options, &limits, &stop, Some(&hangup), &mut |conn| {
+    let summary = tlsdiag::live::capture(&options, &settings, &stop, Some(&hangup), &mut |conn| {
         session.connection(conn);
         // `tlsdiag live ... | head -3`: nobody reads any more, so the capture ends.
         if session.write_failed() {
@@ -407,13 +406,15 @@ fn parse_size(text: &str) -> std::result::Result<usize, String> {
 
 fn analyze(args: AnalyzeArgs) -> Result<u8> {
     let keylog = read_keylog(args.keylog.as_deref())?;
-    let limits = Limits {
+    let settings = Settings {
+        limits: Limits {
+            max_flows: args.max_flows,
+            idle_timeout: args.idle_timeout.saturating_mul(1_000_000_000),
+            max_out_of_order_segments: args.max_out_of_order,
+            max_handshake_message: args.max_handshake_message,
+            ..Limits::default()
+        },
         keylog: keylog.clone(),
-        max_flows: args.max_flows,
-        idle_timeout: args.idle_timeout.saturating_mul(1_000_000_000),
-        max_out_of_order_segments: args.max_out_of_order,
-        max_handshake_message: args.max_handshake_message,
-        ..Limits::default()
     };
     let mut files = args.files;
     let mut stdin_by_default = false;
@@ -441,7 +442,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
     }
     let mut session = Session::new(report.as_mut());
     let mut result = if args.merge {
-        batch::run_merged(&inputs, &limits, &mut session)
+        batch::run_merged(&inputs, &settings, &mut session)
     } else {
         let bar = progress_bar(&inputs);
         let mut show = |p: batch::Progress| {
@@ -453,7 +454,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8> {
                 ));
             }
         };
-        let result = batch::run(&inputs, &limits, args.threads, &mut session, &mut show);
+        let result = batch::run(&inputs, &settings, args.threads, &mut session, &mut show);
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }

@@ -118,10 +118,10 @@ fn record_starts(bytes: &[u8]) -> Vec<usize> {
 fn a_capture_cut_at_every_byte_names_the_frame_and_offset_and_never_panics() {
     use std::io::Cursor;
     use tlsdiag::analyze::analyze_reader;
-    use tlsdiag::flow::Limits;
+    use tlsdiag::analyze::Settings;
     let bytes = std::fs::read(repo().join("samples/handshakes.pcap")).unwrap();
     let starts = record_starts(&bytes);
-    let limits = Limits::default();
+    let limits = Settings::default();
     // Connections of the whole file that a FIN or RST closed: (first frame, last frame, verdict).
     let mut closed = Vec::new();
     analyze_reader("whole", Box::new(Cursor::new(bytes.clone())), &limits, &mut |c| {

@@ -24,7 +24,7 @@ pub fn fuzz_limits() -> Limits {
 pub fn run_capture(magic: &[u8], data: &[u8]) {
     let mut bytes = magic.to_vec();
     bytes.extend_from_slice(data);
-    let summary = analyze_reader("fuzz", Box::new(Cursor::new(bytes)), &fuzz_limits(), &mut |conn| {
+    let summary = analyze_reader("fuzz", Box::new(Cursor::new(bytes)), &fuzz_limits().into(), &mut |conn| {
         // Serialising walks every field a report prints.
         let _ = serde_json::to_vec(&conn);
     });
@@ -79,8 +79,8 @@ pub fn run_segments(data: &[u8]) {
             src,
             dst,
             // A few connections: the port varies with the top bits of the control byte.
-            sport: sport ^ (h[0] >> 6) as u16 * (side == 0) as u16,
-            dport: dport ^ (h[0] >> 6) as u16 * (side == 1) as u16,
+            sport: sport ^ ((h[0] >> 6) as u16 * (side == 0) as u16),
+            dport: dport ^ ((h[0] >> 6) as u16 * (side == 1) as u16),
             seq: isn[side].wrapping_add(offset as u32),
             ack: 0,
             flags,
@@ -91,7 +91,7 @@ pub fn run_segments(data: &[u8]) {
     }
     table.finish_all();
     for flow in table.take_finished() {
-        let conn = Connection::from_flow(flow, "fuzz");
+        let conn = Connection::new("fuzz", tlsdiag::facts::Facts::from_flow(flow));
         let _ = serde_json::to_vec(&conn);
     }
 }

@@ -37,9 +37,6 @@ pub struct Limits {
     pub idle_timeout: Nanos,
     /// Largest handshake message reassembled (certificate chains are the big ones).
     pub max_handshake_message: usize,
-    /// Not a bound but travels with them to every connection: the TLS secrets to decrypt
-    /// handshakes with (`--keylog`, and the secrets blocks of a pcapng file).
-    pub keylog: Option<Arc<KeyLog>>,
 }
 
 impl Default for Limits {
@@ -50,7 +47,6 @@ impl Default for Limits {
             max_out_of_order_bytes: 256 * 1024,
             idle_timeout: 300 * 1_000_000_000,
             max_handshake_message: 256 * 1024,
-            keylog: None,
         }
     }
 }
@@ -292,7 +288,14 @@ impl Flow {
         }
     }
 
-    fn on_segment(&mut self, side: Side, seg: &TcpSegment<'_>, seen: Seen, limits: &Limits) {
+    fn on_segment(
+        &mut self,
+        side: Side,
+        seg: &TcpSegment<'_>,
+        seen: Seen,
+        limits: &Limits,
+        keylog: Option<&Arc<KeyLog>>,
+    ) {
         self.last = seen;
         self.packets += 1;
         let flags = seg.flags;
@@ -336,10 +339,10 @@ impl Flow {
             }
         }
         if seg.wire_len > 0 && self.wants(side) {
-            let (hint, keylog) = (self.client_hint, &limits.keylog);
+            let hint = self.client_hint;
             let tls = self.tls.get_or_insert_with(|| {
                 let mut tls = TlsAnalyzer::new(limits.max_handshake_message);
-                tls.set_keylog(keylog.clone());
+                tls.set_keylog(keylog.cloned());
                 if let Some(side) = hint {
                     tls.set_client_hint(side);
                 }
@@ -509,6 +512,9 @@ pub struct FlowTable {
     /// than when it closes.
     report_on_outcome: bool,
     sessions: SessionIndex,
+    /// The TLS secrets to decrypt handshakes with (`--keylog`, and the secrets blocks of a
+    /// pcapng file), given to every connection's analyzer.
+    keylog: Option<Arc<KeyLog>>,
     pub stats: FlowStats,
 }
 
@@ -528,18 +534,25 @@ impl FlowTable {
             at_end: Vec::new(),
             report_on_outcome: false,
             sessions: SessionIndex::default(),
+            keylog: None,
             stats: FlowStats::default(),
         }
+    }
+
+    /// Decrypts handshakes with these secrets.
+    pub fn with_keylog(mut self, keylog: Option<Arc<KeyLog>>) -> Self {
+        self.keylog = keylog;
+        self
     }
 
     /// Adds the text of a key log found in the capture itself (a pcapng Decryption Secrets
     /// Block). Connections already open may still need it: their handshakes may come later.
     pub fn add_secrets(&mut self, text: &str) -> usize {
-        let keylog = match &self.limits.keylog {
+        let keylog = match &self.keylog {
             Some(keylog) => Arc::clone(keylog),
             None => {
                 let keylog = Arc::new(KeyLog::default());
-                self.limits.keylog = Some(Arc::clone(&keylog));
+                self.keylog = Some(Arc::clone(&keylog));
                 for entry in self.map.values_mut() {
                     if let Entry::Live(flow) = entry {
                         if let Some(tls) = flow.tls.as_mut() {
@@ -608,7 +621,7 @@ impl FlowTable {
                 }
             }
         };
-        entry.on_segment(side, seg, seen, &self.limits);
+        entry.on_segment(side, seg, seen, &self.limits, self.keylog.as_ref());
         if entry.tls.as_mut().is_some_and(|tls| tls.take_session_news()) {
             self.sessions.update(entry);
         }
@@ -889,8 +902,8 @@ mod tests {
         let (key, side) = FlowKey::of(&first);
         let seen = [Seen { frame: 1, ts: 10 }, Seen { frame: 3, ts: 20 }];
         let mut direct = Flow::new(key, 1, seen[0]);
-        direct.on_segment(side, &first, seen[0], &limits);
-        direct.on_segment(side, &second, seen[1], &limits);
+        direct.on_segment(side, &first, seen[0], &limits, None);
+        direct.on_segment(side, &second, seen[1], &limits, None);
         let mut opening = Opening::new(1, side, &first, seen[0]);
         assert!(Opening::takes(&second));
         opening.on_syn(&second, seen[1]);
