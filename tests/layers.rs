@@ -166,3 +166,19 @@ fn the_scanner_finds_plain_and_grouped_uses_and_ignores_comments() {
     let code = code_of("use crate::flow::Flow;\nuse crate::{decode, proto::facts};\n// crate::report in prose\n");
     assert_eq!(named_modules(&code), BTreeSet::from(["decode".to_string(), "flow".into(), "proto".into()]));
 }
+
+#[test]
+fn the_readme_layout_names_every_module_and_where_each_verdict_is_decided() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let layout = readme.split("## Layout").nth(1).expect("README's Layout section");
+    let layout = &layout[..layout.find("\n## ").unwrap_or(layout.len())];
+    for (_, modules) in STAGES {
+        for module in *modules {
+            assert!(layout.contains(module), "README's Layout does not name {module}");
+        }
+    }
+    let table = layout.split("### Where each verdict is decided").nth(1).expect("the verdict table");
+    for code in tlsdiag::verdict::Code::ALL {
+        assert!(table.contains(&format!("`{code}`")), "README's verdict table does not place `{code}`");
+    }
+}
