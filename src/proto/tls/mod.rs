@@ -1,0 +1,303 @@
+//! The TLS stream analyzer: the bytes of each side of a connection in, [`TlsFacts`] out.
+//!
+//! This file is the analyzer's public face (what the flow stage calls) and the state it keeps;
+//! the work is split by concern:
+//! - [`record_layer`]: record reassembly with its size cap, resync after a gap, SSLv2 records,
+//!   and deciding once per side whether the bytes are TLS at all (plaintext, garbage);
+//! - [`handshake`]: what each record and handshake message means: message reassembly and the
+//!   handshake state machine of our own (tls-parser's rejects the TLS 1.3 compatibility
+//!   ChangeCipherSpec), up to the outcome;
+//! - [`keys`]: the key log's secrets for this connection, the keys they give each side, and
+//!   opening encrypted records with them (`proto::decrypt`).
+
+mod handshake;
+mod keys;
+mod record_layer;
+
+use super::decrypt::RecordKeys;
+use super::facts::{Role, Seen, TlsFacts};
+use super::keylog::{KeyLog, Secrets};
+use super::openvpn::{self, OpenVpnUnwrapper};
+use super::tds::{self, TdsUnwrapper};
+use super::Side;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// No byte seen yet.
+    Waiting,
+    /// TLS records are flowing and the outcome is still open.
+    Active,
+    /// Outcome known (completed and confirmed, fatal alert, or nothing more to learn).
+    Done,
+    /// The connection does not carry TLS.
+    NotTls,
+}
+
+#[derive(Default)]
+struct Direction {
+    /// Bytes of a record not yet complete.
+    record: Vec<u8>,
+    /// Bytes of a handshake message spread over several records.
+    handshake: Vec<u8>,
+    /// After ChangeCipherSpec (TLS 1.2) or ServerHello (TLS 1.3 server): records are opaque.
+    encrypted: bool,
+    /// At least one valid record was seen from this side.
+    valid: bool,
+    /// Nothing more is read from this side (garbage or limit).
+    stopped: bool,
+    /// Bytes of this side were lost: the next record header is searched for before reading on.
+    resync: bool,
+    /// No byte after the hole has been passed over yet: a header found now begins the first
+    /// segment after it.
+    resync_at_start: bool,
+    /// Read keys from a key log: this side's encrypted records are opened with them.
+    keys: Option<Box<RecordKeys>>,
+}
+
+pub struct TlsAnalyzer {
+    dirs: [Direction; 2],
+    client: Option<Side>,
+    tls13: bool,
+    status: Status,
+    max_handshake_message: usize,
+    /// Records seen on both sides, to give up on a connection whose handshake never ends.
+    records: u32,
+    /// Set when the connection turned out to be SQL Server's TDS, which carries the handshake
+    /// inside PRELOGIN packets.
+    tds: Option<Box<TdsUnwrapper>>,
+    /// Set when the connection turned out to be OpenVPN over TCP, which carries the handshake
+    /// inside its control channel.
+    openvpn: Option<Box<OpenVpnUnwrapper>>,
+    /// The TLS bytes unwrapped from TDS or OpenVPN, reused from call to call.
+    unwrapped: Vec<u8>,
+    /// Where this connection's secrets may be found (`--keylog`, pcapng secrets blocks).
+    keylog: Option<Arc<KeyLog>>,
+    /// This connection's secrets, once the ServerHello named the suite.
+    secrets: Option<Box<Secrets>>,
+    /// The frame of each side's first byte (a client prologue is one the server did not answer).
+    first_byte: [Option<u64>; 2],
+    /// A hello or ticket arrived since the flow table last looked (see `take_session_news`).
+    session_news: bool,
+    pub facts: TlsFacts,
+}
+
+impl TlsAnalyzer {
+    pub fn new(max_handshake_message: usize) -> Self {
+        TlsAnalyzer {
+            dirs: Default::default(),
+            client: None,
+            tls13: false,
+            status: Status::Waiting,
+            max_handshake_message,
+            records: 0,
+            tds: None,
+            openvpn: None,
+            unwrapped: Vec::new(),
+            keylog: None,
+            secrets: None,
+            session_news: false,
+            first_byte: [None; 2],
+            facts: TlsFacts::default(),
+        }
+    }
+
+    /// The key log to look this connection's secrets up in when its ServerHello arrives.
+    pub fn set_keylog(&mut self, keylog: Option<Arc<KeyLog>>) {
+        self.keylog = keylog;
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The side that sent the ClientHello, if known.
+    pub fn client_side(&self) -> Option<Side> {
+        self.client
+    }
+
+    /// Tells which side opened the TCP connection; a ClientHello overrides it.
+    pub fn set_client_hint(&mut self, side: Side) {
+        self.client.get_or_insert(side);
+    }
+
+    /// True while this side's bytes may still change the outcome; after the other side spoke
+    /// something other than TLS, this side's first bytes still tell what listens there.
+    pub fn wants(&self, side: Side) -> bool {
+        match self.status {
+            Status::Waiting | Status::Active => !self.dirs[side].stopped,
+            Status::NotTls => self.awaiting_answer(side),
+            Status::Done => false,
+        }
+    }
+
+    fn awaiting_answer(&self, side: Side) -> bool {
+        self.facts.non_tls.as_ref().is_some_and(|n| n.answer.is_none() && n.sender != self.role(side))
+    }
+
+    fn role(&self, side: Side) -> Role {
+        match self.client {
+            Some(c) if c != side => Role::Server,
+            _ => Role::Client,
+        }
+    }
+
+    /// At least one TLS record was seen (a TDS connection may settle without any).
+    pub fn saw_records(&self) -> bool {
+        self.dirs.iter().any(|d| d.valid)
+    }
+
+    /// The TDS facts of a SQL Server connection, taken out of the analyzer.
+    pub fn take_tds(&mut self) -> Option<tds::TdsFacts> {
+        self.tds.take().map(|t| t.facts)
+    }
+
+    /// The OpenVPN facts of an OpenVPN-over-TCP connection, taken out of the analyzer.
+    pub fn take_openvpn(&mut self) -> Option<openvpn::OpenVpnFacts> {
+        self.openvpn.take().map(|o| o.facts)
+    }
+
+    /// The next in-order bytes of this side's stream.
+    pub fn on_data(&mut self, side: Side, data: &[u8], seen: Seen) {
+        if !self.wants(side) || data.is_empty() {
+            return;
+        }
+        self.first_byte[side].get_or_insert(seen.frame);
+        if self.status == Status::NotTls {
+            return self.on_answer(data, seen);
+        }
+        if self.openvpn.is_some() {
+            return self.on_openvpn_data(side, data, seen);
+        }
+        let Some(tds) = self.tds.as_mut() else {
+            return self.on_tls_bytes(side, data, seen);
+        };
+        let mut unwrapped = std::mem::take(&mut self.unwrapped);
+        tds.unwrap(side, data, seen.frame, &mut unwrapped);
+        let (client, stopped, negotiated) = (tds.client_side(), tds.stopped(side), tds.facts.negotiated);
+        if let Some(client) = client {
+            // The PRELOGIN's sender is the client, whatever the TCP handshake said.
+            if self.facts.client_hello.is_none() {
+                self.client = Some(client);
+            }
+        }
+        if !unwrapped.is_empty() {
+            self.on_tls_bytes(side, &unwrapped, seen);
+            unwrapped.clear();
+        }
+        self.unwrapped = unwrapped;
+        // Without encryption nothing more comes from the server that matters; the client's next
+        // packet (its LOGIN7 in the clear) is the evidence still to read. After a mismatch both
+        // sides are still read: some clients try TLS anyway.
+        if negotiated == Some(tds::Negotiated::None) && client.is_some_and(|c| c != side) {
+            self.dirs[side].stopped = true;
+            self.settle_if_both_stopped();
+        }
+        if stopped && !self.dirs[side].stopped {
+            self.dirs[side].stopped = true;
+            self.settle_if_both_stopped();
+        }
+    }
+
+    /// OpenVPN's control channel carries the handshake: its TLS bytes go on as a plain TLS
+    /// connection's would.
+    fn on_openvpn_data(&mut self, side: Side, data: &[u8], seen: Seen) {
+        let Some(vpn) = self.openvpn.as_mut() else { return };
+        let mut unwrapped = std::mem::take(&mut self.unwrapped);
+        vpn.unwrap(side, data, seen.frame, &mut unwrapped);
+        let (client, stopped) = (vpn.client_side(), [vpn.stopped(0), vpn.stopped(1)]);
+        if let Some(client) = client.filter(|_| self.facts.client_hello.is_none()) {
+            self.client = Some(client);
+        }
+        if !unwrapped.is_empty() {
+            self.on_tls_bytes(side, &unwrapped, seen);
+            unwrapped.clear();
+        }
+        self.unwrapped = unwrapped;
+        // Sides the OpenVPN layer is done with (an error; tls-crypt once data flowed both ways).
+        for (dir, stop) in self.dirs.iter_mut().zip(stopped) {
+            dir.stopped |= stop;
+        }
+        self.settle_if_both_stopped();
+    }
+
+    /// The connection is over: a side that only ever sent plaintext makes it not TLS.
+    pub fn finish(&mut self) {
+        if self.status == Status::Waiting && self.facts.non_tls.is_some() {
+            self.status = Status::NotTls;
+        }
+    }
+
+    fn settle_if_both_stopped(&mut self) {
+        if self.dirs.iter().all(|d| d.stopped) {
+            self.status = Status::Done;
+        }
+    }
+
+    /// True once after a hello or ticket arrived: the flow table's session index then looks at
+    /// the facts (see `flow::sessions`).
+    pub fn take_session_news(&mut self) -> bool {
+        std::mem::take(&mut self.session_news)
+    }
+}
+
+/// Byte builders shared by the unit tests of the analyzer's files.
+#[cfg(test)]
+mod testing {
+    use super::TlsAnalyzer;
+    use crate::proto::facts::Seen;
+
+    pub(super) fn seen(frame: u64) -> Seen {
+        Seen { frame, ts: 0 }
+    }
+
+    pub(super) fn record(ctype: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![ctype, 3, 3];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    /// A ClientHello handshake message (TLS 1.2, one suite, the given extensions block).
+    pub(super) fn client_hello(extensions: &[u8]) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[0; 32]);
+        body.extend_from_slice(&[0, 0, 2, 0xc0, 0x2f, 1, 0]);
+        body.extend_from_slice(extensions);
+        let mut msg = vec![1, 0, 0, 0];
+        msg[1..4].copy_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    /// A ServerHello handshake message choosing `suite`, TLS 1.3 (supported_versions) or 1.2.
+    pub(super) fn server_hello(suite: u16, tls13: bool) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0);
+        body.extend_from_slice(&suite.to_be_bytes());
+        body.push(0);
+        if tls13 {
+            body.extend_from_slice(&[0, 6, 0, 0x2b, 0, 2, 3, 4]);
+        } else {
+            body.extend_from_slice(&[0, 0]);
+        }
+        let mut msg = vec![2, 0, 0, 0];
+        msg[1..4].copy_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    /// Client on side 0, server on side 1, up to the server's first encrypted record (TLS 1.3)
+    /// or its ServerHello (TLS 1.2).
+    pub(super) fn after_hellos(suite: u16, tls13: bool) -> TlsAnalyzer {
+        let mut tls = TlsAnalyzer::new(1 << 16);
+        tls.on_data(0, &record(22, &client_hello(&[])), seen(1));
+        tls.on_data(1, &record(22, &server_hello(suite, tls13)), seen(2));
+        if tls13 {
+            tls.on_data(1, &record(23, &[0; 800]), seen(2));
+        }
+        assert!(tls.facts.server_hello.is_some());
+        tls
+    }
+}
