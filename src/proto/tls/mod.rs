@@ -9,6 +9,10 @@
 //!   ChangeCipherSpec), up to the outcome;
 //! - [`keys`]: the key log's secrets for this connection, the keys they give each side, and
 //!   opening encrypted records with them (`proto::decrypt`).
+//!
+//! Framings that carry TLS inside another protocol (SQL Server's TDS, OpenVPN) are removed in
+//! front of this analyzer, by `proto::transport`; all it does is ask that layer (a [`Claim`])
+//! whether a side's first bytes, when they are not a TLS record, are its framing.
 
 mod handshake;
 mod keys;
@@ -17,10 +21,19 @@ mod record_layer;
 use super::decrypt::RecordKeys;
 use super::facts::{Role, Seen, TlsFacts};
 use super::keylog::{KeyLog, Secrets};
-use super::openvpn::{self, OpenVpnUnwrapper};
-use super::tds::{self, TdsUnwrapper};
 use super::Side;
 use std::sync::Arc;
+
+/// What a framing in front of TLS (see `proto::transport`) says about a side's first bytes
+/// when they are not a TLS record.
+pub enum Claim<T> {
+    /// They are its framing: the record layer hands them over unread.
+    Framed(T),
+    /// Too few bytes to tell yet.
+    NeedMore,
+    /// Not its framing: they are read as plaintext before TLS, or as garbage.
+    No,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -63,14 +76,6 @@ pub struct TlsAnalyzer {
     max_handshake_message: usize,
     /// Records seen on both sides, to give up on a connection whose handshake never ends.
     records: u32,
-    /// Set when the connection turned out to be SQL Server's TDS, which carries the handshake
-    /// inside PRELOGIN packets.
-    tds: Option<Box<TdsUnwrapper>>,
-    /// Set when the connection turned out to be OpenVPN over TCP, which carries the handshake
-    /// inside its control channel.
-    openvpn: Option<Box<OpenVpnUnwrapper>>,
-    /// The TLS bytes unwrapped from TDS or OpenVPN, reused from call to call.
-    unwrapped: Vec<u8>,
     /// Where this connection's secrets may be found (`--keylog`, pcapng secrets blocks).
     keylog: Option<Arc<KeyLog>>,
     /// This connection's secrets, once the ServerHello named the suite.
@@ -91,9 +96,6 @@ impl TlsAnalyzer {
             status: Status::Waiting,
             max_handshake_message,
             records: 0,
-            tds: None,
-            openvpn: None,
-            unwrapped: Vec::new(),
             keylog: None,
             secrets: None,
             session_news: false,
@@ -147,77 +149,39 @@ impl TlsAnalyzer {
         self.dirs.iter().any(|d| d.valid)
     }
 
-    /// The TDS facts of a SQL Server connection, taken out of the analyzer.
-    pub fn take_tds(&mut self) -> Option<tds::TdsFacts> {
-        self.tds.take().map(|t| t.facts)
-    }
-
-    /// The OpenVPN facts of an OpenVPN-over-TCP connection, taken out of the analyzer.
-    pub fn take_openvpn(&mut self) -> Option<openvpn::OpenVpnFacts> {
-        self.openvpn.take().map(|o| o.facts)
-    }
-
-    /// The next in-order bytes of this side's stream.
+    /// The next in-order bytes of this side's stream, TLS records as they are on the wire.
     pub fn on_data(&mut self, side: Side, data: &[u8], seen: Seen) {
+        if self.admit(side, data, seen) {
+            self.read_records(side, data, seen, |_| Claim::<()>::No);
+        }
+    }
+
+    /// Takes a side's next bytes as they are on the wire, before any framing in front of TLS
+    /// is removed: false when the record layer has no use for them (not wanted, empty, or kept
+    /// here as the answer to a side that did not speak TLS).
+    pub fn admit(&mut self, side: Side, data: &[u8], seen: Seen) -> bool {
         if !self.wants(side) || data.is_empty() {
-            return;
+            return false;
         }
         self.first_byte[side].get_or_insert(seen.frame);
         if self.status == Status::NotTls {
-            return self.on_answer(data, seen);
+            self.on_answer(data, seen);
+            return false;
         }
-        if self.openvpn.is_some() {
-            return self.on_openvpn_data(side, data, seen);
-        }
-        let Some(tds) = self.tds.as_mut() else {
-            return self.on_tls_bytes(side, data, seen);
-        };
-        let mut unwrapped = std::mem::take(&mut self.unwrapped);
-        tds.unwrap(side, data, seen.frame, &mut unwrapped);
-        let (client, stopped, negotiated) = (tds.client_side(), tds.stopped(side), tds.facts.negotiated);
-        if let Some(client) = client {
-            // The PRELOGIN's sender is the client, whatever the TCP handshake said.
-            if self.facts.client_hello.is_none() {
-                self.client = Some(client);
-            }
-        }
-        if !unwrapped.is_empty() {
-            self.on_tls_bytes(side, &unwrapped, seen);
-            unwrapped.clear();
-        }
-        self.unwrapped = unwrapped;
-        // Without encryption nothing more comes from the server that matters; the client's next
-        // packet (its LOGIN7 in the clear) is the evidence still to read. After a mismatch both
-        // sides are still read: some clients try TLS anyway.
-        if negotiated == Some(tds::Negotiated::None) && client.is_some_and(|c| c != side) {
-            self.dirs[side].stopped = true;
-            self.settle_if_both_stopped();
-        }
-        if stopped && !self.dirs[side].stopped {
-            self.dirs[side].stopped = true;
-            self.settle_if_both_stopped();
+        true
+    }
+
+    /// A framing in front of TLS knows which side is the client (the sender of a PRELOGIN, of
+    /// an OpenVPN reset): taken unless a ClientHello already said.
+    pub fn set_client(&mut self, side: Side) {
+        if self.facts.client_hello.is_none() {
+            self.client = Some(side);
         }
     }
 
-    /// OpenVPN's control channel carries the handshake: its TLS bytes go on as a plain TLS
-    /// connection's would.
-    fn on_openvpn_data(&mut self, side: Side, data: &[u8], seen: Seen) {
-        let Some(vpn) = self.openvpn.as_mut() else { return };
-        let mut unwrapped = std::mem::take(&mut self.unwrapped);
-        vpn.unwrap(side, data, seen.frame, &mut unwrapped);
-        let (client, stopped) = (vpn.client_side(), [vpn.stopped(0), vpn.stopped(1)]);
-        if let Some(client) = client.filter(|_| self.facts.client_hello.is_none()) {
-            self.client = Some(client);
-        }
-        if !unwrapped.is_empty() {
-            self.on_tls_bytes(side, &unwrapped, seen);
-            unwrapped.clear();
-        }
-        self.unwrapped = unwrapped;
-        // Sides the OpenVPN layer is done with (an error; tls-crypt once data flowed both ways).
-        for (dir, stop) in self.dirs.iter_mut().zip(stopped) {
-            dir.stopped |= stop;
-        }
+    /// Nothing more is read from this side (a framing in front of TLS is done with it).
+    pub fn stop(&mut self, side: Side) {
+        self.dirs[side].stopped = true;
         self.settle_if_both_stopped();
     }
 
@@ -241,17 +205,17 @@ impl TlsAnalyzer {
     }
 }
 
-/// Byte builders shared by the unit tests of the analyzer's files.
+/// Byte builders shared by the unit tests of the analyzer's files (and of the layer in front).
 #[cfg(test)]
-mod testing {
+pub(crate) mod testing {
     use super::TlsAnalyzer;
     use crate::proto::facts::Seen;
 
-    pub(super) fn seen(frame: u64) -> Seen {
+    pub(crate) fn seen(frame: u64) -> Seen {
         Seen { frame, ts: 0 }
     }
 
-    pub(super) fn record(ctype: u8, body: &[u8]) -> Vec<u8> {
+    pub(crate) fn record(ctype: u8, body: &[u8]) -> Vec<u8> {
         let mut r = vec![ctype, 3, 3];
         r.extend_from_slice(&(body.len() as u16).to_be_bytes());
         r.extend_from_slice(body);
@@ -259,7 +223,7 @@ mod testing {
     }
 
     /// A ClientHello handshake message (TLS 1.2, one suite, the given extensions block).
-    pub(super) fn client_hello(extensions: &[u8]) -> Vec<u8> {
+    pub(crate) fn client_hello(extensions: &[u8]) -> Vec<u8> {
         let mut body = vec![3, 3];
         body.extend_from_slice(&[0; 32]);
         body.extend_from_slice(&[0, 0, 2, 0xc0, 0x2f, 1, 0]);
@@ -271,7 +235,7 @@ mod testing {
     }
 
     /// A ServerHello handshake message choosing `suite`, TLS 1.3 (supported_versions) or 1.2.
-    pub(super) fn server_hello(suite: u16, tls13: bool) -> Vec<u8> {
+    pub(crate) fn server_hello(suite: u16, tls13: bool) -> Vec<u8> {
         let mut body = vec![3, 3];
         body.extend_from_slice(&[7; 32]);
         body.push(0);
@@ -290,7 +254,7 @@ mod testing {
 
     /// Client on side 0, server on side 1, up to the server's first encrypted record (TLS 1.3)
     /// or its ServerHello (TLS 1.2).
-    pub(super) fn after_hellos(suite: u16, tls13: bool) -> TlsAnalyzer {
+    pub(crate) fn after_hellos(suite: u16, tls13: bool) -> TlsAnalyzer {
         let mut tls = TlsAnalyzer::new(1 << 16);
         tls.on_data(0, &record(22, &client_hello(&[])), seen(1));
         tls.on_data(1, &record(22, &server_hello(suite, tls13)), seen(2));

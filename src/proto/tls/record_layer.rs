@@ -3,11 +3,9 @@
 //! hellos recognised, and the decision whether a side speaks TLS at all: plaintext before a
 //! hello (STARTTLS, a prologue), plaintext answered by a TLS service, bytes that are no record.
 
-use super::{Status, TlsAnalyzer};
+use super::{Claim, Status, TlsAnalyzer};
 use crate::names;
 use crate::proto::facts::{NonTls, Prologue, Role, Seen};
-use crate::proto::openvpn;
-use crate::proto::tds;
 use crate::proto::Side;
 
 /// Plaintext read from a side before giving up on finding a TLS hello in it.
@@ -70,9 +68,19 @@ impl TlsAnalyzer {
         Err(buf.len().saturating_sub(4))
     }
 
-    pub(super) fn on_tls_bytes(&mut self, side: Side, data: &[u8], seen: Seen) {
+    /// Reads this side's next TLS bytes (wire bytes, or those a framing in front unwrapped)
+    /// as records. When the side's first bytes are no TLS record, `claim` is asked whether
+    /// they belong to a framing in front of TLS; if so, they are returned unread with what
+    /// `claim` made of them.
+    pub fn read_records<T>(
+        &mut self,
+        side: Side,
+        data: &[u8],
+        seen: Seen,
+        mut claim: impl FnMut(&[u8]) -> Claim<T>,
+    ) -> Option<(T, Vec<u8>)> {
         if !self.wants(side) {
-            return;
+            return None;
         }
         let mut buf = std::mem::take(&mut self.dirs[side].record);
         buf.extend_from_slice(data);
@@ -98,7 +106,7 @@ impl TlsAnalyzer {
                     }
                     buf.drain(..keep);
                     self.dirs[side].record = buf;
-                    return;
+                    return None;
                 }
             }
         }
@@ -123,27 +131,13 @@ impl TlsAnalyzer {
                     self.on_garbage(side, rest, seen);
                     break;
                 }
-                // SQL Server's TDS carries the handshake inside its PRELOGIN packets.
-                if pos == 0 && self.tds.is_none() && self.facts.non_tls.is_none() {
-                    match tds::detect(rest) {
-                        tds::Detection::Prelogin => {
-                            self.tds = Some(Box::default());
-                            return self.on_data(side, &buf, seen);
-                        }
-                        tds::Detection::NeedMore => break,
-                        tds::Detection::No => {}
-                    }
-                }
-                // OpenVPN over TCP carries the handshake inside its control channel.
-                if pos == 0 && self.tds.is_none() && self.openvpn.is_none() && self.facts.non_tls.is_none() {
-                    match openvpn::detect(rest) {
-                        openvpn::Detection::OpenVpn => {
-                            self.openvpn = Some(Box::default());
-                            self.dirs[side].record = Vec::new();
-                            return self.on_openvpn_data(side, &buf, seen);
-                        }
-                        openvpn::Detection::NeedMore => break,
-                        openvpn::Detection::No => {}
+                // A framing in front of TLS (SQL Server's TDS, OpenVPN's control channel) may
+                // carry the handshake: the layer in front takes the bytes back.
+                if pos == 0 && self.facts.non_tls.is_none() {
+                    match claim(rest) {
+                        Claim::Framed(framing) => return Some((framing, buf)),
+                        Claim::NeedMore => break,
+                        Claim::No => {}
                     }
                 }
                 // Not TLS (yet): a protocol that upgrades to TLS (STARTTLS, MySQL, PostgreSQL,
@@ -195,6 +189,7 @@ impl TlsAnalyzer {
             buf.drain(..pos);
             self.dirs[side].record = buf;
         }
+        None
     }
 
     /// Keeps the first bytes of a side that did not start with TLS, as evidence.
