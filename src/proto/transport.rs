@@ -157,7 +157,7 @@ impl StreamAnalyzer {
             saw_records: self.tls.saw_records(),
             tds,
             openvpn,
-            facts: self.tls.facts,
+            facts: self.tls.into_facts(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! switch to encrypted records, Finished messages read from record sizes when they cannot be
 //! opened, alerts with their sender, and the outcome (completed, confirmed, or given up).
 
+use super::problem::TlsProblemKind;
 use super::{Status, TlsAnalyzer};
 use crate::names;
 use crate::proto::decrypt::Opened;
@@ -59,7 +60,7 @@ impl TlsAnalyzer {
         };
         self.records += 1;
         if self.records > MAX_RECORDS_BEFORE_OUTCOME && self.status == Status::Active {
-            self.facts.errors.push(format!("no handshake outcome after {MAX_RECORDS_BEFORE_OUTCOME} records"));
+            self.problem(TlsProblemKind::NoOutcome { records: MAX_RECORDS_BEFORE_OUTCOME }, seen.frame, side);
             self.status = Status::Done;
         }
         // Records after both Finished messages confirm (or refute) the outcome: the client's
@@ -178,11 +179,7 @@ impl TlsAnalyzer {
                 // (a HelloRequest, or damage), never the Finished.
                 let min = self.min_finished(side);
                 if body.len() < min {
-                    self.facts.errors.push(format!(
-                        "{role:?}'s encrypted handshake record in frame {} ({} bytes) is shorter than any Finished of the suite ({min} bytes)",
-                        seen.frame,
-                        body.len()
-                    ));
+                    self.problem(TlsProblemKind::ShorterThanFinished { len: body.len(), min }, seen.frame, side);
                 } else {
                     self.facts.side_mut(role).finished.get_or_insert(seen.frame);
                     self.check_completion(seen);
@@ -264,11 +261,8 @@ impl TlsAnalyzer {
         while hs.len() - pos >= 4 && !self.dirs[side].stopped {
             let len = u32::from_be_bytes([0, hs[pos + 1], hs[pos + 2], hs[pos + 3]]) as usize;
             if len > self.max_handshake_message {
-                let role = self.role(side);
-                self.facts.errors.push(format!(
-                    "{role:?} handshake message of {len} bytes in frame {} exceeds the {}-byte limit",
-                    seen.frame, self.max_handshake_message
-                ));
+                let limit = self.max_handshake_message;
+                self.problem(TlsProblemKind::HandshakeTooLong { len, limit }, seen.frame, side);
                 self.dirs[side].stopped = true;
                 self.settle_if_both_stopped();
                 return;
@@ -308,21 +302,13 @@ impl TlsAnalyzer {
                 return;
             }
             _ => {
-                self.facts.errors.push(format!(
-                    "malformed {} from the {role:?} in frame {}",
-                    handshake_name(ty),
-                    seen.frame
-                ));
+                self.problem(TlsProblemKind::MalformedMessage { handshake_type: ty }, seen.frame, side);
                 return;
             }
         };
         let malformed_extensions = messages::extensions_malformed(&msg);
         if malformed_extensions {
-            self.facts.errors.push(format!(
-                "malformed extensions in the {} from the {role:?} in frame {}",
-                handshake_name(ty),
-                seen.frame
-            ));
+            self.problem(TlsProblemKind::MalformedExtensions { handshake_type: ty }, seen.frame, side);
         }
         match ty {
             1 if self.facts.client_hello.is_none() => {
@@ -361,9 +347,7 @@ impl TlsAnalyzer {
             },
             11 => {
                 if let Some(fault) = messages::certificate_list_fault(&raw[4..]) {
-                    self.facts
-                        .errors
-                        .push(format!("malformed Certificate from the {role:?} in frame {}: {fault}", seen.frame));
+                    self.problem(TlsProblemKind::MalformedCertificate { fault }, seen.frame, side);
                 }
                 *self.facts.certificates_mut(role) = messages::certificate_chain(&msg, seen.frame)
             }
@@ -410,6 +394,7 @@ impl TlsAnalyzer {
 mod tests {
     use super::*;
     use crate::proto::tls::testing::{after_hellos, client_hello, record, seen, server_hello};
+    use crate::proto::tls::TlsProblem;
 
     // Adversarial input (issue: hostile captures). Each case must end in a recorded error or
     // an opaque record, never a panic.
@@ -430,8 +415,8 @@ mod tests {
     fn handshake_length_beyond_the_limit_is_an_error() {
         let mut tls = TlsAnalyzer::new(1 << 16);
         tls.on_data(0, &record(22, &[1, 0xff, 0xff, 0xff, 3, 3]), seen(1));
-        assert_eq!(tls.facts.errors.len(), 1, "{:?}", tls.facts.errors);
-        assert!(tls.facts.errors[0].contains("exceeds the 65536-byte limit"));
+        let too_long = TlsProblemKind::HandshakeTooLong { len: 0xff_ffff, limit: 1 << 16 };
+        assert_eq!(tls.problems(), [TlsProblem::new(too_long, 1, Role::Client)]);
     }
 
     #[test]
@@ -447,7 +432,8 @@ mod tests {
         }
         tls.on_data(0, &stream, seen(1));
         assert!(tls.facts.client_hello.is_none());
-        assert_eq!(tls.facts.errors, vec![format!("no handshake outcome after {MAX_RECORDS_BEFORE_OUTCOME} records")]);
+        let no_outcome = TlsProblemKind::NoOutcome { records: MAX_RECORDS_BEFORE_OUTCOME };
+        assert_eq!(tls.problems(), [TlsProblem::new(no_outcome, 1, Role::Client)]);
         assert_eq!(tls.status(), Status::Done);
     }
 
@@ -461,10 +447,8 @@ mod tests {
         let hello = tls.facts.client_hello.as_ref().expect("hello kept");
         assert_eq!(hello.cipher_suites, vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_string()]);
         assert!(hello.extensions.is_empty());
-        assert_eq!(
-            tls.facts.errors,
-            vec!["malformed extensions in the ClientHello from the Client in frame 3".to_string()]
-        );
+        let malformed = TlsProblemKind::MalformedExtensions { handshake_type: 1 };
+        assert_eq!(tls.problems(), [TlsProblem::new(malformed, 3, Role::Client)]);
     }
 
     #[test]

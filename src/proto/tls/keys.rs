@@ -3,6 +3,7 @@
 //! after each Finished in TLS 1.3), and encrypted records opened with them through
 //! `proto::decrypt`. A record the keys do not open ends decryption for that side.
 
+use super::problem::TlsProblemKind;
 use super::TlsAnalyzer;
 use crate::proto::decrypt::{self, Opened, RecordKeys};
 use crate::proto::facts::{Role, Seen};
@@ -19,10 +20,7 @@ impl TlsAnalyzer {
             // Wrong secrets, or records under keys this tool does not follow (0-RTT data, a
             // KeyUpdate): the rest of this side is read as opaque records.
             self.dirs[side].keys = None;
-            let role = self.role(side);
-            self.facts
-                .errors
-                .push(format!("the key log's secrets do not decrypt the {role:?}'s record in frame {}", seen.frame));
+            self.problem(TlsProblemKind::KeysDoNotDecrypt, seen.frame, side);
         }
         opened
     }
@@ -41,10 +39,8 @@ impl TlsAnalyzer {
         // TLS 1.0 and 1.1 derive their keys with another PRF and chain CBC IVs across records.
         let old_version = !self.tls13 && sh.version_id != 0x0303;
         if !decrypt::supported(sh.cipher_suite_id) || old_version {
-            self.facts.errors.push(format!(
-                "the key log has this connection's secrets, but {} {} records are not decrypted (AES-GCM and ChaCha20-Poly1305 suites are, and AES-CBC in TLS 1.2)",
-                sh.version, sh.cipher_suite
-            ));
+            let kind = TlsProblemKind::SuiteNotDecrypted { version: sh.version_id, cipher_suite: sh.cipher_suite_id };
+            self.problem(kind, sh.frame, server);
             return;
         }
         if self.tls13 {

@@ -16,7 +16,10 @@
 
 mod handshake;
 mod keys;
+mod problem;
 mod record_layer;
+
+pub use problem::{TlsProblem, TlsProblemKind};
 
 use super::decrypt::RecordKeys;
 use super::facts::{Role, Seen, TlsFacts};
@@ -84,6 +87,9 @@ pub struct TlsAnalyzer {
     first_byte: [Option<u64>; 2],
     /// A hello or ticket arrived since the flow table last looked (see `take_session_news`).
     session_news: bool,
+    /// What went wrong reading this connection, in the order found; `facts.errors` is made
+    /// of them when the facts are handed over (`into_facts`).
+    problems: Vec<TlsProblem>,
     pub facts: TlsFacts,
 }
 
@@ -100,6 +106,7 @@ impl TlsAnalyzer {
             secrets: None,
             session_news: false,
             first_byte: [None; 2],
+            problems: Vec::new(),
             facts: TlsFacts::default(),
         }
     }
@@ -147,6 +154,25 @@ impl TlsAnalyzer {
     /// At least one TLS record was seen (a TDS connection may settle without any).
     pub fn saw_records(&self) -> bool {
         self.dirs.iter().any(|d| d.valid)
+    }
+
+    /// What went wrong reading this connection so far, in the order found.
+    pub fn problems(&self) -> &[TlsProblem] {
+        &self.problems
+    }
+
+    /// Records a problem found in this side's bytes.
+    fn problem(&mut self, kind: TlsProblemKind, frame: u64, side: Side) {
+        let sender = self.role(side);
+        self.problems.push(TlsProblem::new(kind, frame, sender));
+    }
+
+    /// The facts, the analyzer's work done: the problems become the record's `errors`
+    /// sentences here, the one place they are written out.
+    pub fn into_facts(self) -> TlsFacts {
+        let mut facts = self.facts;
+        facts.errors = self.problems.iter().map(TlsProblem::to_string).collect();
+        facts
     }
 
     /// The next in-order bytes of this side's stream, TLS records as they are on the wire.

@@ -3,6 +3,7 @@
 //! hellos recognised, and the decision whether a side speaks TLS at all: plaintext before a
 //! hello (STARTTLS, a prologue), plaintext answered by a TLS service, bytes that are no record.
 
+use super::problem::TlsProblemKind;
 use super::{Claim, Status, TlsAnalyzer};
 use crate::names;
 use crate::proto::facts::{NonTls, Prologue, Role, Seen};
@@ -204,8 +205,7 @@ impl TlsAnalyzer {
     /// Bytes that are not TLS where TLS was expected: the side is given up.
     fn on_garbage(&mut self, side: Side, bytes: &[u8], seen: Seen) {
         if self.dirs[side].valid {
-            let role = self.role(side);
-            self.facts.errors.push(format!("{role:?} sent bytes that are not a TLS record in frame {}", seen.frame));
+            self.problem(TlsProblemKind::NotARecord, seen.frame, side);
         } else {
             self.note_plaintext(side, bytes, seen);
             if self.status == Status::Waiting {
@@ -287,6 +287,7 @@ fn find_hello(bytes: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::proto::tls::testing::{client_hello, record, seen};
+    use crate::proto::tls::TlsProblem;
 
     #[test]
     fn finds_a_hello_after_a_plaintext_prologue() {
@@ -328,8 +329,10 @@ mod tests {
         let mut tls = TlsAnalyzer::new(1 << 16);
         tls.on_data(0, &record(22, &client_hello(&[])), seen(1));
         tls.on_data(0, &[23, 3, 3, 0xff, 0xff, 1, 2, 3], seen(2));
-        assert_eq!(tls.facts.errors, vec!["Client sent bytes that are not a TLS record in frame 2".to_string()]);
+        assert_eq!(tls.problems(), [TlsProblem::new(TlsProblemKind::NotARecord, 2, Role::Client)]);
         assert!(!tls.wants(0));
+        // The record carries the problem as the sentence it always had.
+        assert_eq!(tls.into_facts().errors, vec!["Client sent bytes that are not a TLS record in frame 2".to_string()]);
     }
 
     #[test]
