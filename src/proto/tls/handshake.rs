@@ -101,7 +101,7 @@ impl TlsAnalyzer {
         }
         let etm = sh.extensions.iter().any(|e| e == "encrypt_then_mac");
         // A record protected under keys the key log opened was read, not inferred.
-        if self.dirs[side].keys.is_some() {
+        if self.keys.has_keys(side) {
             return 0;
         }
         record_size::tls12_min_finished(sh.cipher_suite_id, sh.version_id, etm).unwrap_or(0)
@@ -149,7 +149,7 @@ impl TlsAnalyzer {
                 // In TLS 1.3 this is the compatibility CCS and changes nothing.
                 if !self.tls13 {
                     self.dirs[side].encrypted = true;
-                    self.dirs[side].keys = self.tls12_keys(role);
+                    self.switch_to_tls12_keys(side, role);
                     // A server CCS before any Certificate, and before the client's key exchange,
                     // means the session was resumed (unless the capture lost the Certificate).
                     if role == Role::Server
@@ -288,7 +288,7 @@ impl TlsAnalyzer {
         }
         let role = self.role(side);
         self.push_message(role, handshake_name(ty), seen);
-        if self.dirs[side].keys.is_some() && (self.dirs[side].encrypted || self.tls13) {
+        if self.keys.has_keys(side) && (self.dirs[side].encrypted || self.tls13) {
             return self.on_decrypted_message(side, role, raw, seen);
         }
         let msg = match parse_tls_message_handshake(raw) {

@@ -21,9 +21,8 @@ mod record_layer;
 
 pub use problem::{TlsProblem, TlsProblemKind};
 
-use super::decrypt::RecordKeys;
 use super::facts::{Role, Seen, TlsFacts};
-use super::keylog::{KeyLog, Secrets};
+use super::keylog::KeyLog;
 use super::Side;
 use std::sync::Arc;
 
@@ -67,8 +66,6 @@ struct Direction {
     /// No byte after the hole has been passed over yet: a header found now begins the first
     /// segment after it.
     resync_at_start: bool,
-    /// Read keys from a key log: this side's encrypted records are opened with them.
-    keys: Option<Box<RecordKeys>>,
 }
 
 pub struct TlsAnalyzer {
@@ -79,10 +76,8 @@ pub struct TlsAnalyzer {
     max_handshake_message: usize,
     /// Records seen on both sides, to give up on a connection whose handshake never ends.
     records: u32,
-    /// Where this connection's secrets may be found (`--keylog`, pcapng secrets blocks).
-    keylog: Option<Arc<KeyLog>>,
-    /// This connection's secrets, once the ServerHello named the suite.
-    secrets: Option<Box<Secrets>>,
+    /// The key log's secrets for this connection and the read keys of each side.
+    keys: keys::KeySchedule,
     /// The frame of each side's first byte (a client prologue is one the server did not answer).
     first_byte: [Option<u64>; 2],
     /// A hello or ticket arrived since the flow table last looked (see `take_session_news`).
@@ -102,8 +97,7 @@ impl TlsAnalyzer {
             status: Status::Waiting,
             max_handshake_message,
             records: 0,
-            keylog: None,
-            secrets: None,
+            keys: Default::default(),
             session_news: false,
             first_byte: [None; 2],
             problems: Vec::new(),
@@ -113,7 +107,7 @@ impl TlsAnalyzer {
 
     /// The key log to look this connection's secrets up in when its ServerHello arrives.
     pub fn set_keylog(&mut self, keylog: Option<Arc<KeyLog>>) {
-        self.keylog = keylog;
+        self.keys.set_keylog(keylog);
     }
 
     pub fn status(&self) -> Status {
