@@ -37,6 +37,8 @@ pub enum Claim<T> {
     No,
 }
 
+/// Where the analyzer stands on a connection; the flow stage stops buffering once it is
+/// `Done` or `NotTls`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     /// No byte seen yet.
@@ -49,6 +51,8 @@ pub enum Status {
     NotTls,
 }
 
+/// What is kept per side: the record layer's buffer and resync state, the handshake
+/// message buffer, and whether the side's records are encrypted, valid, or no longer read.
 #[derive(Default)]
 struct Direction {
     /// Bytes of a record not yet complete.
@@ -68,6 +72,7 @@ struct Direction {
     resync_at_start: bool,
 }
 
+/// One connection's TLS analyzer (see the module header for how its work is split).
 pub struct TlsAnalyzer {
     dirs: [Direction; 2],
     client: Option<Side>,
@@ -85,6 +90,7 @@ pub struct TlsAnalyzer {
     /// What went wrong reading this connection, in the order found; `facts.errors` is made
     /// of them when the facts are handed over (`into_facts`).
     problems: Vec<TlsProblem>,
+    /// What was learned so far (without `errors`: see `problems`).
     pub facts: TlsFacts,
 }
 
