@@ -7,7 +7,7 @@ use tlsdiag::proto::transport::StreamAnalyzer;
 use tlsdiag_fuzz_common::{steps, Step};
 
 fuzz_target!(|data: &[u8]| {
-    let mut stream = StreamAnalyzer::new(64 * 1024);
+    let mut stream = Box::new(StreamAnalyzer::new(64 * 1024));
     steps(data, |step, frame| match step {
         Step::Data(side, bytes) => stream.on_data(side, bytes, Seen { frame, ts: 0 }),
         Step::Gap(side) => stream.on_gap(side, frame),

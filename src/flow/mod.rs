@@ -258,7 +258,7 @@ impl Flow {
     /// What the stream analyzer learned, taken out of the flow (status `Waiting` when no
     /// payload ever arrived): what the connection's record is made of.
     pub fn take_tls(&mut self) -> StreamFacts {
-        self.tls.take().map_or_else(|| StreamAnalyzer::new(0), |tls| *tls).into_facts()
+        self.tls.take().map_or_else(StreamFacts::no_payload, StreamAnalyzer::into_facts)
     }
 
     fn status(&self) -> Status {

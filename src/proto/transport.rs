@@ -145,19 +145,15 @@ impl StreamAnalyzer {
         self.unwrapped = unwrapped;
     }
 
-    /// What the connection's record is made of, the analyzers' work done.
-    pub fn into_facts(self) -> StreamFacts {
-        let (tds, openvpn) = match self.framing {
-            Framing::Tls => (None, None),
-            Framing::Tds(tds) => (Some(tds.facts), None),
-            Framing::OpenVpn(vpn) => (None, Some(vpn.facts)),
-        };
+    /// What the connection's record is made of, the analyzers' work done. Taken from the box
+    /// the flow keeps it in, so the facts are copied once, straight into the result.
+    pub fn into_facts(mut self: Box<Self>) -> StreamFacts {
+        self.tls.write_errors();
         StreamFacts {
             status: self.tls.status(),
             saw_records: self.tls.saw_records(),
-            tds,
-            openvpn,
-            facts: self.tls.into_facts(),
+            framing: std::mem::replace(&mut self.framing, Framing::Tls),
+            facts: self.tls.facts,
         }
     }
 }
@@ -184,12 +180,17 @@ fn claim(bytes: &[u8]) -> Claim<Framing> {
 pub struct StreamFacts {
     status: Status,
     saw_records: bool,
-    tds: Option<TdsFacts>,
-    openvpn: Option<OpenVpnFacts>,
+    /// The framing's unwrapper, its facts taken out on demand (it is small to move).
+    framing: Framing,
     pub facts: TlsFacts,
 }
 
 impl StreamFacts {
+    /// A connection that carried no payload: nothing was analyzed.
+    pub fn no_payload() -> Self {
+        StreamFacts { status: Status::Waiting, saw_records: false, framing: Framing::Tls, facts: TlsFacts::default() }
+    }
+
     pub fn status(&self) -> Status {
         self.status
     }
@@ -201,12 +202,24 @@ impl StreamFacts {
 
     /// The TDS facts of a SQL Server connection.
     pub fn take_tds(&mut self) -> Option<TdsFacts> {
-        self.tds.take()
+        match std::mem::replace(&mut self.framing, Framing::Tls) {
+            Framing::Tds(tds) => Some(tds.facts),
+            other => {
+                self.framing = other;
+                None
+            }
+        }
     }
 
     /// The OpenVPN facts of an OpenVPN-over-TCP connection.
     pub fn take_openvpn(&mut self) -> Option<OpenVpnFacts> {
-        self.openvpn.take()
+        match std::mem::replace(&mut self.framing, Framing::Tls) {
+            Framing::OpenVpn(vpn) => Some(vpn.facts),
+            other => {
+                self.framing = other;
+                None
+            }
+        }
     }
 }
 
@@ -240,7 +253,7 @@ mod tests {
     #[test]
     fn a_prelogin_framing_is_removed_in_front_of_tls() {
         let (bytes, options_end) = tds_client_stream();
-        let mut stream = StreamAnalyzer::new(1 << 16);
+        let mut stream = Box::new(StreamAnalyzer::new(1 << 16));
         // The TCP handshake said otherwise: the PRELOGIN's sender is the client.
         stream.set_client_hint(1);
         // One byte at a time: the framing is recognised only once its first packet is whole.
@@ -266,7 +279,7 @@ mod tests {
 
     #[test]
     fn tls_on_tcp_takes_no_framing() {
-        let mut stream = StreamAnalyzer::new(1 << 16);
+        let mut stream = Box::new(StreamAnalyzer::new(1 << 16));
         stream.on_data(0, &record(22, &client_hello(&[])), seen(1));
         assert!(stream.tls().facts.client_hello.is_some());
         let mut facts = stream.into_facts();

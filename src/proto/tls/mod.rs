@@ -88,7 +88,7 @@ pub struct TlsAnalyzer {
     /// A hello or ticket arrived since the flow table last looked (see `take_session_news`).
     session_news: bool,
     /// What went wrong reading this connection, in the order found; `facts.errors` is made
-    /// of them when the facts are handed over (`into_facts`).
+    /// of them when the facts are handed over (`write_errors`).
     problems: Vec<TlsProblem>,
     /// What was learned so far (without `errors`: see `problems`).
     pub facts: TlsFacts,
@@ -167,12 +167,19 @@ impl TlsAnalyzer {
         self.problems.push(TlsProblem::new(kind, frame, sender));
     }
 
-    /// The facts, the analyzer's work done: the problems become the record's `errors`
-    /// sentences here, the one place they are written out.
-    pub fn into_facts(self) -> TlsFacts {
-        let mut facts = self.facts;
-        facts.errors = self.problems.iter().map(TlsProblem::to_string).collect();
-        facts
+    /// The analyzer's work done: the problems become the `errors` sentences of the facts,
+    /// the one place they are written out. The facts are then moved out where they lie (a
+    /// `TlsFacts` is large: each move of it is a memcpy).
+    pub fn write_errors(&mut self) {
+        if !self.problems.is_empty() {
+            self.facts.errors = self.problems.iter().map(TlsProblem::to_string).collect();
+        }
+    }
+
+    /// The facts, with their `errors` (see `write_errors`).
+    pub fn into_facts(mut self) -> TlsFacts {
+        self.write_errors();
+        self.facts
     }
 
     /// The next in-order bytes of this side's stream, TLS records as they are on the wire.

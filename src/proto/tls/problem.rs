@@ -1,7 +1,7 @@
 //! What went wrong reading a connection's TLS, as data: the kind of problem, the frame it was
 //! found in and the side that sent the bytes. Each kind's sentence is written once, here
 //! (`Display`); the connection record keeps those sentences (`TlsFacts::errors`, the JSON
-//! `errors` list), made when the analyzer hands its facts over (`TlsAnalyzer::into_facts`).
+//! `errors` list), made when the analyzer hands its facts over (`TlsAnalyzer::write_errors`).
 
 use crate::names;
 use crate::proto::facts::Role;
