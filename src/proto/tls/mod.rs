@@ -192,6 +192,7 @@ impl TlsAnalyzer {
     /// Takes a side's next bytes as they are on the wire, before any framing in front of TLS
     /// is removed: false when the record layer has no use for them (not wanted, empty, or kept
     /// here as the answer to a side that did not speak TLS).
+    #[inline]
     pub fn admit(&mut self, side: Side, data: &[u8], seen: Seen) -> bool {
         if !self.wants(side) || data.is_empty() {
             return false;
