@@ -19,22 +19,28 @@ enum Framing {
     Tls,
     /// SQL Server's TDS: the handshake inside PRELOGIN packets (TDS 7.x; TDS 8.0 strict mode
     /// starts with TLS and is `Tls` here).
-    Tds(Box<TdsUnwrapper>),
+    Tds(Box<Unwrapping<TdsUnwrapper>>),
     /// OpenVPN over TCP: the handshake inside its control channel.
-    OpenVpn(Box<OpenVpnUnwrapper>),
+    OpenVpn(Box<Unwrapping<OpenVpnUnwrapper>>),
+}
+
+/// A framing's unwrapper with the buffer its TLS bytes are unwrapped into (reused from call
+/// to call; only framed connections pay for it).
+#[derive(Default)]
+struct Unwrapping<U> {
+    unwrapper: U,
+    tls: Vec<u8>,
 }
 
 /// One connection's stream analyzer: the framing in front, the TLS analyzer behind it.
 pub struct StreamAnalyzer {
     framing: Framing,
-    /// The TLS bytes unwrapped from TDS or OpenVPN, reused from call to call.
-    unwrapped: Vec<u8>,
     tls: TlsAnalyzer,
 }
 
 impl StreamAnalyzer {
     pub fn new(max_handshake_message: usize) -> Self {
-        StreamAnalyzer { framing: Framing::Tls, unwrapped: Vec::new(), tls: TlsAnalyzer::new(max_handshake_message) }
+        StreamAnalyzer { framing: Framing::Tls, tls: TlsAnalyzer::new(max_handshake_message) }
     }
 
     /// The TLS analyzer behind the framing, and the facts it has gathered so far.
@@ -98,15 +104,15 @@ impl StreamAnalyzer {
                     self.on_data(side, &bytes, seen);
                 }
             }
-            Framing::Tds(tds) => {
-                let mut unwrapped = std::mem::take(&mut self.unwrapped);
-                tds.unwrap(side, data, seen.frame, &mut unwrapped);
+            Framing::Tds(framed) => {
+                let tds = &mut framed.unwrapper;
+                tds.unwrap(side, data, seen.frame, &mut framed.tls);
                 let (client, stopped, negotiated) = (tds.client_side(), tds.stopped(side), tds.facts.negotiated);
                 // The PRELOGIN's sender is the client, whatever the TCP handshake said.
                 if let Some(client) = client {
                     self.tls.set_client(client);
                 }
-                self.feed_unwrapped(side, unwrapped, seen);
+                feed_unwrapped(&mut self.tls, side, &mut framed.tls, seen);
                 // Without encryption nothing more comes from the server that matters; the
                 // client's next packet (its LOGIN7 in the clear) is the evidence still to read.
                 // After a mismatch both sides are still read: some clients try TLS anyway.
@@ -115,14 +121,14 @@ impl StreamAnalyzer {
                     self.tls.stop(side);
                 }
             }
-            Framing::OpenVpn(vpn) => {
-                let mut unwrapped = std::mem::take(&mut self.unwrapped);
-                vpn.unwrap(side, data, seen.frame, &mut unwrapped);
+            Framing::OpenVpn(framed) => {
+                let vpn = &mut framed.unwrapper;
+                vpn.unwrap(side, data, seen.frame, &mut framed.tls);
                 let (client, stopped) = (vpn.client_side(), [vpn.stopped(0), vpn.stopped(1)]);
                 if let Some(client) = client {
                     self.tls.set_client(client);
                 }
-                self.feed_unwrapped(side, unwrapped, seen);
+                feed_unwrapped(&mut self.tls, side, &mut framed.tls, seen);
                 // Sides the OpenVPN layer is done with (an error; tls-crypt once data flowed
                 // both ways).
                 for (side, stop) in stopped.into_iter().enumerate() {
@@ -132,17 +138,6 @@ impl StreamAnalyzer {
                 }
             }
         }
-    }
-
-    /// TLS bytes a framing unwrapped go on as a plain TLS connection's would; the buffer is
-    /// kept for the next call.
-    fn feed_unwrapped(&mut self, side: Side, mut unwrapped: Vec<u8>, seen: Seen) {
-        if !unwrapped.is_empty() {
-            // Inside a framing, bytes that are no TLS record are the framing's business.
-            self.tls.read_records(side, &unwrapped, seen, |_| Claim::<Framing>::No);
-            unwrapped.clear();
-        }
-        self.unwrapped = unwrapped;
     }
 
     /// What the connection's record is made of, the analyzers' work done. Taken from the box
@@ -155,6 +150,16 @@ impl StreamAnalyzer {
             framing: std::mem::replace(&mut self.framing, Framing::Tls),
             facts: self.tls.facts,
         }
+    }
+}
+
+/// TLS bytes a framing unwrapped go on as a plain TLS connection's would; the buffer is
+/// emptied for the next call.
+fn feed_unwrapped(tls: &mut TlsAnalyzer, side: Side, unwrapped: &mut Vec<u8>, seen: Seen) {
+    if !unwrapped.is_empty() {
+        // Inside a framing, bytes that are no TLS record are the framing's business.
+        tls.read_records(side, unwrapped, seen, |_| Claim::<Framing>::No);
+        unwrapped.clear();
     }
 }
 
@@ -203,7 +208,7 @@ impl StreamFacts {
     /// The TDS facts of a SQL Server connection.
     pub fn take_tds(&mut self) -> Option<TdsFacts> {
         match std::mem::replace(&mut self.framing, Framing::Tls) {
-            Framing::Tds(tds) => Some(tds.facts),
+            Framing::Tds(framed) => Some(framed.unwrapper.facts),
             other => {
                 self.framing = other;
                 None
@@ -214,7 +219,7 @@ impl StreamFacts {
     /// The OpenVPN facts of an OpenVPN-over-TCP connection.
     pub fn take_openvpn(&mut self) -> Option<OpenVpnFacts> {
         match std::mem::replace(&mut self.framing, Framing::Tls) {
-            Framing::OpenVpn(vpn) => Some(vpn.facts),
+            Framing::OpenVpn(framed) => Some(framed.unwrapper.facts),
             other => {
                 self.framing = other;
                 None
