@@ -13,6 +13,7 @@ use crate::decode::TcpSegment;
 use crate::proto::facts::Seen;
 use crate::proto::keylog::KeyLog;
 use crate::proto::tls::{Status, TlsAnalyzer};
+use crate::proto::transport::{StreamAnalyzer, StreamFacts};
 use crate::proto::Side;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -219,7 +220,7 @@ pub struct Flow {
     pub tcp: TcpFacts,
     /// The stream analyzer, made at the first payload byte: a connection that never carried
     /// one (a SYN answered by a reset, a port scan) costs only its TCP facts.
-    tls: Option<Box<TlsAnalyzer>>,
+    tls: Option<Box<StreamAnalyzer>>,
     /// The client as the TCP handshake tells it, for the analyzer once it is made.
     client_hint: Option<Side>,
     pub end: EndReason,
@@ -247,13 +248,13 @@ impl Flow {
 
     /// The stream analyzer, if payload has arrived.
     pub fn tls(&self) -> Option<&TlsAnalyzer> {
-        self.tls.as_deref()
+        self.tls.as_deref().map(StreamAnalyzer::tls)
     }
 
-    /// The stream analyzer taken out of the flow (a fresh one, status `Waiting`, when no
+    /// What the stream analyzer learned, taken out of the flow (status `Waiting` when no
     /// payload ever arrived): what the connection's record is made of.
-    pub fn take_tls(&mut self) -> TlsAnalyzer {
-        self.tls.take().map_or_else(|| TlsAnalyzer::new(0), |tls| *tls)
+    pub fn take_tls(&mut self) -> StreamFacts {
+        self.tls.take().map_or_else(StreamFacts::no_payload, StreamAnalyzer::into_facts)
     }
 
     fn status(&self) -> Status {
@@ -341,7 +342,7 @@ impl Flow {
         if seg.wire_len > 0 && self.wants(side) {
             let hint = self.client_hint;
             let tls = self.tls.get_or_insert_with(|| {
-                let mut tls = TlsAnalyzer::new(limits.max_handshake_message);
+                let mut tls = StreamAnalyzer::new(limits.max_handshake_message);
                 tls.set_keylog(keylog.cloned());
                 if let Some(side) = hint {
                     tls.set_client_hint(side);

@@ -48,7 +48,7 @@ impl SessionIndex {
         let server = 1 - client;
         let (client_ip, server_ip) = (flow.key.addr[client], flow.key.addr[server]);
         let Some(tls) = flow.tls.as_mut() else { return };
-        let facts = &mut tls.facts;
+        let facts = &mut tls.tls_mut().facts;
         let origin =
             |frame| SessionOrigin { client: flow.key.endpoint(client), server: flow.key.endpoint(server), frame };
         if !flow.indexed.client_hello && facts.client_hello.is_some() {

@@ -4,7 +4,7 @@
 use super::{Limits, TcpFacts};
 use crate::decode::TcpSegment;
 use crate::proto::facts::Seen;
-use crate::proto::tls::TlsAnalyzer;
+use crate::proto::transport::StreamAnalyzer;
 use crate::proto::Side;
 
 /// Where a side's in-order bytes go: the stream analyzer (a recorder in the tests).
@@ -13,12 +13,12 @@ pub(super) trait ByteSink {
     fn on_gap(&mut self, side: Side, frame: u64);
 }
 
-impl ByteSink for TlsAnalyzer {
+impl ByteSink for StreamAnalyzer {
     fn on_data(&mut self, side: Side, data: &[u8], seen: Seen) {
-        TlsAnalyzer::on_data(self, side, data, seen)
+        StreamAnalyzer::on_data(self, side, data, seen)
     }
     fn on_gap(&mut self, side: Side, frame: u64) {
-        TlsAnalyzer::on_gap(self, side, frame)
+        StreamAnalyzer::on_gap(self, side, frame)
     }
 }
 

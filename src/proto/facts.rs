@@ -454,7 +454,9 @@ pub struct TlsFacts {
     /// Encrypted handshake records or alerts were read with secrets from a key log.
     #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub decrypted: bool,
-    /// Problems decoding this connection (malformed records or messages, limits reached).
+    /// Problems decoding this connection (malformed records or messages, limits reached): the
+    /// sentences of the analyzer's typed problems (`proto::tls::TlsProblem`), written when it
+    /// hands its facts over.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }

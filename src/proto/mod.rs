@@ -16,6 +16,7 @@ pub mod openvpn;
 pub mod record_size;
 pub mod tds;
 pub mod tls;
+pub mod transport;
 pub mod x509;
 
 /// One end of a connection, by its place in the canonical flow key (0 = lower endpoint).
