@@ -9,6 +9,7 @@ use crate::proto::facts::{
 use crate::proto::openvpn::{ControlAuth, OpenVpnFacts};
 use crate::proto::record_size;
 use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
+use crate::proto::values::{AlertDescription, AlertDescription as AD};
 pub use crate::verdict::{Code, Confidence, Evidence, Fault, Risk, RiskCode, Verdict};
 use tls_parser::{TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
 
@@ -1034,12 +1035,11 @@ fn failed_after_key_exchange(tls: &TlsFacts, frame: Option<u64>, what: &str, con
 fn alert_verdict(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
     let mut verdict = alert_verdict_by_name(c, tls, alert);
     let ch = tls.client_hello.as_ref().expect("alert verdicts need a ClientHello");
-    let desc = alert.description.as_deref().unwrap_or("");
     // GnuTLS (and appliances) answer a version they do not serve with handshake_failure, not
     // protocol_version: unless the client offered both current versions, the alert does not
     // tell a suite refusal from a version refusal.
     let both_current = ["TLS1.2", "TLS1.3"].iter().all(|v| ch.supported_versions.iter().any(|o| o == v));
-    if verdict.code == Code::CipherMismatch && desc == "handshake_failure" && !both_current {
+    if verdict.code == Code::CipherMismatch && alert.description == Some(AD::HANDSHAKE_FAILURE) && !both_current {
         verdict.confidence = Confidence::Likely;
         verdict.explanation.push_str(&format!(
             ", or none of its versions ({}): GnuTLS servers answer a version they do not serve with handshake_failure too",
@@ -1058,7 +1058,9 @@ fn alert_verdict(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
 /// The verdict an alert's name and sender give.
 fn alert_verdict_by_name(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
     let ch = tls.client_hello.as_ref().expect("alert verdicts need a ClientHello");
-    let desc = alert.description.as_deref().unwrap_or("");
+    let desc = alert.description;
+    // The alert's name, for the words ("" for an encrypted alert).
+    let name = desc.map(|d| d.name()).unwrap_or_default();
     let sh = tls.server_hello.as_ref();
     let what = alert_what(alert);
     let base = |code, side, expl: String, hint: &str| {
@@ -1070,7 +1072,7 @@ fn alert_verdict_by_name(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
             .frame(Some(alert.frame), what.clone())
     };
     match (desc, alert.sender, sh) {
-        ("protocol_version", _, _) => base(
+        (Some(AD::PROTOCOL_VERSION), _, _) => base(
             Code::ProtocolMismatch,
             protocol_mismatch_fault(alert.sender, ch),
             format!(
@@ -1082,20 +1084,18 @@ fn alert_verdict_by_name(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
             ),
             "Enable a common TLS version: TLS 1.2 in the client (its driver or framework settings) or on the server.",
         ),
-        ("handshake_failure" | "insufficient_security", Role::Server, None) => base(
+        (Some(AD::HANDSHAKE_FAILURE | AD::INSUFFICIENT_SECURITY), Role::Server, None) => base(
             Code::CipherMismatch,
             Fault::Unknown,
             format!(
-                "the server refused the ClientHello with {desc}: none of the client's {} suites ({}) is acceptable to it",
+                "the server refused the ClientHello with {name}: none of the client's {} suites ({}) is acceptable to it",
                 ch.cipher_suites.len(),
                 abbreviated(&ch.cipher_suites)
             ),
             "Enable a cipher suite both sides share: add one of the client's suites on the server, or a server suite to the client.",
         ),
-        ("certificate_required", Role::Server, _)
-        | (
-            "handshake_failure" | "bad_certificate" | "unknown_ca" | "certificate_unknown" | "unsupported_certificate"
-            | "certificate_expired" | "certificate_revoked" | "access_denied",
+        (Some(AD::CERTIFICATE_REQUIRED), Role::Server, _)
+        | (Some(AD::HANDSHAKE_FAILURE | AD::BAD_CERTIFICATE | AD::UNKNOWN_CA | AD::CERTIFICATE_UNKNOWN | AD::UNSUPPORTED_CERTIFICATE | AD::CERTIFICATE_EXPIRED | AD::CERTIFICATE_REVOKED | AD::ACCESS_DENIED),
             Role::Server,
             Some(_),
         // A client sends a Certificate message only when the server asked for one: it stands
@@ -1112,9 +1112,9 @@ fn alert_verdict_by_name(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
                 Code::ClientCertificateRequired,
                 Fault::Client,
                 if sent == 0 {
-                    format!("{asked}, the client sent none, and the server refused with {desc}")
+                    format!("{asked}, the client sent none, and the server refused with {name}")
                 } else {
-                    format!("{asked} and refused the one sent with {desc}")
+                    format!("{asked} and refused the one sent with {name}")
                 },
                 "Give the client a certificate the server trusts (with clientAuth EKU), or stop requiring one on the server.",
             )
@@ -1124,14 +1124,7 @@ fn alert_verdict_by_name(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
                 "the client's Certificate",
             )
         }
-        (
-            "bad_certificate"
-            | "unsupported_certificate"
-            | "certificate_revoked"
-            | "certificate_expired"
-            | "certificate_unknown"
-            | "unknown_ca"
-            | "access_denied",
+        (Some(AD::BAD_CERTIFICATE | AD::UNSUPPORTED_CERTIFICATE | AD::CERTIFICATE_REVOKED | AD::CERTIFICATE_EXPIRED | AD::CERTIFICATE_UNKNOWN | AD::UNKNOWN_CA | AD::ACCESS_DENIED),
             Role::Client,
             _,
         ) => {
@@ -1146,7 +1139,7 @@ fn alert_verdict_by_name(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
             // A self-signed leaf refused as unknown is the trust problem itself; refused for
             // its name or date, being self-signed is beside the point of the fix.
             if issues.iter().any(|i| i.code != RiskCode::SelfSignedCertificate) {
-                issues.retain(|i| i.code != RiskCode::SelfSignedCertificate || desc == "unknown_ca");
+                issues.retain(|i| i.code != RiskCode::SelfSignedCertificate || desc == Some(AD::UNKNOWN_CA));
             }
             let notes = leaf.map(|leaf| compatibility_notes(leaf)).unwrap_or_default();
             let words: Vec<String> = issues.iter().map(|i| i.what.clone()).chain(notes.iter().cloned()).collect();
@@ -1162,19 +1155,19 @@ fn alert_verdict_by_name(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
             if fixes.is_empty() {
                 fixes.push(certificate_alert_fix(desc).into());
             }
-            base(Code::CertificateRejected, Fault::Server, format!("the client rejected the server's certificate with {desc}{found}"), &fixes.join(" "))
+            base(Code::CertificateRejected, Fault::Server, format!("the client rejected the server's certificate with {name}{found}"), &fixes.join(" "))
             .frame(tls.server_certificates.as_ref().map(|c| c.frame), "Certificate")
         }
-        ("bad_record_mac" | "decrypt_error" | "decryption_failed", _, Some(_)) => {
+        (Some(AD::BAD_RECORD_MAC | AD::DECRYPT_ERROR | AD::DECRYPTION_FAILED), _, Some(_)) => {
             failed_after_key_exchange(tls, Some(alert.frame), &what, Confidence::Certain)
         }
         // The client could not parse what the server sent: the fault is in the server's message
         // (or in a device that altered it), which the capture shows malformed too.
-        ("decode_error" | "illegal_parameter", Role::Client, _) if malformed_server_message(tls).is_some() => base(
+        (Some(AD::DECODE_ERROR | AD::ILLEGAL_PARAMETER), Role::Client, _) if malformed_server_message(tls).is_some() => base(
             Code::FatalAlert,
             Fault::Server,
             format!(
-                "the client ended the handshake with the fatal alert {desc}: the server's message is malformed in the capture too ({})",
+                "the client ended the handshake with the fatal alert {name}: the server's message is malformed in the capture too ({})",
                 malformed_server_message(tls).unwrap_or_default()
             ),
             "The server sent a message its clients cannot parse: check its certificate files (a damaged chain), and any device between the two that rewrites TLS (a proxy, an IPS).",
@@ -1185,7 +1178,7 @@ fn alert_verdict_by_name(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
             format!(
                 "the {} ended the handshake with the fatal alert {}",
                 role_name(alert.sender),
-                if desc.is_empty() { "(encrypted)" } else { desc }
+                if name.is_empty() { "(encrypted)" } else { &name }
             ),
             "Look up the alert in the sender's logs (Schannel event 36887 on Windows carries the same number).",
         ),
@@ -1314,13 +1307,13 @@ pub fn certificate_issues(cert: &Certificate, sni: Option<&str>, now_secs: i64) 
 
 /// The fix for a certificate the client refused when the certificate in the capture shows no
 /// cause (or is encrypted): what the alert itself points at.
-fn certificate_alert_fix(alert: &str) -> &'static str {
+fn certificate_alert_fix(alert: Option<AlertDescription>) -> &'static str {
     match alert {
-        "unknown_ca" => "The chain does not lead to a root the client trusts: put the issuing CA's root in the client's Trusted Root store (certlm.msc; update-ca-certificates) and have the server send its intermediates.",
-        "certificate_expired" => "The client found a certificate of the chain outside its validity dates: check the intermediates' dates and the client's clock.",
-        "certificate_revoked" => "The certificate is revoked: issue and install a new one.",
-        "unsupported_certificate" => "The client does not accept the certificate's key type, signature or key usage: reissue it with an RSA 2048-bit or ECDSA P-256 key, a SHA-256 signature and the serverAuth EKU.",
-        "access_denied" => "The client's policy refused the certificate after checking it: its logs say which rule.",
+        Some(AD::UNKNOWN_CA) => "The chain does not lead to a root the client trusts: put the issuing CA's root in the client's Trusted Root store (certlm.msc; update-ca-certificates) and have the server send its intermediates.",
+        Some(AD::CERTIFICATE_EXPIRED) => "The client found a certificate of the chain outside its validity dates: check the intermediates' dates and the client's clock.",
+        Some(AD::CERTIFICATE_REVOKED) => "The certificate is revoked: issue and install a new one.",
+        Some(AD::UNSUPPORTED_CERTIFICATE) => "The client does not accept the certificate's key type, signature or key usage: reissue it with an RSA 2048-bit or ECDSA P-256 key, a SHA-256 signature and the serverAuth EKU.",
+        Some(AD::ACCESS_DENIED) => "The client's policy refused the certificate after checking it: its logs say which rule.",
         _ => "Check the certificate against what the client expects: a CA it trusts (intermediates sent), the host name it uses in the subjectAltName, valid dates, the serverAuth EKU, a reachable revocation check (the client's error names the cause: tlsdiag explain CODE).",
     }
 }

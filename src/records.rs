@@ -8,7 +8,7 @@
 //! default when absent. Codes are kept as `&'static str` in the program: a code read back is
 //! mapped to the known code of the same spelling, and an unknown one is an error that names
 //! it. Fields the schema does not carry but that can be derived from it (the wire values of
-//! the negotiated version and suite, the alert numbers, certificate validity as seconds) are
+//! the negotiated version and suite, certificate validity as seconds) are
 //! derived again by [`restore_derived`].
 
 use crate::across::Conclusions;
@@ -27,7 +27,6 @@ pub const BAD_LINES_SHOWN: u64 = 10;
 /// Wire values by name, for names this program prints (unknown values print as `0x....`).
 struct Names {
     suites: HashMap<String, u16>,
-    alerts: HashMap<String, u8>,
 }
 
 fn names() -> &'static Names {
@@ -35,7 +34,6 @@ fn names() -> &'static Names {
     NAMES.get_or_init(|| Names {
         // Later ids do not replace earlier ones: every GREASE value prints as "GREASE".
         suites: (0..=u16::MAX).rev().map(|id| (crate::names::cipher_suite(id).into_owned(), id)).collect(),
-        alerts: (0..=u8::MAX).map(|d| (crate::names::alert(d), d)).collect(),
     })
 }
 
@@ -56,9 +54,6 @@ pub fn restore_derived(c: &mut Connection) {
     if let Some(sh) = tls.server_hello.as_mut() {
         sh.version_id = crate::names::version_id(&sh.version).unwrap_or_default();
         sh.cipher_suite_id = cipher_suite_id(&sh.cipher_suite).unwrap_or_default();
-    }
-    for alert in &mut tls.alerts {
-        alert.code = alert.description.as_deref().and_then(|d| names().alerts.get(d).copied());
     }
     for chain in [tls.server_certificates.as_mut(), tls.client_certificates.as_mut()].into_iter().flatten() {
         for cert in &mut chain.certificates {
@@ -278,7 +273,6 @@ mod tests {
         assert_eq!(cipher_suite_id("0x1234"), Some(0x1234), "an unnamed suite prints as its value");
         assert_eq!(cipher_suite_id("GREASE").map(crate::names::is_grease), Some(true));
         assert_eq!(cipher_suite_id("TLS_NO_SUCH_SUITE"), None);
-        assert_eq!(names().alerts.get("handshake_failure"), Some(&40));
     }
 
     #[test]

@@ -116,8 +116,12 @@ fn cause(c: &Connection) -> String {
     let tls = c.facts.tls.as_ref();
     let ch = tls.and_then(|t| t.client_hello.as_ref());
     let alert = tls.and_then(|t| t.first_fatal_alert()).map(|a| {
-        format!("fatal alert {} from the {:?}", a.description.as_deref().unwrap_or("(encrypted)"), a.sender)
-            .to_lowercase()
+        format!(
+            "fatal alert {} from the {:?}",
+            a.description.map_or_else(|| "(encrypted)".into(), |d| d.name()),
+            a.sender
+        )
+        .to_lowercase()
     });
     let mut parts: Vec<String> = alert.into_iter().collect();
     match c.verdict.code {

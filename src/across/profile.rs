@@ -113,7 +113,7 @@ impl Profiles {
             p.version_ids.insert(sh.version_id);
         }
         for alert in tls.alerts.iter().filter(|a| a.is_fatal() && a.sender == crate::proto::facts::Role::Server) {
-            *p.alerts_sent.entry(alert.description.clone().unwrap_or_default()).or_default() += 1;
+            *p.alerts_sent.entry(alert.description.map(|d| d.name()).unwrap_or_default()).or_default() += 1;
         }
         if let Some(leaf) = tls.server_certificates.as_ref().and_then(|ch| ch.certificates.first()) {
             // The first in name order rather than in arrival order: the same in any order.

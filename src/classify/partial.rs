@@ -7,6 +7,7 @@
 use super::{role_name, secs, Confidence, Fault, Verdict};
 use crate::facts::{Facts, OneSided};
 use crate::proto::facts::{ClientHello, Role, Seen, SideFacts, TlsFacts, TLS13_ALERT_SIZED};
+use crate::proto::values::AlertDescription;
 use crate::verdict::Code;
 
 /// A client that leaves this soon after its ClientHello, with no answer yet, did not wait for
@@ -66,10 +67,10 @@ pub(super) fn server_side_only(c: &Facts, tls: &TlsFacts) -> Option<Verdict> {
     let acked = c.tcp.client_bytes_acked_by_server;
     let missing = "the client's side of the connection is not in the capture";
     if let Some(alert) = tls.first_fatal_alert().filter(|a| a.sender == Role::Server && !a.is_opaque()) {
-        let desc = alert.description.as_deref().unwrap_or("");
-        let (code, side, hint) = match (desc, tls.server_hello.is_some()) {
-            ("protocol_version", _) => (Code::ProtocolMismatch, Fault::Unknown, "Enable a common TLS version: TLS 1.2 in the client (its driver or framework settings) or on the server."),
-            ("handshake_failure" | "insufficient_security", false) => (Code::CipherMismatch, Fault::Unknown, "Enable a cipher suite both sides share; capture the client's side too to see which suites it offers."),
+        let desc = alert.description.map(|d| d.name()).unwrap_or_default();
+        let (code, side, hint) = match (alert.description, tls.server_hello.is_some()) {
+            (Some(AlertDescription::PROTOCOL_VERSION), _) => (Code::ProtocolMismatch, Fault::Unknown, "Enable a common TLS version: TLS 1.2 in the client (its driver or framework settings) or on the server."),
+            (Some(AlertDescription::HANDSHAKE_FAILURE | AlertDescription::INSUFFICIENT_SECURITY), false) => (Code::CipherMismatch, Fault::Unknown, "Enable a cipher suite both sides share; capture the client's side too to see which suites it offers."),
             _ => (Code::FatalAlert, Fault::Server, "Look up the alert in the server's logs (Schannel event 36888 on Windows carries the same number)."),
         };
         return Some(

@@ -2,6 +2,7 @@
 //! object of the JSON schema. Names are resolved here (IANA, RFC) so every consumer prints the
 //! same thing.
 
+use super::values::{AlertDescription, AlertLevel};
 use crate::capture::Nanos;
 use crate::names::Name;
 use serde::{Deserialize, Serialize};
@@ -208,13 +209,11 @@ pub struct Alert {
     pub ts: Nanos,
     pub sender: Role,
     /// `warning` / `fatal`; absent for an encrypted alert that could not be decrypted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<AlertLevel>,
     /// snake_case RFC name; absent for an encrypted alert that could not be decrypted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(skip)]
-    pub code: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<AlertDescription>,
     /// Sent encrypted (after the sender's keys changed).
     #[serde(default, skip_serializing_if = "crate::schema::is_default")]
     pub encrypted: bool,
@@ -225,7 +224,7 @@ pub struct Alert {
 
 impl Alert {
     pub fn is_fatal(&self) -> bool {
-        self.level.as_deref() == Some("fatal")
+        self.level == Some(AlertLevel::FATAL)
     }
     /// Encrypted and unread: only its sender, size and time are known.
     pub fn is_opaque(&self) -> bool {

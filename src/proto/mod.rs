@@ -17,6 +17,7 @@ pub mod record_size;
 pub mod tds;
 pub mod tls;
 pub mod transport;
+pub mod values;
 pub mod x509;
 
 /// One end of a connection, by its place in the canonical flow key (0 = lower endpoint).

@@ -5,13 +5,13 @@
 
 use super::problem::TlsProblemKind;
 use super::{Status, TlsAnalyzer};
-use crate::names;
 use crate::proto::decrypt::Opened;
 use crate::proto::facts::{
     Alert, MessageSeen, RecordSeen, Role, Seen, MAX_RECORDS_KEPT, MAX_TICKETS_KEPT, TLS13_ALERT_SIZED,
 };
 use crate::proto::messages::{self, handshake_name, ServerHelloKind};
 use crate::proto::record_size;
+use crate::proto::values::{AlertDescription, AlertLevel};
 use crate::proto::Side;
 use tls_parser::{parse_tls_message_handshake, TlsMessage};
 
@@ -129,9 +129,8 @@ impl TlsAnalyzer {
             frame: seen.frame,
             ts: seen.ts,
             sender: role,
-            level: plain.map(|(level, _)| names::alert_level(level)),
-            description: plain.map(|(_, description)| names::alert(description)),
-            code: plain.map(|(_, description)| description),
+            level: plain.map(|(level, _)| AlertLevel(level)),
+            description: plain.map(|(_, description)| AlertDescription(description)),
             encrypted,
             decrypted: encrypted && plain.is_some(),
         });
