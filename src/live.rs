@@ -378,13 +378,14 @@ impl FailureCounts {
 
 /// Where the periodic summary goes.
 enum SummaryOut {
-    Stderr,
+    /// To the caller's notices (the command line prints them on stderr).
+    Notices,
     File(PathBuf, std::fs::File),
 }
 
 impl SummaryOut {
     fn open(path: Option<&std::path::Path>) -> Result<SummaryOut, LiveError> {
-        let Some(path) = path else { return Ok(SummaryOut::Stderr) };
+        let Some(path) = path else { return Ok(SummaryOut::Notices) };
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -392,11 +393,11 @@ impl SummaryOut {
             .map(|f| SummaryOut::File(path.to_path_buf(), f))
             .map_err(|source| LiveError::Write { path: path.display().to_string(), source })
     }
-    fn line(&mut self, line: &str) -> Result<(), LiveError> {
+    fn line(&mut self, line: &str, notice: &mut dyn FnMut(&str)) -> Result<(), LiveError> {
         use std::io::Write;
         match self {
-            SummaryOut::Stderr => {
-                eprintln!("tlsdiag: {line}");
+            SummaryOut::Notices => {
+                notice(line);
                 Ok(())
             }
             SummaryOut::File(path, f) => {
@@ -422,6 +423,7 @@ pub fn capture(
     stop: &AtomicBool,
     hangup: Option<&Hangup>,
     emit: &mut dyn FnMut(Connection),
+    notice: &mut dyn FnMut(&str),
 ) -> Result<FileSummary, LiveError> {
     let iface = options.interface.as_str();
     let mut cap = Capture::from_device(iface)
@@ -534,14 +536,14 @@ pub fn capture(
                 if options.summary_every.is_some_and(|every| last_summary.elapsed() >= every) {
                     last_summary = Instant::now();
                     period.merge(std::mem::take(&mut *failed_here.borrow_mut()));
-                    summary_out.line(&std::mem::take(&mut period).line(wall_nanos()))?;
+                    summary_out.line(&std::mem::take(&mut period).line(wall_nanos()), notice)?;
                 }
                 if options.status_every.is_some_and(|every| last_status.elapsed() >= every) {
                     last_status = Instant::now();
-                    eprintln!(
-                        "tlsdiag: {iface}: {}",
+                    notice(&format!(
+                        "{iface}: {}",
                         status(frames, connections.get(), failures.get(), &losses.borrow())
-                    );
+                    ));
                 }
             }
             Ok(())
@@ -562,7 +564,7 @@ pub fn capture(
     settled_at.set(Nanos::MAX);
     let mut summary = pipeline.finish(&mut counted_emit);
     let l = losses.into_inner();
-    eprintln!("tlsdiag: {iface}: ended: {}", status(frames, connections.get(), failures.get(), &l));
+    notice(&format!("{iface}: ended: {}", status(frames, connections.get(), failures.get(), &l)));
     summary.capture_loss = (l.lost() > 0).then(|| Box::new(l.summary()));
     Ok(summary)
 }

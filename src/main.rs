@@ -367,13 +367,15 @@ fn live(args: LiveArgs) -> Result<u8> {
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = reporter(args.format, Box::new(stdout), args.all, ListMode::default(), true);
     let mut session = Session::streaming(report.as_mut());
-    let summary = tlsdiag::live::capture(&options, &settings, &stop, Some(&hangup), &mut |conn| {
+    let mut emit = |conn| {
         session.connection(conn);
         // `tlsdiag live ... | head -3`: nobody reads any more, so the capture ends.
         if session.write_failed() {
             stop.store(true, Ordering::Relaxed);
         }
-    })?;
+    };
+    let mut notice = |line: &str| eprintln!("tlsdiag: {line}");
+    let summary = tlsdiag::live::capture(&options, &settings, &stop, Some(&hangup), &mut emit, &mut notice)?;
     let failed = summary.error.clone();
     let mut files = vec![summary];
     session.finish(&mut files)?;
