@@ -244,3 +244,65 @@ fn the_spark_job_equals_tlsdiag_on_every_host() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_task_that_crashes_is_retried_and_a_folder_that_keeps_crashing_is_named() {
+    let Some(python) = spark_python() else { return };
+    if !have_tool("java", &["-version"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("archive");
+    place("tls12-resumed.pcap", &archive.join("ok01"));
+    place("tds-tls12-ok.pcap", &archive.join("flaky01"));
+    place("openvpn-tcp-ok.pcap", &archive.join("crash01"));
+    // No tlsdiag crashes on purpose: a stand-in named tlsdiag is killed by SIGKILL, as a crash
+    // or the kernel's OOM killer would end it, on crash01's folder every time and on
+    // flaky01's the first time; otherwise it runs the real binary.
+    let bin = work.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let marks = work.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let script = format!(
+        "#!/bin/sh\ncase \"$*\" in\n  *crash01*) echo attempt >> '{m}/crash01'; kill -KILL $$ ;;\n  *flaky01*) if [ ! -e '{m}/flaky01' ]; then : > '{m}/flaky01'; kill -KILL $$; fi ;;\nesac\nexec '{real}' \"$@\"\n",
+        m = marks.display(),
+        real = env!("CARGO_BIN_EXE_tlsdiag")
+    );
+    let stand_in = bin.join("tlsdiag");
+    std::fs::write(&stand_in, script).unwrap();
+    std::fs::set_permissions(&stand_in, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let out = work.path().join("out");
+    // local[2,3]: two threads, three attempts per task, as a cluster's spark.task.maxFailures.
+    let job = Command::new(&python)
+        .arg(repo().join("spark/tlsdiag_job.py"))
+        .args(["--master", "local[2,3]", "--tlsdiag"])
+        .arg(&stand_in)
+        .args(["--dump-json", "--out"])
+        .arg(&out)
+        .arg(&archive)
+        .output()
+        .expect("run the Spark job");
+    let stderr = String::from_utf8_lossy(&job.stderr);
+    assert!(job.status.success(), "the job failed:\n{stderr}");
+
+    // crash01 was tried three times, then named with the signal that ended it.
+    let attempts = std::fs::read_to_string(marks.join("crash01")).unwrap();
+    assert_eq!(attempts.lines().count(), 3, "crash01 attempts");
+    let errors = table(&out, "errors");
+    let crashed: Vec<&Value> = errors.iter().filter(|e| text(&e["file"]).contains("crash01")).collect();
+    assert_eq!(crashed.len(), 1, "{errors:?}");
+    assert!(text(&crashed[0]["message"]).contains("tlsdiag exited with -9 in 3 attempt(s)"), "{errors:?}");
+    assert_eq!(errors.len(), 1, "only crash01 is an error: {errors:?}");
+
+    // flaky01's first attempt was killed; its second and ok01 gave their connections, as
+    // tlsdiag does.
+    assert!(marks.join("flaky01").exists(), "flaky01 never crashed");
+    let rows = table(&out, "connections");
+    for (host, fixture_name) in [("ok01", "tls12-resumed.pcap"), ("flaky01", "tds-tls12-ok.pcap")] {
+        let expected = connections(&fixture(fixture_name)).len();
+        let got = rows.iter().filter(|r| r["host"] == host).count();
+        assert_eq!(got, expected, "{host}: rows");
+    }
+    assert!(rows.iter().all(|r| r["host"] != "crash01"), "no rows from a folder that never finished");
+}
