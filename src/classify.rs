@@ -10,7 +10,7 @@ use crate::proto::openvpn::{ControlAuth, OpenVpnFacts};
 use crate::proto::record_size;
 use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
 use crate::proto::values::{AlertDescription, AlertDescription as AD};
-pub use crate::verdict::{Code, Confidence, Evidence, Fault, Risk, RiskCode, Verdict};
+use crate::verdict::{Code, Confidence, Fault, Risk, RiskCode, Verdict};
 use tls_parser::{TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
 
 mod partial;

@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn codes_are_the_programs_own_or_an_error() {
-        let err = serde_json::from_str::<crate::classify::Risk>(r#"{"code":"made_up"}"#).unwrap_err();
+        let err = serde_json::from_str::<crate::verdict::Risk>(r#"{"code":"made_up"}"#).unwrap_err();
         assert!(err.to_string().contains("unknown risk code \"made_up\""), "{err}");
         let msg: crate::proto::facts::MessageSeen = serde_json::from_str(r#"{"message":"ServerHelloDone"}"#).unwrap();
         assert_eq!((msg.message, msg.frame), ("ServerHelloDone", 0), "an absent frame is 0");

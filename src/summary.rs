@@ -50,11 +50,6 @@ pub struct FileSummary {
     pub not_a_capture: bool,
 }
 
-/// Connections whose verdict code is a failure, from counts per code.
-pub fn failures_in(verdicts: &BTreeMap<Code, u64>) -> u64 {
-    Code::failures_in(verdicts)
-}
-
 /// Sums over files, for the summary line and the JSON `totals`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Totals {
@@ -96,6 +91,6 @@ pub fn totals(files: &[FileSummary]) -> Totals {
             *t.verdicts.entry(*code).or_default() += n;
         }
     }
-    t.failures = failures_in(&t.verdicts);
+    t.failures = Code::failures_in(&t.verdicts);
     t
 }

@@ -19,9 +19,10 @@
 //! (`tlsdiag findings`) give the findings of one run.
 
 use crate::capture::Nanos;
-use crate::classify::{is_dhe, Confidence, Fault};
+use crate::classify::is_dhe;
 use crate::record::Connection;
 use crate::verdict::{Code, FindingCode};
+use crate::verdict::{Confidence, Fault};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::cmp::Ordering;

@@ -12,9 +12,9 @@
 
 use super::profile::ServerProfile;
 use crate::capture::Nanos;
-use crate::classify::{Confidence, Evidence, Fault};
 use crate::record::Connection;
 use crate::verdict::Code;
+use crate::verdict::{Confidence, Evidence, Fault};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};

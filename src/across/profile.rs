@@ -6,11 +6,11 @@
 
 use super::findings::Finding;
 use super::{Conclusions, Pass};
-use crate::classify::{Confidence, Fault};
 use crate::names::version_id;
 use crate::proto::messages::version_rank;
 use crate::record::Connection;
 use crate::verdict::Code;
+use crate::verdict::{Confidence, Fault};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

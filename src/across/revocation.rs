@@ -9,11 +9,11 @@
 //! them in a [`crate::dns_log::DnsLog`], and a connection whose certificate names hosts carries
 //! the answers its client got for them (`revocation_lookups`).
 
-use crate::classify::{Confidence, Evidence, Fault};
 use crate::dns_log::url_host;
 use crate::proto::dns::DnsLookup;
 use crate::record::Connection;
 use crate::verdict::Code;
+use crate::verdict::{Confidence, Evidence, Fault};
 use std::net::IpAddr;
 
 /// Failed connections remembered as possible revocation fetches; beyond this the oldest stay.

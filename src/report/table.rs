@@ -257,7 +257,7 @@ impl TableReporter {
             per_file.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
             per_file.set_header(vec!["file", "format", "frames", "connections", "failures", "error"]);
             for f in files {
-                let failures = crate::summary::failures_in(&f.verdicts);
+                let failures = crate::verdict::Code::failures_in(&f.verdicts);
                 let format = match (f.format, f.compression) {
                     (Some(format), Some(c)) => format!("{format:?}+{c}").to_lowercase(),
                     (Some(format), None) => format!("{format:?}").to_lowercase(),
