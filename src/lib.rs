@@ -1,9 +1,11 @@
 //! tlsdiag: reads network captures and tells, for every TCP connection, whether its TLS
 //! handshake worked and, if not, why.
 //!
-//! The pipeline runs one way, one stage per module (see DESIGN.md):
-//! [`capture`] -> [`decode`] -> [`flow`] -> [`proto`] -> [`classify`] -> [`report`].
-//! [`analyze`] wires the stages together for one input.
+//! The pipeline runs one way, one stage per module (see DESIGN.md and the README's Layout;
+//! `tests/layers.rs` checks it): [`capture`] -> [`decode`] -> [`flow`] -> [`proto`] ->
+//! [`facts`] -> [`classify`] -> [`across`] -> [`report`], over the base modules ([`verdict`],
+//! [`schema`], [`time`], [`names`], [`text`]). [`analyze`] wires the stages together for one
+//! input, [`batch`] for many, [`records`] for records read back.
 
 #![forbid(unsafe_code)]
 
