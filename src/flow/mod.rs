@@ -175,7 +175,9 @@ impl Extent {
         if self.seq_end.map_or(true, |e| seq_after(end, e)) {
             self.seq_end = Some(end);
         }
-        if seg.flags.ack {
+        // A reset with the ACK flag and acknowledgement number 0 acknowledges nothing: it is
+        // how a client aborts a connection still in SYN-SENT, and no proof the other side spoke.
+        if seg.flags.ack && !(seg.flags.rst && seg.ack == 0) {
             self.first_ack.get_or_insert(seg.ack);
             if self.max_ack.map_or(true, |m| seq_after(seg.ack, m)) {
                 self.max_ack = Some(seg.ack);
@@ -815,6 +817,34 @@ mod tests {
         table.finish_all();
         let flow = table.take_finished().next().expect("one flow");
         (flow.tls().and_then(|t| t.facts.client_hello.as_ref()).and_then(|ch| ch.sni.clone()), flow.tcp.clone())
+    }
+
+    /// SYNs, then the client's reset with the ACK flag: its facts, seen from the client's
+    /// side alone.
+    fn aborted_connect(reset_ack: u32) -> crate::facts::Facts {
+        let mut table = FlowTable::new(Limits::default());
+        let syn = TcpFlags { syn: true, ..Default::default() };
+        table.on_segment(&segment(100, &[], syn), Seen { frame: 1, ts: 0 });
+        table.on_segment(&segment(100, &[], syn), Seen { frame: 2, ts: 1_000_000_000 });
+        let reset = TcpFlags { rst: true, ack: true, ..Default::default() };
+        table.on_segment(
+            &TcpSegment { ack: reset_ack, ..segment(100, &[], reset) },
+            Seen { frame: 3, ts: 9_000_000_000 },
+        );
+        table.finish_all();
+        let flow = table.take_finished().next().expect("one connection");
+        crate::facts::Facts::from_flow(flow)
+    }
+
+    #[test]
+    fn a_reset_acknowledging_nothing_is_no_proof_of_the_other_side() {
+        // Linux aborts a connect() still in SYN-SENT with RST/ACK and acknowledgement 0
+        // (ndpi--alexa-app.pcapng, frames 214 and 2573): nothing came back from the server.
+        let facts = aborted_connect(0);
+        assert_eq!((facts.tcp.one_sided, facts.tcp.client_last_ack), (None, None));
+        // One that acknowledges a sequence number answers something the capture lacks.
+        let facts = aborted_connect(12345);
+        assert_eq!(facts.tcp.one_sided, Some(crate::facts::OneSided::ClientOnly));
     }
 
     #[test]
