@@ -3,8 +3,6 @@
 //! name (`ssl_ciphers`, `-cipher`), and for versions the Schannel registry key and OpenSSL's
 //! `MinProtocol`.
 
-use crate::proto::values::TlsVersion;
-
 /// OpenSSL's name of a TLS 1.2-or-older suite, derived from its IANA name by OpenSSL's naming
 /// rules; TLS 1.3 suites keep their IANA names. None for families without a rule here.
 pub fn openssl_name(iana: &str) -> Option<String> {
@@ -55,13 +53,14 @@ pub fn suite_spellings(iana: &str) -> String {
     format!("{iana} ({openssl}Windows: Enable-TlsCipherSuite -Name {iana})")
 }
 
-/// Where a TLS version is turned on: the Schannel registry key and OpenSSL's setting.
-pub fn version_settings(version: TlsVersion) -> Option<String> {
+/// Where a TLS version (its wire value, as `names::version` takes it) is turned on: the
+/// Schannel registry key and OpenSSL's setting.
+pub fn version_settings(version: u16) -> Option<String> {
     let (schannel, openssl) = match version {
-        TlsVersion::TLS1_3 => ("TLS 1.3", "TLSv1.3"),
-        TlsVersion::TLS1_2 => ("TLS 1.2", "TLSv1.2"),
-        TlsVersion::TLS1_1 => ("TLS 1.1", "TLSv1.1"),
-        TlsVersion::TLS1_0 => ("TLS 1.0", "TLSv1"),
+        0x0304 => ("TLS 1.3", "TLSv1.3"),
+        0x0303 => ("TLS 1.2", "TLSv1.2"),
+        0x0302 => ("TLS 1.1", "TLSv1.1"),
+        0x0301 => ("TLS 1.0", "TLSv1"),
         _ => return None,
     };
     Some(format!(

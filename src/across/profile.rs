@@ -214,7 +214,7 @@ impl Profiles {
                     ))
                     .hint(format!(
                         "Enable {lowest} in the client. {}",
-                        crate::suite_names::version_settings(lowest).unwrap_or_default()
+                        crate::suite_names::version_settings(lowest.0).unwrap_or_default()
                     ));
             }
             _ => {}
