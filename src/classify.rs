@@ -9,9 +9,9 @@ use crate::proto::facts::{
 use crate::proto::openvpn::{ControlAuth, OpenVpnFacts};
 use crate::proto::record_size;
 use crate::proto::tds::{Negotiated, Prelogin, TdsFacts};
-use crate::proto::values::{AlertDescription, AlertDescription as AD};
+use crate::proto::values::{AlertDescription, AlertDescription as AD, CipherSuite, TlsVersion};
 use crate::verdict::{Code, Confidence, Fault, Risk, RiskCode, Verdict};
-use tls_parser::{TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
+use tls_parser::TlsCipherEnc;
 
 mod partial;
 
@@ -338,7 +338,7 @@ fn tds_verdict(c: &Facts, tds: &TdsFacts) -> Verdict {
 /// refused already offered TLS 1.3, in which case the server supports nothing current.
 fn protocol_mismatch_fault(refused_by: Role, ch: &crate::proto::facts::ClientHello) -> Fault {
     match refused_by {
-        Role::Server if ch.max_version == "TLS1.3" => Fault::Server,
+        Role::Server if ch.max_version == TlsVersion::TLS1_3 => Fault::Server,
         Role::Server => Fault::Client,
         Role::Client => Fault::Server,
     }
@@ -554,7 +554,7 @@ fn tls_verdict(c: &Facts, tls: &TlsFacts) -> Verdict {
     // TLS 1.3: a server that aborts after its flight, before the client spoke, never takes the
     // client's Finished that may follow.
     if let Some(abort) =
-        sh.filter(|sh| sh.version == "TLS1.3" && !tls.decrypted).and_then(|_| tls13_server_abort(c, tls))
+        sh.filter(|sh| sh.version == TlsVersion::TLS1_3 && !tls.decrypted).and_then(|_| tls13_server_abort(c, tls))
     {
         return server_abort_verdict(tls, sh.map(|s| s.frame), abort);
     }
@@ -583,7 +583,7 @@ fn tls_verdict(c: &Facts, tls: &TlsFacts) -> Verdict {
             .because(format!(
                 "{} {} with {}{}{}",
                 sh.version,
-                sh.cipher_suite,
+                sh.suite_name(),
                 sni,
                 if tls.resumed { ", session resumed" } else { "" },
                 if searched.is_some() {
@@ -660,18 +660,20 @@ fn tls_verdict(c: &Facts, tls: &TlsFacts) -> Verdict {
             ))
             .frame(Some(a.frame), alert_what(a));
     }
-    let is13 = sh.version == "TLS1.3";
+    let is13 = sh.version == TlsVersion::TLS1_3;
     if is13 && tls.client.finished.is_none() {
-        if let Some(first) = tls.client.encrypted_records.iter().find(|r| r.content_type == 23) {
+        if let (Some(first), Some(suite)) =
+            (tls.client.encrypted_records.iter().find(|r| r.content_type == 23), sh.cipher_suite)
+        {
             // At fault: the server whose certificate was refused, as for certificate_rejected
             // when an alert or the key log shows the same failure.
             return Verdict::new(Code::AbortedAfterServerHello, Fault::Server, Confidence::Likely)
                 .because(format!(
                     "the client answered the server's encrypted flight with a {}-byte record, smaller than any Finished of {} ({} bytes), and no Finished: {}; most likely it rejected the certificate",
                     first.length,
-                    sh.cipher_suite,
-                    record_size::tls13_min_finished(sh.cipher_suite_id),
-                    if first.length as usize > record_size::tls13_unpadded_alert(sh.cipher_suite_id) {
+                    suite,
+                    record_size::tls13_min_finished(suite.0),
+                    if first.length as usize > record_size::tls13_unpadded_alert(suite.0) {
                         "an alert with padding (Java pads every record by 16 bytes)"
                     } else {
                         "an alert"
@@ -746,13 +748,16 @@ fn server_refused_client_flight(c: &Facts, tls: &TlsFacts) -> Option<Verdict> {
     let reply = tls.server_reply_to_finished?;
     // After a fatal alert its sender sends nothing more: a second record means no refusal
     // (Go's server sends its ticket before the client's Finished, then short data).
-    if sh.version != "TLS1.3" || tls.decrypted || reply.length > TLS13_ALERT_SIZED || tls.server_records_after_reply > 0
+    if sh.version != TlsVersion::TLS1_3
+        || tls.decrypted
+        || reply.length > TLS13_ALERT_SIZED
+        || tls.server_records_after_reply > 0
     {
         return None;
     }
     let end = c.tcp.server_fin.or(c.tcp.server_rst).filter(|end| end.frame >= reply.frame)?;
     let flight = tls.client.encrypted_records.first()?;
-    let shape = client_flight_shape(tls, sh.cipher_suite_id);
+    let shape = client_flight_shape(tls, sh.cipher_suite?);
     // A client that closed first gets the server's close_notify, of the same size.
     let client_closed_first = c.tcp.client_fin.or(c.tcp.client_rst).is_some_and(|end| end.frame < reply.frame);
     let (code, fault, confidence, cause) = match (shape, client_closed_first) {
@@ -842,8 +847,8 @@ enum Flight {
     Certificate,
 }
 
-fn client_flight_shape(tls: &TlsFacts, suite_id: u16) -> Flight {
-    let min = record_size::tls13_min_finished(suite_id);
+fn client_flight_shape(tls: &TlsFacts, suite: CipherSuite) -> Flight {
+    let min = record_size::tls13_min_finished(suite.0);
     let records: Vec<&RecordSeen> = tls.client.encrypted_records.iter().filter(|r| r.content_type == 23).collect();
     let Some(finished) = records.iter().position(|r| r.length as usize >= min) else {
         return Flight::FinishedOnly;
@@ -861,7 +866,7 @@ fn client_flight_shape(tls: &TlsFacts, suite_id: u16) -> Flight {
 /// records) shows that it was not an alert padded to a Finished's size.
 fn tls13_finished_unconfirmed(tls: &TlsFacts) -> Option<RecordSeen> {
     let sh = tls.server_hello.as_ref()?;
-    if sh.version != "TLS1.3" || tls.decrypted || tls.client_record_after_complete.is_some() {
+    if sh.version != TlsVersion::TLS1_3 || tls.decrypted || tls.client_record_after_complete.is_some() {
         return None;
     }
     let confirmed_by_server = tls
@@ -930,7 +935,7 @@ fn closed_after_handshake(c: &Facts, tls: &TlsFacts) -> Option<Verdict> {
                 .because(format!(
                     "the handshake completed ({} {}), then the client {how} the connection without sending data or an alert, as clients that check the certificate after the handshake do (Node.js tls, wget with GnuTLS); the certificate in the capture: {}",
                     sh.version,
-                    sh.cipher_suite,
+                    sh.suite_name(),
                     problems.join(", ")
                 ))
                 .hint("Install a certificate the client trusts: valid now, naming the host the client uses, from a CA in the client's store (Node: NODE_EXTRA_CA_CERTS or the ca option; Java: the trust store; Go: tls.Config RootCAs).")
@@ -945,8 +950,8 @@ fn closed_after_handshake(c: &Facts, tls: &TlsFacts) -> Option<Verdict> {
             .because(format!(
                 "the handshake completed ({} {}), then the client {how} the connection without sending data or an alert: clients that check the certificate after the handshake (Node.js tls, wget with GnuTLS) do this when they reject it{}; so do health checks and scanners",
                 sh.version,
-                sh.cipher_suite,
-                if sh.version == "TLS1.3" { " (the certificate is encrypted in TLS 1.3)" } else { "" }
+                sh.suite_name(),
+                if sh.version == TlsVersion::TLS1_3 { " (the certificate is encrypted in TLS 1.3)" } else { "" }
             ))
             .hint("Read the client's error message or log; capture with SSLKEYLOGFILE to see the certificate in TLS 1.3.")
             .frame(Some(ch.frame), "ClientHello")
@@ -976,7 +981,7 @@ fn no_server_hello_fix(who: Role, how: &str) -> String {
 fn tls13_reading(c: &Facts, tls: &TlsFacts) -> String {
     let windows = "Windows clients (Schannel: SqlClient, ODBC, .NET, PowerShell) cannot write a key log: read the client's System log Schannel events (36882 untrusted CA, 36884 wrong name, 36887/36888 alerts) and the CAPI2 Operational log (Event Viewer, Applications and Services Logs, Microsoft, Windows, CAPI2; enable it first).";
     let keylog = "Browsers, curl, Python, OpenSSL and GnuTLS clients: set SSLKEYLOGFILE before the client starts, capture again and pass --keylog.";
-    let browser = tls.client_hello.as_ref().is_some_and(|ch| ch.cipher_suites.iter().any(|s| s == "GREASE"));
+    let browser = tls.client_hello.as_ref().is_some_and(|ch| ch.cipher_suites.iter().any(|s| s.is_grease()));
     if c.tds.is_some() && !browser {
         format!("{windows} {keylog}")
     } else {
@@ -1006,17 +1011,12 @@ fn fault_of(r: Role) -> Fault {
     }
 }
 
-/// True for a suite whose key exchange is finite-field Diffie-Hellman (TLS_DHE_*).
-pub fn is_dhe(suite_id: u16) -> bool {
-    matches!(TlsCipherSuite::from_id(suite_id).map(|s| s.kx), Some(TlsCipherKx::Dhe))
-}
-
 fn failed_after_key_exchange(tls: &TlsFacts, frame: Option<u64>, what: &str, confidence: Confidence) -> Verdict {
     let sh = tls.server_hello.as_ref();
-    let suite = sh.map(|s| s.cipher_suite.as_str()).unwrap_or("?");
+    let suite = sh.map_or("?".into(), |s| s.suite_name());
     let mut explanation = format!("the handshake failed after the key exchange ({what}) with {suite}");
     let mut hint = String::from("Both sides agreed on parameters but disagree on the keys: check for a device that alters the traffic, and the peers' logs.");
-    if sh.is_some_and(|s| is_dhe(s.cipher_suite_id)) {
+    if sh.and_then(|s| s.cipher_suite).is_some_and(CipherSuite::is_dhe) {
         let ems = sh.is_some_and(|s| s.extended_master_secret);
         explanation.push_str(if ems {
             "; the suite is DHE: the DHE leading-zero bug between Windows versions fits"
@@ -1038,7 +1038,7 @@ fn alert_verdict(c: &Facts, tls: &TlsFacts, alert: &Alert) -> Verdict {
     // GnuTLS (and appliances) answer a version they do not serve with handshake_failure, not
     // protocol_version: unless the client offered both current versions, the alert does not
     // tell a suite refusal from a version refusal.
-    let both_current = ["TLS1.2", "TLS1.3"].iter().all(|v| ch.supported_versions.iter().any(|o| o == v));
+    let both_current = [TlsVersion::TLS1_2, TlsVersion::TLS1_3].iter().all(|v| ch.supported_versions.contains(v));
     if verdict.code == Code::CipherMismatch && alert.description == Some(AD::HANDSHAKE_FAILURE) && !both_current {
         verdict.confidence = Confidence::Likely;
         verdict.explanation.push_str(&format!(
@@ -1192,14 +1192,14 @@ fn malformed_server_message(tls: &TlsFacts) -> Option<&str> {
 
 fn versions_offered(ch: &crate::proto::facts::ClientHello) -> String {
     if ch.supported_versions.is_empty() {
-        ch.legacy_version.clone()
+        ch.legacy_version.to_string()
     } else {
-        ch.supported_versions.join(", ")
+        crate::proto::values::joined(&ch.supported_versions)
     }
 }
 
-fn abbreviated(list: &[crate::names::Name]) -> String {
-    let shown: Vec<&str> = list.iter().filter(|s| *s != "GREASE").take(4).map(|s| s.as_ref()).collect();
+fn abbreviated(list: &[CipherSuite]) -> String {
+    let shown: Vec<crate::names::Name> = list.iter().filter(|s| !s.is_grease()).take(4).map(|s| s.name()).collect();
     let more = list.len().saturating_sub(shown.len());
     if more > 0 {
         format!("{} and {more} more", shown.join(", "))
@@ -1388,10 +1388,12 @@ fn risks(c: &Facts, tls: &TlsFacts) -> Vec<Risk> {
     let Some(sh) = &tls.server_hello else {
         return out;
     };
-    if matches!(sh.version.as_str(), "SSL2.0" | "SSL3.0" | "TLS1.0" | "TLS1.1") {
+    if matches!(sh.version, TlsVersion::SSL2 | TlsVersion::SSL3 | TlsVersion::TLS1_0 | TlsVersion::TLS1_1) {
         out.push(Risk { code: RiskCode::DeprecatedProtocol, explanation: format!("{} was negotiated", sh.version) });
     }
-    if let Some(suite) = TlsCipherSuite::from_id(sh.cipher_suite_id) {
+    // An SSL 2.0 server (no TLS suite) has always been judged as suite 0x0000 here, which
+    // tls-parser calls TLS_NULL_WITH_NULL_NULL: kept so that records do not change.
+    if let Some(suite) = sh.cipher_suite.unwrap_or_default().info() {
         let weak = matches!(
             suite.enc,
             TlsCipherEnc::Rc4 | TlsCipherEnc::TripleDes | TlsCipherEnc::Des | TlsCipherEnc::Null | TlsCipherEnc::Rc2
@@ -1401,12 +1403,12 @@ fn risks(c: &Facts, tls: &TlsFacts) -> Vec<Risk> {
             out.push(Risk { code: RiskCode::WeakCipher, explanation: format!("{} was negotiated", suite.name) });
         }
     }
-    let tls12_or_older = messages_rank(sh.version_id) < messages_rank(0x0304);
+    let tls12_or_older = sh.version.rank() < TlsVersion::TLS1_3.rank();
     if tls12_or_older && !sh.extended_master_secret {
-        if is_dhe(sh.cipher_suite_id) {
+        if sh.cipher_suite.is_some_and(CipherSuite::is_dhe) {
             out.push(Risk {
                 code: RiskCode::DheWithoutEms,
-                explanation: format!("{} without Extended Master Secret (RFC 7627)", sh.cipher_suite),
+                explanation: format!("{} without Extended Master Secret (RFC 7627)", sh.suite_name()),
             });
         }
         if tls.resumed {
@@ -1434,10 +1436,6 @@ fn risks(c: &Facts, tls: &TlsFacts) -> Vec<Risk> {
         }
     }
     out
-}
-
-fn messages_rank(v: u16) -> u32 {
-    crate::proto::messages::version_rank(v)
 }
 
 #[cfg(test)]

@@ -16,6 +16,11 @@ pub fn is_grease(v: u16) -> bool {
 
 /// `TLS1.2`, `SSL3.0`, `TLS1.3-draft18`, ... for a wire version.
 pub fn version(v: u16) -> String {
+    version_name(v).into_owned()
+}
+
+/// [`version`], borrowed for the named versions (no allocation when printing them).
+pub fn version_name(v: u16) -> Name {
     match v {
         0x0002 => "SSL2.0".into(),
         0x0300 => "SSL3.0".into(),
@@ -23,9 +28,9 @@ pub fn version(v: u16) -> String {
         0x0302 => "TLS1.1".into(),
         0x0303 => "TLS1.2".into(),
         0x0304 => "TLS1.3".into(),
-        0x7f00..=0x7fff => format!("TLS1.3-draft{}", v & 0xff),
+        0x7f00..=0x7fff => format!("TLS1.3-draft{}", v & 0xff).into(),
         _ if is_grease(v) => "GREASE".into(),
-        _ => format!("0x{v:04x}"),
+        _ => format!("0x{v:04x}").into(),
     }
 }
 

@@ -7,9 +7,8 @@
 //! A record leaves out fields that hold their default (schema 2), so every field reads as its
 //! default when absent. Codes are kept as `&'static str` in the program: a code read back is
 //! mapped to the known code of the same spelling, and an unknown one is an error that names
-//! it. Fields the schema does not carry but that can be derived from it (the wire values of
-//! the negotiated version and suite, certificate validity as seconds) are
-//! derived again by [`restore_derived`].
+//! it. Fields the schema does not carry but that can be derived from it (certificate
+//! validity as seconds) are derived again by [`restore_derived`].
 
 use crate::across::Conclusions;
 use crate::analyze::Session;
@@ -17,44 +16,18 @@ use crate::record::{Connection, READABLE_SCHEMA_VERSIONS};
 use crate::report::Reporter;
 use crate::summary::FileSummary;
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
-use std::sync::OnceLock;
 
 /// Bad lines named one by one per run; the rest are only counted.
 pub const BAD_LINES_SHOWN: u64 = 10;
 
-/// Wire values by name, for names this program prints (unknown values print as `0x....`).
-struct Names {
-    suites: HashMap<String, u16>,
-}
-
-fn names() -> &'static Names {
-    static NAMES: OnceLock<Names> = OnceLock::new();
-    NAMES.get_or_init(|| Names {
-        // Later ids do not replace earlier ones: every GREASE value prints as "GREASE".
-        suites: (0..=u16::MAX).rev().map(|id| (crate::names::cipher_suite(id).into_owned(), id)).collect(),
-    })
-}
-
-/// The wire value of a cipher suite name this program printed.
-pub fn cipher_suite_id(name: &str) -> Option<u16> {
-    names().suites.get(name).copied()
-}
-
-/// Fills in the fields a record does not carry but its other fields determine: the wire
-/// values of the offered suites, of the negotiated version and suite, of the alerts, and the
-/// certificates' validity in seconds. Not recoverable, and left at their defaults: the hello
-/// randoms and the time of the handshake's completion (neither is used across connections).
+/// Fills in the fields a record does not carry but its other fields determine: the
+/// certificates' validity in seconds (protocol values read back as values themselves). Not
+/// recoverable, and left at their defaults: the hello randoms and the time of the handshake's
+/// completion (neither is used across connections).
 pub fn restore_derived(c: &mut Connection) {
     let Some(tls) = c.facts.tls.as_mut() else { return };
-    if let Some(ch) = tls.client_hello.as_mut() {
-        ch.cipher_suite_ids = ch.cipher_suites.iter().map(|s| cipher_suite_id(s).unwrap_or_default()).collect();
-    }
-    if let Some(sh) = tls.server_hello.as_mut() {
-        sh.version_id = crate::names::version_id(&sh.version).unwrap_or_default();
-        sh.cipher_suite_id = cipher_suite_id(&sh.cipher_suite).unwrap_or_default();
-    }
     for chain in [tls.server_certificates.as_mut(), tls.client_certificates.as_mut()].into_iter().flatten() {
         for cert in &mut chain.certificates {
             let secs = |text: &str| crate::time::parse_rfc3339(text).map_or(0, |ns| ns.div_euclid(1_000_000_000));
@@ -264,17 +237,6 @@ pub fn recompute(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn names_map_back_to_wire_values() {
-        assert_eq!(cipher_suite_id("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), Some(0xc02f));
-        assert_eq!(cipher_suite_id("TLS_AES_128_GCM_SHA256"), Some(0x1301));
-        assert_eq!(cipher_suite_id("0x1234"), Some(0x1234), "an unnamed suite prints as its value");
-        assert_eq!(cipher_suite_id("GREASE").map(crate::names::is_grease), Some(true));
-        assert_eq!(cipher_suite_id("TLS_NO_SUCH_SUITE"), None);
-    }
-
     #[test]
     fn codes_are_the_programs_own_or_an_error() {
         let err = serde_json::from_str::<crate::verdict::Risk>(r#"{"code":"made_up"}"#).unwrap_err();

@@ -53,13 +53,14 @@ pub fn suite_spellings(iana: &str) -> String {
     format!("{iana} ({openssl}Windows: Enable-TlsCipherSuite -Name {iana})")
 }
 
-/// Where a TLS version is turned on: the Schannel registry key and OpenSSL's setting.
-pub fn version_settings(version: &str) -> Option<String> {
+/// Where a TLS version (its wire value, as `names::version` takes it) is turned on: the
+/// Schannel registry key and OpenSSL's setting.
+pub fn version_settings(version: u16) -> Option<String> {
     let (schannel, openssl) = match version {
-        "TLS1.3" => ("TLS 1.3", "TLSv1.3"),
-        "TLS1.2" => ("TLS 1.2", "TLSv1.2"),
-        "TLS1.1" => ("TLS 1.1", "TLSv1.1"),
-        "TLS1.0" => ("TLS 1.0", "TLSv1"),
+        0x0304 => ("TLS 1.3", "TLSv1.3"),
+        0x0303 => ("TLS 1.2", "TLSv1.2"),
+        0x0302 => ("TLS 1.1", "TLSv1.1"),
+        0x0301 => ("TLS 1.0", "TLSv1"),
         _ => return None,
     };
     Some(format!(

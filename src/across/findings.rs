@@ -19,7 +19,7 @@
 //! (`tlsdiag findings`) give the findings of one run.
 
 use crate::capture::Nanos;
-use crate::classify::is_dhe;
+use crate::proto::values::{CipherSuite, TlsVersion};
 use crate::record::Connection;
 use crate::verdict::{Code, FindingCode};
 use crate::verdict::{Confidence, Fault};
@@ -246,20 +246,20 @@ impl Collector {
         if let (Some(sh), Some(client)) = (&tls.server_hello, c.facts.client_addr()) {
             // Resumed and full handshakes, and a server asking some clients for a certificate
             // and not others, are not the same parameters.
-            let mut suite = sh.cipher_suite.clone();
+            let mut suite = sh.suite_name().into_owned();
             if tls.resumed {
                 suite.push_str(" (resumed)");
             }
             if tls.certificate_request.is_some() {
                 suite.push_str(" with a client certificate requested");
             }
-            let key = (c.facts.server.clone(), client.ip(), sh.version.clone(), suite);
+            let key = (c.facts.server.clone(), client.ip(), sh.version.to_string(), suite);
             // A failure the classifier only guesses at (a client that left without a word) is
             // no evidence of an intermittent fault.
             let counted_failure = c.verdict.is_failure() && c.verdict.confidence != Confidence::Possible;
             if c.verdict.is_ok() || counted_failure {
                 if let Some(group) = self.group(key, c.facts.start) {
-                    group.dhe = is_dhe(sh.cipher_suite_id) && sh.version != "TLS1.3";
+                    group.dhe = sh.cipher_suite.is_some_and(CipherSuite::is_dhe) && sh.version != TlsVersion::TLS1_3;
                     group.ems |= sh.extended_master_secret;
                     group.start = group.start.min(c.facts.start);
                     group.end = group.end.max(c.facts.end);

@@ -132,8 +132,8 @@ fn cause(c: &Connection) -> String {
         }
         Code::CipherMismatch => {
             if let Some(ch) = ch {
-                let shown: Vec<&str> =
-                    ch.cipher_suites.iter().filter(|s| *s != "GREASE").take(3).map(|s| s.as_ref()).collect();
+                let shown: Vec<crate::names::Name> =
+                    ch.cipher_suites.iter().filter(|s| !s.is_grease()).take(3).map(|s| s.name()).collect();
                 let more = ch.cipher_suites.len().saturating_sub(shown.len());
                 parts.push(format!(
                     "clients offering {}{}",

@@ -6,8 +6,7 @@
 
 use super::findings::Finding;
 use super::{Conclusions, Pass};
-use crate::names::version_id;
-use crate::proto::messages::version_rank;
+use crate::proto::values::{CipherSuite, TlsVersion};
 use crate::record::Connection;
 use crate::verdict::Code;
 use crate::verdict::{Confidence, Fault};
@@ -48,8 +47,34 @@ pub struct ServerProfile {
     pub certificates: BTreeSet<String>,
     /// What several of its connections show together (see `findings`).
     pub findings: Vec<Finding>,
+    /// The versions of `versions` and the suites of `cipher_suites` as values, for the rules
+    /// (None: an SSL 2.0 server's cipher kinds).
     #[serde(skip)]
-    version_ids: BTreeSet<u16>,
+    chosen_versions: BTreeSet<TlsVersion>,
+    #[serde(skip)]
+    suite_by_name: BTreeMap<String, Option<CipherSuite>>,
+}
+
+impl ServerProfile {
+    fn chose_suite(&self, suite: CipherSuite) -> bool {
+        self.suite_by_name.values().any(|s| *s == Some(suite))
+    }
+}
+
+/// Counts one more of `name` (allocating only for a name not seen yet); true when it is new.
+fn count(map: &mut BTreeMap<String, u64>, name: crate::names::Name) -> bool {
+    if let Some(n) = map.get_mut(name.as_ref()) {
+        *n += 1;
+        return false;
+    }
+    map.insert(name.into_owned(), 1);
+    true
+}
+
+/// The highest of these versions this program knows (0 when none): an unassigned value
+/// offered is not one a server could choose.
+fn highest_known<'a>(versions: impl Iterator<Item = &'a TlsVersion>) -> u32 {
+    versions.filter(|v| v.is_named()).map(|v| v.rank()).max().unwrap_or(0)
 }
 
 /// The profile pass: what each server did, and the refusals it explains.
@@ -108,9 +133,11 @@ impl Profiles {
         let p = self.profile(&c.facts.server);
         let Some(tls) = &c.facts.tls else { return };
         if let Some(sh) = &tls.server_hello {
-            *p.versions.entry(sh.version.clone()).or_default() += 1;
-            *p.cipher_suites.entry(sh.cipher_suite.clone()).or_default() += 1;
-            p.version_ids.insert(sh.version_id);
+            count(&mut p.versions, sh.version.name());
+            if count(&mut p.cipher_suites, sh.suite_name()) {
+                p.suite_by_name.insert(sh.suite_name().into_owned(), sh.cipher_suite);
+            }
+            p.chosen_versions.insert(sh.version);
         }
         for alert in tls.alerts.iter().filter(|a| a.is_fatal() && a.sender == crate::proto::facts::Role::Server) {
             *p.alerts_sent.entry(alert.description.map(|d| d.name()).unwrap_or_default()).or_default() += 1;
@@ -142,8 +169,10 @@ impl Profiles {
             Code::CipherMismatch => {
                 // The suite to name: the one chosen most for others among those of the
                 // client's newest version (TLS 1.3 suites serve only TLS 1.3 clients).
-                let tls13_client = ch.max_version == "TLS1.3";
-                let fits = |s: &str| crate::suite_names::is_tls13_suite(s) == tls13_client;
+                let tls13_client = ch.max_version == TlsVersion::TLS1_3;
+                let fits = |name: &str| {
+                    p.suite_by_name.get(name).copied().flatten().is_some_and(CipherSuite::is_tls13) == tls13_client
+                };
                 let Some((chosen, _)) = p
                     .cipher_suites
                     .iter()
@@ -153,7 +182,7 @@ impl Profiles {
                 else {
                     return;
                 };
-                if ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s.as_ref())) {
+                if ch.cipher_suites.iter().any(|s| p.chose_suite(*s)) {
                     return;
                 }
                 c.verdict = c
@@ -170,12 +199,11 @@ impl Profiles {
                     ));
             }
             Code::ProtocolMismatch => {
-                let offered_max = version_id(&ch.max_version).map(version_rank).unwrap_or(0);
-                let Some(lowest) = p.version_ids.iter().copied().min_by_key(|v| version_rank(*v)) else { return };
-                if offered_max >= version_rank(lowest) {
+                let offered_max = highest_known(std::iter::once(&ch.max_version));
+                let Some(lowest) = p.chosen_versions.iter().copied().min_by_key(|v| v.rank()) else { return };
+                if offered_max >= lowest.rank() {
                     return;
                 }
-                let name = crate::names::version(lowest);
                 c.verdict = c
                     .verdict
                     .sharpened(Code::ProtocolMismatch, Fault::Client, Confidence::Likely)
@@ -185,8 +213,8 @@ impl Profiles {
                         p.versions.keys().cloned().collect::<Vec<_>>().join(", ")
                     ))
                     .hint(format!(
-                        "Enable {name} in the client. {}",
-                        crate::suite_names::version_settings(&name).unwrap_or_default()
+                        "Enable {lowest} in the client. {}",
+                        crate::suite_names::version_settings(lowest.0).unwrap_or_default()
                     ));
             }
             _ => {}
@@ -212,18 +240,11 @@ impl Profiles {
         else {
             return;
         };
-        if p.version_ids.is_empty() {
+        if p.chosen_versions.is_empty() {
             return;
         }
-        let offered_max = ch
-            .supported_versions
-            .iter()
-            .chain(std::iter::once(&ch.max_version))
-            .filter_map(|v| version_id(v))
-            .map(version_rank)
-            .max()
-            .unwrap_or(0);
-        let lowest_chosen = p.version_ids.iter().map(|v| version_rank(*v)).min().unwrap_or(0);
+        let offered_max = highest_known(ch.supported_versions.iter().chain(std::iter::once(&ch.max_version)));
+        let lowest_chosen = p.chosen_versions.iter().map(|v| v.rank()).min().unwrap_or(0);
         let chosen: Vec<&str> = p.versions.keys().map(String::as_str).collect();
         let how = c.verdict.explanation.clone();
         if offered_max < lowest_chosen {
@@ -239,7 +260,7 @@ impl Profiles {
                 .hint("Enable TLS 1.2 (or newer) in the client: its OS, framework or driver settings (Schannel, .NET, Java, OpenSSL).");
             return;
         }
-        let shared = ch.cipher_suites.iter().any(|s| p.cipher_suites.contains_key(s.as_ref()));
+        let shared = ch.cipher_suites.iter().any(|s| p.chose_suite(*s));
         if !shared {
             c.verdict = c
                 .verdict

@@ -7,7 +7,7 @@
 use super::{role_name, secs, Confidence, Fault, Verdict};
 use crate::facts::{Facts, OneSided};
 use crate::proto::facts::{ClientHello, Role, Seen, SideFacts, TlsFacts, TLS13_ALERT_SIZED};
-use crate::proto::values::AlertDescription;
+use crate::proto::values::{AlertDescription, TlsVersion};
 use crate::verdict::Code;
 
 /// A client that leaves this soon after its ClientHello, with no answer yet, did not wait for
@@ -88,7 +88,7 @@ pub(super) fn server_side_only(c: &Facts, tls: &TlsFacts) -> Option<Verdict> {
     // ChangeCipherSpec and Finished (a full handshake), in TLS 1.3 records after it
     // acknowledged more of the client's bytes than its hello.
     let later_ack = c.tcp.server_acked_after_data.filter(|a| a.frame > sh.frame);
-    let completion = if sh.version == "TLS1.3" {
+    let completion = if sh.version == TlsVersion::TLS1_3 {
         // A record of an alert's size there may be the server's close_notify or its refusal.
         later_ack.and_then(|a| {
             tls.server
@@ -104,7 +104,8 @@ pub(super) fn server_side_only(c: &Facts, tls: &TlsFacts) -> Option<Verdict> {
         Some(frame) => Verdict::new(if tls.resumed { Code::OkResumed } else { Code::Ok }, Fault::None, Confidence::Likely)
             .because(format!(
                 "{} {}: {missing}, but the server acknowledged {acked} bytes from the client and sent what it sends only after the client's Finished",
-                sh.version, sh.cipher_suite
+                sh.version,
+                sh.suite_name()
             ))
             .hint("Capture both directions (on the host itself, or a SPAN port that sees both ways) to see the client's side.")
             .frame(Some(sh.frame), "ServerHello")
@@ -135,8 +136,8 @@ pub(super) fn completed_despite_missing_bytes(c: &Facts, tls: &TlsFacts, ch: &Cl
         return None;
     }
     let tls13 = match &tls.server_hello {
-        Some(sh) => sh.version == "TLS1.3",
-        None => ch.max_version == "TLS1.3",
+        Some(sh) => sh.version == TlsVersion::TLS1_3,
+        None => ch.max_version == TlsVersion::TLS1_3,
     };
     let client_on = went_on(&tls.client, tls13)?;
     let server_on = went_on(&tls.server, tls13);
@@ -145,7 +146,7 @@ pub(super) fn completed_despite_missing_bytes(c: &Facts, tls: &TlsFacts, ch: &Cl
         return None;
     }
     let what = match tls.server_hello.as_ref() {
-        Some(sh) => format!("{} {} with {}", sh.version, sh.cipher_suite, ch.sni.as_deref().unwrap_or("no SNI")),
+        Some(sh) => format!("{} {} with {}", sh.version, sh.suite_name(), ch.sni.as_deref().unwrap_or("no SNI")),
         None => format!("handshake with {}", ch.sni.as_deref().unwrap_or("no SNI")),
     };
     let how = match server_on {

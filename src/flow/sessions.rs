@@ -11,7 +11,7 @@
 use super::{Flow, Side};
 use crate::fifo_map::FifoMap;
 use crate::proto::facts::{Resumption, SessionOrigin, TlsFacts};
-use crate::proto::messages::version_rank;
+use crate::proto::values::TlsVersion;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
@@ -60,7 +60,7 @@ impl SessionIndex {
         }
         if let (false, Some(sh)) = (flow.indexed.server_hello, &facts.server_hello) {
             flow.indexed.server_hello = true;
-            let tls12 = version_rank(sh.version_id) < version_rank(0x0304);
+            let tls12 = sh.version.rank() < TlsVersion::TLS1_3.rank();
             if tls12 && !facts.resumed && !sh.session_id.is_empty() {
                 self.remember((server_ip, sh.session_id.clone()), origin(sh.frame));
             }
@@ -108,7 +108,7 @@ impl SessionIndex {
             return None;
         }
         let from = lookup(&ch.session_id);
-        let tls13_client = ch.supported_versions.iter().any(|v| v.starts_with("TLS1.3"));
+        let tls13_client = ch.supported_versions.iter().any(|v| v.is_tls13_or_draft());
         (from.is_some() || !tls13_client || facts.resumed).then_some(Resumption { offered: "session_id", from })
     }
 
@@ -134,7 +134,7 @@ mod tests {
                 session_id: session_id.into(),
                 ticket_id: ticket.map(String::from),
                 session_ticket: ticket.is_some(),
-                supported_versions: if tls13 { vec!["TLS1.3".into(), "TLS1.2".into()] } else { vec![] },
+                supported_versions: if tls13 { vec![TlsVersion::TLS1_3, TlsVersion::TLS1_2] } else { vec![] },
                 ..Default::default()
             }),
             ..Default::default()

@@ -2,7 +2,7 @@
 //! object of the JSON schema. Names are resolved here (IANA, RFC) so every consumer prints the
 //! same thing.
 
-use super::values::{AlertDescription, AlertLevel};
+use super::values::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 use crate::capture::Nanos;
 use crate::names::Name;
 use serde::{Deserialize, Serialize};
@@ -31,19 +31,18 @@ pub enum Role {
 pub struct ClientHello {
     #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
-    /// The version field of the ClientHello body.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub legacy_version: String,
+    /// The version field of the ClientHello body (every parsed hello has one: 0 only in a
+    /// hello built by hand, and then left out like the empty name it replaced).
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
+    pub legacy_version: TlsVersion,
     /// supported_versions (TLS 1.3 style), GREASE removed; empty when the extension is absent.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub supported_versions: Vec<String>,
+    pub supported_versions: Vec<TlsVersion>,
     /// The highest version offered, taking supported_versions into account.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub max_version: String,
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
+    pub max_version: TlsVersion,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cipher_suites: Vec<Name>,
-    #[serde(skip)]
-    pub cipher_suite_ids: Vec<u16>,
+    pub cipher_suites: Vec<CipherSuite>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -95,17 +94,16 @@ pub struct ClientHello {
 pub struct ServerHello {
     #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub legacy_version: String,
+    /// (As in [`ClientHello::legacy_version`], 0 only in a hello built by hand.)
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
+    pub legacy_version: TlsVersion,
     /// The negotiated version (supported_versions when present, else legacy_version).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub version: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub cipher_suite: String,
-    #[serde(skip)]
-    pub cipher_suite_id: u16,
-    #[serde(skip)]
-    pub version_id: u16,
+    #[serde(skip_serializing_if = "crate::schema::is_default")]
+    pub version: TlsVersion,
+    /// The chosen suite; None for an SSL 2.0 server, whose cipher kinds are not TLS suites
+    /// (printed `SSL2`).
+    #[serde(serialize_with = "ser_chosen_suite", deserialize_with = "de_chosen_suite")]
+    pub cipher_suite: Option<CipherSuite>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<Name>,
     #[serde(skip_serializing_if = "crate::schema::is_default")]
@@ -132,8 +130,7 @@ pub struct ServerHello {
 pub struct HelloRetryRequest {
     #[serde(skip_serializing_if = "crate::schema::is_default")]
     pub frame: u64,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub cipher_suite: String,
+    pub cipher_suite: CipherSuite,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selected_group: Option<String>,
 }
@@ -482,6 +479,30 @@ impl TlsFacts {
     }
     pub fn first_fatal_alert(&self) -> Option<&Alert> {
         self.alerts.iter().find(|a| a.is_fatal())
+    }
+}
+
+impl ServerHello {
+    /// The chosen suite's name, `SSL2` for an SSL 2.0 server.
+    pub fn suite_name(&self) -> Name {
+        self.cipher_suite.map_or("SSL2".into(), CipherSuite::name)
+    }
+}
+
+fn ser_chosen_suite<S: serde::Serializer>(suite: &Option<CipherSuite>, s: S) -> Result<S::Ok, S::Error> {
+    match suite {
+        Some(suite) => suite.serialize(s),
+        None => s.serialize_str("SSL2"),
+    }
+}
+
+fn de_chosen_suite<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<CipherSuite>, D::Error> {
+    let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    match text.as_ref() {
+        "SSL2" => Ok(None),
+        _ => CipherSuite::from_name(&text)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown cipher suite {text:?}"))),
     }
 }
 

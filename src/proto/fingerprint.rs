@@ -6,6 +6,7 @@
 //! client fingerprint comes from one TLS stack.
 
 use super::memo::Memo;
+use super::values::CipherSuite;
 use crate::names::is_grease;
 use crate::text::push_decimal;
 use md5::{Digest as _, Md5};
@@ -19,7 +20,7 @@ pub struct HelloValues<'a> {
     pub legacy_version: u16,
     /// The highest supported_versions entry, when the extension is there.
     pub max_supported_version: Option<u16>,
-    pub cipher_suites: &'a [u16],
+    pub cipher_suites: &'a [CipherSuite],
     /// Extension types in the order sent.
     pub extensions: Vec<u16>,
     pub groups: Vec<u16>,
@@ -67,7 +68,7 @@ pub fn ja3(h: &HelloValues<'_>) -> String {
     let mut full = String::with_capacity(256);
     push_decimal(&mut full, h.legacy_version.into());
     for list in [
-        decimal_list(h.cipher_suites.iter().filter(|v| not_grease(v)).map(|&v| v.into())),
+        decimal_list(h.cipher_suites.iter().filter(|v| !v.is_grease()).map(|v| v.0.into())),
         decimal_list(h.extensions.iter().filter(|v| not_grease(v)).map(|&v| v.into())),
         decimal_list(h.groups.iter().filter(|v| not_grease(v)).map(|&v| v.into())),
         decimal_list(h.point_formats.iter().map(|&v| v.into())),
@@ -121,7 +122,7 @@ pub fn ja4(h: &HelloValues<'_>) -> String {
         0x0002 => "s2",
         _ => "00",
     };
-    let suites: Vec<u16> = h.cipher_suites.iter().copied().filter(not_grease).collect();
+    let suites: Vec<u16> = h.cipher_suites.iter().filter(|v| !v.is_grease()).map(|v| v.0).collect();
     let extensions: Vec<u16> = h.extensions.iter().copied().filter(not_grease).collect();
     let alpn = match h.first_alpn {
         Some([first, .., last]) if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() => {
@@ -185,7 +186,8 @@ fn memo_key(h: &HelloValues<'_>, out: &mut Vec<u8>) {
         Some(v) => out.extend_from_slice(&[1, v as u8, (v >> 8) as u8]),
         None => out.push(0),
     }
-    list16(out, h.cipher_suites);
+    out.extend_from_slice(&(h.cipher_suites.len() as u32).to_le_bytes());
+    h.cipher_suites.iter().for_each(|v| out.extend_from_slice(&v.0.to_le_bytes()));
     list16(out, &h.extensions);
     list16(out, &h.groups);
     bytes(out, &h.point_formats);
@@ -225,7 +227,7 @@ mod tests {
         let h = HelloValues {
             legacy_version: 0x0303,
             max_supported_version: Some(0x0304),
-            cipher_suites: &suites,
+            cipher_suites: &suites.map(CipherSuite),
             extensions: vec![
                 0x1a1a, 0x0000, 0x0017, 0xff01, 0x000a, 0x000b, 0x0023, 0x0010, 0x0005, 0x000d, 0x0012, 0x0033, 0x002d,
                 0x002b, 0x001b, 0x4469, 0x0015,
@@ -244,7 +246,7 @@ mod tests {
         let mut h = HelloValues {
             legacy_version: 0x0303,
             max_supported_version: Some(0x0304),
-            cipher_suites: &suites,
+            cipher_suites: &suites.map(CipherSuite),
             extensions: vec![0, 16, 43],
             groups: vec![29],
             sni: true,
@@ -274,7 +276,7 @@ mod tests {
     fn ja3_leaves_grease_out() {
         let with = HelloValues {
             legacy_version: 771,
-            cipher_suites: &[0x2a2a, 4865],
+            cipher_suites: &[CipherSuite(0x2a2a), CipherSuite(4865)],
             extensions: vec![0x3a3a, 0],
             groups: vec![0x4a4a, 29],
             point_formats: vec![0],
@@ -284,7 +286,8 @@ mod tests {
         assert_eq!(ja3(&with), md5_hex("771,4865,0,29,0"));
         assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
         // No extensions: tshark's "768,49172-...-255,,," (flowtest--tls_ssl30.pcap frame 4).
-        let bare = HelloValues { legacy_version: 768, cipher_suites: &[4, 5], ..Default::default() };
+        let bare =
+            HelloValues { legacy_version: 768, cipher_suites: &[CipherSuite(4), CipherSuite(5)], ..Default::default() };
         assert_eq!(ja3(&bare), md5_hex("768,4-5,,,"));
     }
 }

@@ -4,10 +4,10 @@
 use super::cert_cache::certificate;
 use super::facts::{CertificateChain, ClientHello, HelloRetryRequest, ServerHello, ServerKeyExchange};
 use super::fingerprint;
+use super::values::{CipherSuite, TlsVersion};
 use crate::names;
 use tls_parser::{
-    parse_tls_client_hello_extension, parse_tls_server_hello_extension, TlsCipherKx, TlsCipherSuite, TlsExtension,
-    TlsMessageHandshake,
+    parse_tls_client_hello_extension, parse_tls_server_hello_extension, TlsCipherKx, TlsExtension, TlsMessageHandshake,
 };
 
 /// The ServerHello.random value that marks a HelloRetryRequest (RFC 8446, 4.1.3).
@@ -116,9 +116,8 @@ pub fn client_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
     let ext = ch.ext.or_else(|| client_hello_extension_block(body));
     let mut out = ClientHello {
         frame,
-        legacy_version: names::version(ch.version.0),
-        cipher_suite_ids: ch.ciphers.iter().map(|c| c.0).collect(),
-        cipher_suites: ch.ciphers.iter().map(|c| names::cipher_suite(c.0)).collect(),
+        legacy_version: TlsVersion(ch.version.0),
+        cipher_suites: ch.ciphers.iter().map(|c| CipherSuite(c.0)).collect(),
         session_id: ch.session_id.map(hex).unwrap_or_default(),
         random: ch.random.try_into().unwrap_or_default(),
         ..Default::default()
@@ -126,7 +125,7 @@ pub fn client_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
     let mut max_version = ch.version.0;
     let mut values = fingerprint::HelloValues {
         legacy_version: ch.version.0,
-        cipher_suites: &out.cipher_suite_ids,
+        cipher_suites: &out.cipher_suites,
         ..Default::default()
     };
     for (ty, raw) in raw_extensions(ext.unwrap_or_default()) {
@@ -174,12 +173,12 @@ pub fn client_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
                     max_version = top;
                     values.max_supported_version = Some(top);
                 }
-                out.supported_versions = real.into_iter().map(names::version).collect();
+                out.supported_versions = real.into_iter().map(TlsVersion).collect();
             }
             _ => {}
         }
     }
-    out.max_version = names::version(max_version);
+    out.max_version = TlsVersion(max_version);
     (out.ja3, out.ja4) = fingerprint::client_fingerprints(&values);
     Some(out)
 }
@@ -210,9 +209,8 @@ pub fn server_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
     let ext = ext.or_else(|| server_hello_extension_block(body));
     let mut out = ServerHello {
         frame,
-        legacy_version: names::version(legacy),
-        cipher_suite: names::cipher_suite(cipher).into_owned(),
-        cipher_suite_id: cipher,
+        legacy_version: TlsVersion(legacy),
+        cipher_suite: Some(CipherSuite(cipher)),
         session_id: session_id.map(hex).unwrap_or_default(),
         random: random.try_into().unwrap_or_default(),
         ..Default::default()
@@ -241,14 +239,13 @@ pub fn server_hello(msg: &TlsMessageHandshake<'_>, body: &[u8], frame: u64) -> O
     if random == HRR_RANDOM {
         return Some(ServerHelloKind::Retry(HelloRetryRequest {
             frame,
-            cipher_suite: out.cipher_suite,
+            cipher_suite: CipherSuite(cipher),
             selected_group,
         }));
     }
     out.key_share_group = selected_group;
     out.ja3s = fingerprint::ja3s(legacy, cipher, &types);
-    out.version_id = version;
-    out.version = names::version(version);
+    out.version = TlsVersion(version);
     Some(ServerHelloKind::Hello(out))
 }
 
@@ -284,11 +281,9 @@ pub fn draft_server_hello(body: &[u8], frame: u64) -> Option<ServerHello> {
     let types: Vec<u16> = raw_extensions(ext).map(|(ty, _)| ty).collect();
     Some(ServerHello {
         frame,
-        legacy_version: names::version(version),
-        version: names::version(version),
-        version_id: version,
-        cipher_suite: names::cipher_suite(cipher).into_owned(),
-        cipher_suite_id: cipher,
+        legacy_version: TlsVersion(version),
+        version: TlsVersion(version),
+        cipher_suite: Some(CipherSuite(cipher)),
         extensions: types.iter().map(|ty| names::extension(*ty)).collect(),
         ja3s: fingerprint::ja3s(version, cipher, &types),
         ..Default::default()
@@ -344,9 +339,9 @@ pub fn tls13_certificate_chain(body: &[u8], frame: u64) -> Option<CertificateCha
 
 /// Reads the group (ECDHE) or the prime size (DHE) from ServerKeyExchange parameters; which
 /// one depends on the suite the ServerHello chose.
-pub fn server_key_exchange(params: &[u8], suite: u16, frame: u64) -> ServerKeyExchange {
+pub fn server_key_exchange(params: &[u8], suite: Option<CipherSuite>, frame: u64) -> ServerKeyExchange {
     let mut out = ServerKeyExchange { frame, ..Default::default() };
-    match TlsCipherSuite::from_id(suite).map(|s| s.kx) {
+    match suite.and_then(CipherSuite::info).map(|s| s.kx) {
         // ECParameters: curve_type 3 (named_curve), then the group.
         Some(TlsCipherKx::Ecdhe) | Some(TlsCipherKx::Aecdh) if params.len() >= 3 && params[0] == 3 => {
             out.group = Some(names::group(u16::from_be_bytes([params[1], params[2]])).into_owned());
@@ -401,13 +396,13 @@ mod tests {
     fn dh_prime_size_ignores_leading_zero_bytes() {
         // DHE suite TLS_DHE_RSA_WITH_AES_128_GCM_SHA256; a 2-byte prime 0x00 0x01 0xff has 9 bits.
         let params = [0x00, 0x03, 0x00, 0x01, 0xff];
-        assert_eq!(server_key_exchange(&params, 0x009e, 1).dh_prime_bits, Some(9));
+        assert_eq!(server_key_exchange(&params, Some(CipherSuite(0x009e)), 1).dh_prime_bits, Some(9));
     }
 
     #[test]
     fn ecdhe_group_is_named() {
         let params = [0x03, 0x00, 0x1d, 0x20];
-        assert_eq!(server_key_exchange(&params, 0xc02f, 1).group.as_deref(), Some("x25519"));
+        assert_eq!(server_key_exchange(&params, Some(CipherSuite(0xc02f)), 1).group.as_deref(), Some("x25519"));
     }
 
     #[test]

@@ -268,7 +268,11 @@ mod tests {
         assert_eq!(stream.client_side(), Some(0));
         stream.on_data(0, &bytes[options_end..], seen(40));
         let hello = stream.tls().facts.client_hello.as_ref().expect("the ClientHello inside PRELOGIN is read");
-        assert_eq!(hello.cipher_suites, vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_string()]);
+        assert_eq!(
+            hello.cipher_suites,
+            [crate::proto::values::CipherSuite(0xc02f)],
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        );
         assert!(stream.tls().facts.non_tls.is_none());
         let mut facts = stream.into_facts();
         let tds = facts.take_tds().expect("TDS facts");

@@ -10,6 +10,7 @@ use super::{is_shown, Reporter};
 use crate::across::Conclusions;
 use crate::capture::Nanos;
 use crate::proto::facts::{Role, Seen};
+use crate::proto::values::{joined, TlsVersion};
 use crate::record::Connection;
 use crate::summary::{totals, FileSummary};
 use serde::Serialize;
@@ -197,12 +198,12 @@ impl Columns {
         self.sni.push(s.id(ch.and_then(|h| h.sni.as_deref()).unwrap_or("")));
         // As in the table: the negotiated version, or in parentheses the highest one offered.
         let version = match (sh, ch) {
-            (Some(h), _) => h.version.clone(),
+            (Some(h), _) => h.version.to_string(),
             (None, Some(h)) => format!("({})", h.max_version),
             (None, None) => String::new(),
         };
         self.version.push(s.id(&version));
-        self.suite.push(s.id(sh.map(|h| h.cipher_suite.as_str()).unwrap_or("")));
+        self.suite.push(s.id(&sh.map(|h| h.suite_name()).unwrap_or_default()));
         self.ja4.push(s.id(ch.map(|h| h.ja4.as_str()).unwrap_or("")));
         let risks: Vec<&str> = c.verdict.risks.iter().map(|r| r.explanation.as_str()).collect();
         let evidence = c.verdict.evidence.iter().flat_map(|e| [e.frame, u64::from(s.id(&e.what))]).collect();
@@ -256,10 +257,13 @@ fn offered(c: &Connection) -> String {
     let mut lines = Vec::new();
     let tls = c.facts.tls.as_ref();
     if let Some(ch) = tls.and_then(|t| t.client_hello.as_ref()) {
-        let versions =
-            if ch.supported_versions.is_empty() { ch.legacy_version.clone() } else { ch.supported_versions.join(", ") };
+        let versions = if ch.supported_versions.is_empty() {
+            ch.legacy_version.to_string()
+        } else {
+            joined(&ch.supported_versions)
+        };
         lines.push(format!("client versions: {versions}"));
-        lines.push(format!("client suites: {}", ch.cipher_suites.join(", ")));
+        lines.push(format!("client suites: {}", joined(&ch.cipher_suites)));
         if !ch.supported_groups.is_empty() {
             lines.push(format!("client groups: {}", ch.supported_groups.join(", ")));
         }
@@ -274,7 +278,7 @@ fn offered(c: &Connection) -> String {
         lines.push(format!("JA3 {}  JA4 {}", ch.ja3, ch.ja4));
     }
     if let Some(sh) = tls.and_then(|t| t.server_hello.as_ref()) {
-        lines.push(format!("server chose: {} {}", sh.version, sh.cipher_suite));
+        lines.push(format!("server chose: {} {}", sh.version, sh.suite_name()));
         if let Some(group) = &sh.key_share_group {
             lines.push(format!("server group: {group}"));
         }
@@ -379,7 +383,7 @@ fn ladder(c: &Connection, s: &mut Strings) -> Vec<i64> {
         rungs.frame(ovpn.server_reset, false, "OpenVPN hard reset");
     }
     if let Some(tls) = &c.facts.tls {
-        let tls13 = tls.server_hello.as_ref().is_some_and(|h| h.version == "TLS1.3");
+        let tls13 = tls.server_hello.as_ref().is_some_and(|h| h.version == TlsVersion::TLS1_3);
         for (side, from_client) in [(&tls.client, true), (&tls.server, false)] {
             for m in &side.messages {
                 rungs.at(m.frame, m.ts, from_client, m.message);

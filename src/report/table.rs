@@ -108,7 +108,7 @@ impl Reporter for TableReporter {
                 ch.and_then(|h| h.sni.clone()).unwrap_or_else(|| "-".into()),
                 {
                     let version = sh
-                        .map(|s| s.version.clone())
+                        .map(|s| s.version.to_string())
                         .or_else(|| ch.map(|h| format!("({})", h.max_version)))
                         .unwrap_or_else(|| "-".into());
                     match c.facts.encapsulation {
@@ -117,7 +117,7 @@ impl Reporter for TableReporter {
                         _ => version,
                     }
                 },
-                sh.map(|s| s.cipher_suite.clone()).unwrap_or_else(|| "-".into()),
+                sh.map_or_else(|| "-".into(), |s| s.suite_name().into_owned()),
                 c.verdict.code.to_string(),
                 format!(
                     "{}/{}/{}",

@@ -93,18 +93,19 @@ impl TlsAnalyzer {
     /// The smallest record that can hold this connection's encrypted Finished (see
     /// [`record_size`]); 0 when the suite gives no bound.
     fn min_finished(&self, side: Side) -> usize {
-        let Some(sh) = self.facts.server_hello.as_ref() else {
+        // An SSL 2.0 server (no TLS suite) ends the analysis with its hello.
+        let Some((sh, suite)) = self.facts.server_hello.as_ref().and_then(|sh| Some((sh, sh.cipher_suite?))) else {
             return 0;
         };
         if self.tls13 {
-            return record_size::tls13_min_finished(sh.cipher_suite_id);
+            return record_size::tls13_min_finished(suite.0);
         }
         let etm = sh.extensions.iter().any(|e| e == "encrypt_then_mac");
         // A record protected under keys the key log opened was read, not inferred.
         if self.keys.has_keys(side) {
             return 0;
         }
-        record_size::tls12_min_finished(sh.cipher_suite_id, sh.version_id, etm).unwrap_or(0)
+        record_size::tls12_min_finished(suite.0, sh.version.0, etm).unwrap_or(0)
     }
 
     /// A record decrypted with the key log: handshake messages and alerts are read as if sent
@@ -330,7 +331,7 @@ impl TlsAnalyzer {
                     self.facts.hello_retry_request = Some(hrr);
                 }
                 Some(ServerHelloKind::Hello(sh)) => {
-                    self.tls13 = messages::version_rank(sh.version_id) >= messages::version_rank(0x7f00);
+                    self.tls13 = sh.version.is_tls13_like();
                     if self.tls13 {
                         self.dirs[side].encrypted = true;
                         self.facts.resumed = sh.psk_accepted;
@@ -355,7 +356,7 @@ impl TlsAnalyzer {
                     (&msg, &self.facts.server_hello)
                 {
                     self.facts.server_key_exchange =
-                        Some(messages::server_key_exchange(ske.parameters, sh.cipher_suite_id, seen.frame));
+                        Some(messages::server_key_exchange(ske.parameters, sh.cipher_suite, seen.frame));
                 }
             }
             13 => self.facts.certificate_request = Some(seen.frame),
@@ -394,6 +395,7 @@ mod tests {
     use super::*;
     use crate::proto::tls::testing::{after_hellos, client_hello, record, seen, server_hello};
     use crate::proto::tls::TlsProblem;
+    use crate::proto::values::CipherSuite;
 
     // Adversarial input (issue: hostile captures). Each case must end in a recorded error or
     // an opaque record, never a panic.
@@ -444,7 +446,7 @@ mod tests {
         tls.on_data(0, &record(22, &client_hello(&extensions)), seen(3));
         // What precedes the bad extension (the suites) is kept; the error is recorded.
         let hello = tls.facts.client_hello.as_ref().expect("hello kept");
-        assert_eq!(hello.cipher_suites, vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_string()]);
+        assert_eq!(hello.cipher_suites, [CipherSuite(0xc02f)], "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
         assert!(hello.extensions.is_empty());
         let malformed = TlsProblemKind::MalformedExtensions { handshake_type: 1 };
         assert_eq!(tls.problems(), [TlsProblem::new(malformed, 3, Role::Client)]);

@@ -8,6 +8,7 @@ use super::TlsAnalyzer;
 use crate::proto::decrypt::{self, Opened, RecordKeys};
 use crate::proto::facts::{Role, Seen};
 use crate::proto::keylog::{KeyLog, Secrets};
+use crate::proto::values::TlsVersion;
 use crate::proto::Side;
 use std::sync::Arc;
 
@@ -61,14 +62,16 @@ impl TlsAnalyzer {
             return;
         };
         // TLS 1.0 and 1.1 derive their keys with another PRF and chain CBC IVs across records.
-        let old_version = !self.tls13 && sh.version_id != 0x0303;
-        if !decrypt::supported(sh.cipher_suite_id) || old_version {
-            let kind = TlsProblemKind::SuiteNotDecrypted { version: sh.version_id, cipher_suite: sh.cipher_suite_id };
-            self.problem(kind, sh.frame, server);
-            return;
-        }
+        let old_version = !self.tls13 && sh.version != TlsVersion::TLS1_2;
+        let suite = match sh.cipher_suite {
+            Some(suite) if decrypt::supported(suite.0) && !old_version => suite.0,
+            _ => {
+                let kind = TlsProblemKind::SuiteNotDecrypted { version: sh.version, cipher_suite: sh.suite_name() };
+                self.problem(kind, sh.frame, server);
+                return;
+            }
+        };
         if self.tls13 {
-            let suite = sh.cipher_suite_id;
             let keys =
                 |secret: &Option<Vec<u8>>| secret.as_ref().and_then(|s| RecordKeys::tls13(suite, s)).map(Box::new);
             self.keys.read[server] = keys(&secrets.server_handshake);
@@ -88,7 +91,7 @@ impl TlsAnalyzer {
             (self.keys.secrets.as_ref()?, self.facts.client_hello.as_ref()?, self.facts.server_hello.as_ref()?);
         let master = secrets.master_secret.as_ref()?;
         let encrypt_then_mac = sh.extensions.iter().any(|e| e == "encrypt_then_mac");
-        RecordKeys::tls12(sh.cipher_suite_id, master, &ch.random, &sh.random, writer == Role::Client, encrypt_then_mac)
+        RecordKeys::tls12(sh.cipher_suite?.0, master, &ch.random, &sh.random, writer == Role::Client, encrypt_then_mac)
             .map(Box::new)
     }
 
@@ -101,6 +104,7 @@ impl TlsAnalyzer {
             Role::Client => &secrets.client_traffic,
             Role::Server => &secrets.server_traffic,
         };
-        self.keys.read[side] = secret.as_ref().and_then(|s| RecordKeys::tls13(sh.cipher_suite_id, s)).map(Box::new);
+        let suite = sh.cipher_suite.map_or(0, |s| s.0);
+        self.keys.read[side] = secret.as_ref().and_then(|s| RecordKeys::tls13(suite, s)).map(Box::new);
     }
 }

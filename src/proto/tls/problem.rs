@@ -3,9 +3,10 @@
 //! (`Display`); the connection record keeps those sentences (`TlsFacts::errors`, the JSON
 //! `errors` list), made when the analyzer hands its facts over (`TlsAnalyzer::write_errors`).
 
-use crate::names;
+use crate::names::Name;
 use crate::proto::facts::Role;
 use crate::proto::messages::handshake_name;
+use crate::proto::values::TlsVersion;
 use std::fmt;
 
 /// One problem the TLS analyzer met.
@@ -35,7 +36,7 @@ pub enum TlsProblemKind {
     /// This many records without an outcome: the connection is given up.
     NoOutcome { records: u32 },
     /// The key log has this connection's secrets, but not for this version and suite.
-    SuiteNotDecrypted { version: u16, cipher_suite: u16 },
+    SuiteNotDecrypted { version: TlsVersion, cipher_suite: Name },
     /// The key log's keys do not open this side's record: its later records stay opaque.
     KeysDoNotDecrypt,
 }
@@ -72,8 +73,7 @@ impl fmt::Display for TlsProblem {
             TlsProblemKind::SuiteNotDecrypted { version, cipher_suite } => write!(
                 f,
                 "the key log has this connection's secrets, but {} {} records are not decrypted (AES-GCM and ChaCha20-Poly1305 suites are, and AES-CBC in TLS 1.2)",
-                names::version(*version),
-                names::cipher_suite(*cipher_suite)
+                version, cipher_suite
             ),
             TlsProblemKind::KeysDoNotDecrypt => {
                 write!(f, "the key log's secrets do not decrypt the {side}'s record in frame {frame}")
@@ -127,7 +127,7 @@ mod tests {
             ),
             (TlsProblemKind::NoOutcome { records: 64 }, Role::Client, "no handshake outcome after 64 records"),
             (
-                TlsProblemKind::SuiteNotDecrypted { version: 0x0301, cipher_suite: 0x002f },
+                TlsProblemKind::SuiteNotDecrypted { version: TlsVersion::TLS1_0, cipher_suite: "TLS_RSA_WITH_AES_128_CBC_SHA".into() },
                 Role::Server,
                 "the key log has this connection's secrets, but TLS1.0 TLS_RSA_WITH_AES_128_CBC_SHA records are not decrypted (AES-GCM and ChaCha20-Poly1305 suites are, and AES-CBC in TLS 1.2)",
             ),

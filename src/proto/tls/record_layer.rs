@@ -7,6 +7,7 @@ use super::problem::TlsProblemKind;
 use super::{Claim, Status, TlsAnalyzer};
 use crate::names;
 use crate::proto::facts::{NonTls, Prologue, Role, Seen};
+use crate::proto::values::{CipherSuite, TlsVersion};
 use crate::proto::Side;
 
 /// Plaintext read from a side before giving up on finding a TLS hello in it.
@@ -232,10 +233,9 @@ impl TlsAnalyzer {
                     specs.chunks_exact(3).filter(|c| c[0] == 0).map(|c| u16::from_be_bytes([c[1], c[2]])).collect();
                 self.facts.client_hello = Some(crate::proto::facts::ClientHello {
                     frame: seen.frame,
-                    legacy_version: names::version(version),
-                    max_version: names::version(version),
-                    cipher_suites: ids.iter().map(|&i| names::cipher_suite(i)).collect(),
-                    cipher_suite_ids: ids,
+                    legacy_version: TlsVersion(version),
+                    max_version: TlsVersion(version),
+                    cipher_suites: ids.into_iter().map(CipherSuite).collect(),
                     sslv2_format: true,
                     ..Default::default()
                 });
@@ -245,10 +245,10 @@ impl TlsAnalyzer {
             Some(4) => {
                 self.facts.server_hello = Some(crate::proto::facts::ServerHello {
                     frame: seen.frame,
-                    legacy_version: names::version(2),
-                    version: names::version(2),
-                    version_id: 2,
-                    cipher_suite: "SSL2".into(),
+                    legacy_version: TlsVersion::SSL2,
+                    version: TlsVersion::SSL2,
+                    // SSL 2.0 cipher kinds are not TLS suites.
+                    cipher_suite: None,
                     ..Default::default()
                 });
                 self.push_message(Role::Server, "ServerHello", seen);
