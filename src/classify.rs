@@ -1391,9 +1391,9 @@ fn risks(c: &Facts, tls: &TlsFacts) -> Vec<Risk> {
     if matches!(sh.version, TlsVersion::SSL2 | TlsVersion::SSL3 | TlsVersion::TLS1_0 | TlsVersion::TLS1_1) {
         out.push(Risk { code: RiskCode::DeprecatedProtocol, explanation: format!("{} was negotiated", sh.version) });
     }
-    // An SSL 2.0 server (no TLS suite) has always been judged as suite 0x0000 here, which
-    // tls-parser calls TLS_NULL_WITH_NULL_NULL: kept so that records do not change.
-    if let Some(suite) = sh.cipher_suite.unwrap_or_default().info() {
+    // An SSL 2.0 server chooses no TLS suite (its cipher kinds are another list): the
+    // deprecated protocol is its risk, not a suite it did not negotiate.
+    if let Some(suite) = sh.cipher_suite.and_then(CipherSuite::info) {
         let weak = matches!(
             suite.enc,
             TlsCipherEnc::Rc4 | TlsCipherEnc::TripleDes | TlsCipherEnc::Des | TlsCipherEnc::Null | TlsCipherEnc::Rc2

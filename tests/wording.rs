@@ -110,6 +110,22 @@ fn every_risk_code_is_named_for_its_cause_and_documented() {
     }
 }
 
+#[test]
+fn an_ssl2_server_is_a_deprecated_protocol_not_a_null_suite() {
+    if !has_corpus() {
+        return;
+    }
+    // tshark: frame 6 of each is an SSLv2 SERVER-HELLO, whose cipher kinds are no TLS suite.
+    for name in ["flowtest--ssl-v2.pcap", "zeek--tls--ssl-v2.pcap"] {
+        let conns = connections(&corpus(name));
+        let risks: Vec<(String, String)> = list(&conns[0]["verdict"]["risks"])
+            .iter()
+            .map(|r| (text(&r["code"]).to_string(), text(&r["explanation"]).to_string()))
+            .collect();
+        assert_eq!(risks, [("deprecated_protocol".to_string(), "SSL2.0 was negotiated".to_string())], "{name}");
+    }
+}
+
 fn hint_of(c: &Value) -> &str {
     c["verdict"]["hint"].as_str().unwrap()
 }
