@@ -615,6 +615,29 @@ fn tls_verdict(c: &Facts, tls: &TlsFacts) -> Verdict {
     let ending = first_ending(c);
     let Some(sh) = sh else {
         if let Some(answer) = tls.non_tls.as_ref().filter(|n| n.sender == Role::Server && !tls.starttls) {
+            // The server's first bytes in the capture are its first bytes only when the capture
+            // saw its SYN-ACK; a client that goes on with its key exchange read a ServerHello.
+            if t.syn_ack.is_none() || tls.client_key_exchange.is_some() {
+                let read_on = tls.client_key_exchange.is_some();
+                return Verdict::new(
+                    Code::IncompleteCapture,
+                    Fault::Unknown,
+                    if read_on { Confidence::Likely } else { Confidence::Possible },
+                )
+                .because(format!(
+                    "the server's first bytes in the capture are not the start of a TLS record, as the middle of its handshake flight would not be either: the capture {}{}",
+                    if t.syn_ack.is_none() { "holds no SYN-ACK of this connection" } else { "holds the connection's start" },
+                    if read_on {
+                        ", and the client went on with its key exchange, which it sends only after reading a ServerHello the capture lacks"
+                    } else {
+                        ", so it cannot tell whether the server's TLS answer came before them"
+                    }
+                ))
+                .hint("Capture from the start of the connection, on a path that sees both directions whole.")
+                .frame(Some(ch.frame), "ClientHello")
+                .frame(Some(answer.frame), "server's first bytes in the capture")
+                .frame(tls.client_key_exchange, "ClientKeyExchange");
+            }
             return Verdict::new(Code::ServerNotTls, Fault::Server, Confidence::Certain)
                 .because(format!("the server answered the ClientHello with bytes that are not TLS: \"{}\"", answer.preview))
                 .hint("Another service holds the port (plain HTTP on 443, say): check which process listens there and its TLS binding.")

@@ -126,6 +126,22 @@ fn an_ssl2_server_is_a_deprecated_protocol_not_a_null_suite() {
     }
 }
 
+#[test]
+fn server_bytes_after_a_hole_at_the_start_are_not_called_not_tls() {
+    if !has_corpus() {
+        return;
+    }
+    // tshark: the capture begins mid-connection (no SYN-ACK); frame 6972 is the ClientHello,
+    // 6973 the server's first bytes in the capture ("Continuation Data", the tail of its
+    // flight), 6974 the client's Client Key Exchange: the client read a ServerHello the
+    // capture lacks, so the server spoke TLS.
+    let conns = connections(&corpus("pcapplusplus--tls2.pcap"));
+    let c = conns.iter().find(|c| c["first_frame"] == 6972).expect("the connection of frame 6972");
+    assert_eq!(verdict(c), ("incomplete_capture", "unknown", "likely"));
+    let frames = evidence_frames(c);
+    assert_eq!(frames, [6972, 6973, 6974]);
+}
+
 fn hint_of(c: &Value) -> &str {
     c["verdict"]["hint"].as_str().unwrap()
 }
