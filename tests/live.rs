@@ -202,6 +202,11 @@ fn signal(ns: &Namespace, comm: &str, signal: &str) {
 /// `openssl s_server -WWW` on 4433 of the namespace's loopback (an ECDSA P-256 certificate),
 /// serving `index.html` of `response_bytes` from `dir`, for at most `seconds`.
 fn web_server(ns: &Namespace, dir: &std::path::Path, response_bytes: usize, seconds: u32) -> Child {
+    web_server_on(ns, dir, response_bytes, seconds, 4433)
+}
+
+/// [`web_server`] on another port.
+fn web_server_on(ns: &Namespace, dir: &std::path::Path, response_bytes: usize, seconds: u32, port: u16) -> Child {
     let status = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
         .args(["-subj", "/CN=load.test", "-keyout"])
@@ -215,7 +220,7 @@ fn web_server(ns: &Namespace, dir: &std::path::Path, response_bytes: usize, seco
     std::fs::write(dir.join("index.html"), vec![b'x'; response_bytes]).unwrap();
     ns.command("timeout")
         .arg(seconds.to_string())
-        .args(["openssl", "s_server", "-WWW", "-accept", "4433", "-quiet", "-naccept", "1000000"])
+        .args(["openssl", "s_server", "-WWW", "-accept", &port.to_string(), "-quiet", "-naccept", "1000000"])
         .args(["-cert", "cert.pem", "-key", "key.pem"])
         .current_dir(dir)
         .stdout(Stdio::null())
@@ -674,6 +679,21 @@ fn a_soak_of_steady_handshakes_keeps_memory_flat_and_its_parts_merge_back() {
     let pid = pid_in(&ns, "tlsdiag").expect("tlsdiag runs in the namespace");
     let per_client = (RATE * SECONDS) as usize;
     let curls = curl_clients(&ns, CLIENTS, per_client, Some(RATE), SECONDS + 60);
+    // One slow download beside them, from a second server (s_server serves one connection at
+    // a time): 60 KiB at 5 KiB/s spans 12 s, so it crosses part boundaries for certain, where
+    // the short handshakes cross one only by chance.
+    let slow_dir = d.join("slow");
+    std::fs::create_dir(&slow_dir).unwrap();
+    let mut slow_server = web_server_on(&ns, &slow_dir, 60 * 1024, SECONDS + 90, 4434);
+    std::thread::sleep(Duration::from_secs(1));
+    let slow = ns
+        .command("curl")
+        .args(["-sk", "--limit-rate", "5k", "-o", "/dev/null", "-w", "%{http_code}\\n"])
+        .arg("https://127.0.0.1:4434/index.html")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // (seconds since the load began, VmRSS, RssAnon), every half second until curl is done.
     let began = Instant::now();
     let mut samples = Vec::new();
@@ -685,14 +705,18 @@ fn a_soak_of_steady_handshakes_keeps_memory_flat_and_its_parts_merge_back() {
     }
     let loaded_for = began.elapsed().as_secs_f64();
     let completed = completed(curls);
+    let slow_answers = String::from_utf8_lossy(&slow.wait_with_output().unwrap().stdout).into_owned();
+    assert_eq!(slow_answers.trim(), "200", "the slow download");
     std::thread::sleep(Duration::from_secs(1));
     interrupt(&ns, "tlsdiag");
     let status = live.wait().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(&mut live.stderr.take().unwrap(), &mut err).unwrap();
     let records = reader.join().unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    for s in [&mut server, &mut slow_server] {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
     assert!(status.success(), "{err}");
     let ended = err.lines().rfind(|l| l.contains("ended:")).unwrap_or_else(|| panic!("{err}")).to_string();
 
@@ -700,7 +724,7 @@ fn a_soak_of_steady_handshakes_keeps_memory_flat_and_its_parts_merge_back() {
     assert_eq!(completed, CLIENTS * per_client, "curl completed {completed} handshakes");
     assert_eq!(count_before(&ended, "dropped by the kernel"), 0, "{ended}");
     assert_eq!(count_before(&ended, "dropped by a full queue"), 0, "{ended}");
-    assert_eq!(records.len(), completed, "{ended}");
+    assert_eq!(records.len(), completed + 1, "the handshakes and the slow download: {ended}");
     let not_ok: Vec<&Value> = records.iter().filter(|r| r["verdict"]["code"] != "ok").collect();
     assert!(not_ok.is_empty(), "{} not ok, e.g. {}", not_ok.len(), not_ok[0]);
     let summaries = std::fs::read_to_string(&summary).unwrap();
