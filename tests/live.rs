@@ -679,17 +679,17 @@ fn a_soak_of_steady_handshakes_keeps_memory_flat_and_its_parts_merge_back() {
     let pid = pid_in(&ns, "tlsdiag").expect("tlsdiag runs in the namespace");
     let per_client = (RATE * SECONDS) as usize;
     let curls = curl_clients(&ns, CLIENTS, per_client, Some(RATE), SECONDS + 60);
-    // One slow download beside them, from a second server (s_server serves one connection at
-    // a time): 60 KiB at 5 KiB/s spans 12 s, so it crosses part boundaries for certain, where
-    // the short handshakes cross one only by chance.
+    // One long connection beside them, to a second server (s_server serves one connection
+    // at a time): a handshake, 15 s of silence, a close. Its first and last packets lie
+    // parts apart (a part every 5 s) for certain, where the short handshakes cross a part
+    // boundary only by chance.
     let slow_dir = d.join("slow");
     std::fs::create_dir(&slow_dir).unwrap();
-    let mut slow_server = web_server_on(&ns, &slow_dir, 60 * 1024, SECONDS + 90, 4434);
+    let mut slow_server = web_server_on(&ns, &slow_dir, 1, SECONDS + 90, 4434);
     std::thread::sleep(Duration::from_secs(1));
     let slow = ns
-        .command("curl")
-        .args(["-sk", "--limit-rate", "5k", "-o", "/dev/null", "-w", "%{http_code}\\n"])
-        .arg("https://127.0.0.1:4434/index.html")
+        .command("sh")
+        .args(["-c", "sleep 15 | openssl s_client -connect 127.0.0.1:4434 -brief >/dev/null 2>&1; echo closed"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -705,8 +705,8 @@ fn a_soak_of_steady_handshakes_keeps_memory_flat_and_its_parts_merge_back() {
     }
     let loaded_for = began.elapsed().as_secs_f64();
     let completed = completed(curls);
-    let slow_answers = String::from_utf8_lossy(&slow.wait_with_output().unwrap().stdout).into_owned();
-    assert_eq!(slow_answers.trim(), "200", "the slow download");
+    let slow_done = String::from_utf8_lossy(&slow.wait_with_output().unwrap().stdout).into_owned();
+    assert_eq!(slow_done.trim(), "closed", "the long connection");
     std::thread::sleep(Duration::from_secs(1));
     interrupt(&ns, "tlsdiag");
     let status = live.wait().unwrap();
@@ -724,7 +724,7 @@ fn a_soak_of_steady_handshakes_keeps_memory_flat_and_its_parts_merge_back() {
     assert_eq!(completed, CLIENTS * per_client, "curl completed {completed} handshakes");
     assert_eq!(count_before(&ended, "dropped by the kernel"), 0, "{ended}");
     assert_eq!(count_before(&ended, "dropped by a full queue"), 0, "{ended}");
-    assert_eq!(records.len(), completed + 1, "the handshakes and the slow download: {ended}");
+    assert_eq!(records.len(), completed + 1, "the handshakes and the long connection: {ended}");
     let not_ok: Vec<&Value> = records.iter().filter(|r| r["verdict"]["code"] != "ok").collect();
     assert!(not_ok.is_empty(), "{} not ok, e.g. {}", not_ok.len(), not_ok[0]);
     let summaries = std::fs::read_to_string(&summary).unwrap();
@@ -778,6 +778,8 @@ fn a_soak_of_steady_handshakes_keeps_memory_flat_and_its_parts_merge_back() {
     let part_of = |frame: &Value| ends.iter().position(|&e| frame.as_u64().unwrap() <= e).unwrap();
     let cut = merged.iter().filter(|r| part_of(&r["first_frame"]) != part_of(&r["last_frame"])).count();
     eprintln!("soak: {} parts, {cut} connections cut by a part boundary", parts.len());
+    let long = merged.iter().find(|r| common::text(&r["server"]).ends_with(":4434")).expect("the long connection");
+    assert_ne!(part_of(&long["first_frame"]), part_of(&long["last_frame"]), "the long connection in one part");
     assert!(cut >= 1, "no connection crossed one of {} part boundaries", parts.len() - 1);
 }
 
